@@ -1,0 +1,40 @@
+// Builds the Hono app: request ids, auth, one error shape, and the route modules.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, errorResponse } from "./errors.ts";
+import { requireOwner, requireUser } from "./middleware/auth.ts";
+import { requestId } from "./middleware/request-id.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { executionRoutes } from "./routes/executions.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { statsRoutes } from "./routes/stats.ts";
+import type { AppEnv } from "./types.ts";
+
+/** JSON bodies (code is ≤ 256 KiB; envs and the rest fit well within this). */
+const JSON_BODY_LIMIT = 1024 * 1024;
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use("*", requestId);
+  app.onError(errorResponse);
+  app.notFound((c) => errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c));
+
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new ApiError("payload_too_large", `Request body must be at most ${JSON_BODY_LIMIT} bytes.`);
+    },
+  });
+
+  app.route("/api/health", healthRoutes);
+
+  app.use("/api/v1/admin/*", requireOwner);
+  app.use("/api/v1/admin/*", jsonLimit);
+  app.route("/api/v1/admin", adminRoutes);
+
+  app.use("/api/v1/*", requireUser);
+  app.use("/api/v1/executions", jsonLimit);
+  app.route("/api/v1/executions", executionRoutes);
+  app.route("/api/v1/stats", statsRoutes);
+  return app;
+}

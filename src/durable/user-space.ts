@@ -1,0 +1,414 @@
+// UserSpace: one Durable Object per user. Owns that user's live sandboxes (one per conversation),
+// the concurrency limit, the metrics counters and the idle-reaping alarm.
+import { DurableObject } from "cloudflare:workers";
+import { limits } from "../config.ts";
+import { getDb } from "../db/index.ts";
+import { ApiError, type ApiErrorData } from "../errors.ts";
+import { recordExecution } from "../executions/history.ts";
+import type { ExecutionEvent, ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "../executions/types.ts";
+import { newId } from "../ids.ts";
+import {
+  connectSandbox,
+  createSandbox,
+  killSandbox,
+  runCode,
+  SANDBOX_APP,
+  sandboxUnavailable,
+  type Sandbox,
+} from "../sandbox/e2b.ts";
+
+/** What crosses RPC: a value, or the API error to render (errors lose their class over RPC). */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ApiErrorData };
+
+export interface SandboxInfo {
+  conversationId: string;
+  sandboxId: string;
+  template: string;
+  startedAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+}
+
+export interface LanguageStats {
+  total: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  errors: number;
+  averageDuration: number;
+}
+
+export interface UserStats {
+  totalExecutions: number;
+  successfulExecutions: number;
+  failedExecutions: number;
+  successRate: number;
+  averageDuration: number;
+  byLanguage: Partial<Record<Language, LanguageStats>>;
+  recentErrors: { executionId: string; language: Language; status: ExecutionStatus; message: string; at: string }[];
+}
+
+/** E2B's own TTL outlives our idle timeout by this much, so E2B only reaps what we lost track of. */
+const TTL_MARGIN_MS = 5 * 60_000;
+const RECENT_ERRORS_KEPT = 10;
+
+type SandboxRow = {
+  conversation_id: string;
+  sandbox_id: string;
+  template: string;
+  started_at: number;
+  last_used_at: number;
+  expires_at: number;
+};
+
+type CounterRow = {
+  language: Language;
+  total: number;
+  succeeded: number;
+  failed: number;
+  timed_out: number;
+  errors: number;
+  duration_total: number;
+};
+
+export class UserSpace extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  /** Connected SDK handles, so a warm execution costs one round trip to E2B. */
+  private readonly live = new Map<string, Sandbox>();
+  /** Sandboxes being created or connected: concurrent first requests share one. */
+  private readonly opening = new Map<string, Promise<Sandbox>>();
+  private running = 0;
+  /** Executions in progress per conversation: the reaper leaves those sandboxes alone. */
+  private readonly inUse = new Map<string, number>();
+  private alarmSet = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS sandboxes (
+        conversation_id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, template TEXT NOT NULL,
+        started_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS counters (
+        language TEXT PRIMARY KEY, total INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
+        duration_total INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS recent_errors (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, language TEXT NOT NULL,
+        status TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
+    `);
+  }
+
+  // ── Executions ────────────────────────────────────────────────────────────────────────────
+
+  /** Runs code in the conversation's sandbox and records it; the JSON API. */
+  async execute(req: ExecutionRequest): Promise<Outcome<ExecutionResult>> {
+    return capture(() => this.run(req));
+  }
+
+  /**
+   * Runs code and reports it as it happens (`start`, `stdout`, `stderr`, then `end` or `error`),
+   * one JSON event per line. The run goes on and is recorded even if the reader goes away.
+   */
+  executeStream(req: ExecutionRequest): ReadableStream<Uint8Array> {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    let readerGone = false;
+    const emit = (event: ExecutionEvent) => {
+      if (readerGone) return;
+      writer.write(encoder.encode(JSON.stringify(event) + "\n")).catch(() => {
+        readerGone = true;
+      });
+    };
+    const done = this.run(req, emit).then(
+      (result) => emit({ type: "end", result }),
+      (err: unknown) => emit({ type: "error", error: toApiError(err).toJSON() }),
+    );
+    this.ctx.waitUntil(done.finally(() => writer.close().catch(() => {})));
+    return readable;
+  }
+
+  private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+    const config = limits(this.env);
+    if (this.running >= config.maxConcurrentExecutions) {
+      throw new ApiError(
+        "rate_limited",
+        `At most ${config.maxConcurrentExecutions} executions may run at once per user; retry when one finishes.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    this.running++;
+    this.inUse.set(req.conversationId, (this.inUse.get(req.conversationId) ?? 0) + 1);
+    const id = newId("exe");
+    const createdAt = new Date();
+    const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
+    let sandboxId: string | null = null;
+    let result: ExecutionResult;
+    let failure: ApiError | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const sandbox = await this.sandboxFor(req.conversationId, req.userId);
+        sandboxId = sandbox.sandboxId;
+        let produced = false;
+        if (attempt === 0) emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+        const outcome = await runCode(sandbox, {
+          language: req.language,
+          code: req.code,
+          executionId: id,
+          timeoutMs: req.timeoutMs,
+          envs: req.envs,
+          outputLimitBytes: config.outputLimitBytes,
+          onStdout: (data) => {
+            produced = true;
+            emit?.({ type: "stdout", data });
+          },
+          onStderr: (data) => {
+            produced = true;
+            emit?.({ type: "stderr", data });
+          },
+        });
+        if (outcome.kind === "sandbox_lost") {
+          const alive = await sandbox.isRunning().catch(() => false);
+          if (alive) throw sandboxUnavailable("The sandbox did not run the code", outcome.error);
+          this.forget(req.conversationId, sandbox.sandboxId);
+          // E2B expired or killed it: a fresh sandbox, once, if the client saw nothing yet.
+          if (attempt === 0 && !produced) continue;
+          throw sandboxUnavailable("The sandbox stopped while running the code", outcome.error);
+        }
+        this.touch(req.conversationId, sandbox);
+        result = {
+          ...base,
+          status: outcome.kind === "timed_out" ? "timed_out" : outcome.exitCode === 0 ? "succeeded" : "failed",
+          exitCode: outcome.kind === "timed_out" ? null : outcome.exitCode,
+          stdout: outcome.stdout,
+          stderr: outcome.stderr,
+          truncated: outcome.truncated,
+          durationMs: Date.now() - createdAt.getTime(),
+          sandboxId,
+        };
+        break;
+      }
+    } catch (err) {
+      failure = toApiError(err);
+      result = {
+        ...base,
+        status: "error",
+        exitCode: null,
+        stdout: "",
+        stderr: "",
+        truncated: false,
+        durationMs: Date.now() - createdAt.getTime(),
+        sandboxId,
+      };
+    } finally {
+      this.running--;
+      const using = (this.inUse.get(req.conversationId) ?? 1) - 1;
+      if (using > 0) this.inUse.set(req.conversationId, using);
+      else this.inUse.delete(req.conversationId);
+    }
+    this.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
+    try {
+      await recordExecution(getDb(this.env), req, result, failure?.message);
+    } catch (err) {
+      console.error(`execution ${id}: could not record history`, err);
+    }
+    if (failure) throw failure;
+    return result;
+  }
+
+  // ── Sandboxes ─────────────────────────────────────────────────────────────────────────────
+
+  /** The conversation's sandbox: cached, else reconnected, else created — at most once at a time. */
+  private sandboxFor(conversationId: string, userId: string): Promise<Sandbox> {
+    const cached = this.live.get(conversationId);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.opening.get(conversationId);
+    if (!pending) {
+      pending = this.open(conversationId, userId).finally(() => this.opening.delete(conversationId));
+      this.opening.set(conversationId, pending);
+    }
+    return pending;
+  }
+
+  private async open(conversationId: string, userId: string): Promise<Sandbox> {
+    const ttl = this.ttlMs();
+    const row = this.sandboxRow(conversationId);
+    if (row) {
+      try {
+        const sandbox = await connectSandbox(this.env, row.sandbox_id, ttl);
+        this.live.set(conversationId, sandbox);
+        return sandbox;
+      } catch {
+        this.forget(conversationId, row.sandbox_id);
+      }
+    }
+    const sandbox = await createSandbox(this.env, { app: SANDBOX_APP, userId, conversationId }, ttl);
+    const now = Date.now();
+    this.sql.exec(
+      `INSERT OR REPLACE INTO sandboxes VALUES (?, ?, ?, ?, ?, ?)`,
+      conversationId,
+      sandbox.sandboxId,
+      this.env.E2B_TEMPLATE || "base",
+      now,
+      now,
+      now + ttl,
+    );
+    this.live.set(conversationId, sandbox);
+    await this.scheduleReaping();
+    return sandbox;
+  }
+
+  /** Marks the sandbox used now, and stretches E2B's TTL in the background once half of it is spent. */
+  private touch(conversationId: string, sandbox: Sandbox): void {
+    const now = Date.now();
+    const ttl = this.ttlMs();
+    const row = this.sandboxRow(conversationId);
+    if (row && row.expires_at - now < ttl / 2) {
+      this.sql.exec(`UPDATE sandboxes SET last_used_at = ?, expires_at = ? WHERE conversation_id = ?`, now, now + ttl, conversationId);
+      this.ctx.waitUntil(sandbox.setTimeout(ttl).catch(() => {}));
+    } else {
+      this.sql.exec(`UPDATE sandboxes SET last_used_at = ? WHERE conversation_id = ?`, now, conversationId);
+    }
+  }
+
+  private forget(conversationId: string, sandboxId: string): void {
+    if (this.live.get(conversationId)?.sandboxId === sandboxId) this.live.delete(conversationId);
+    this.sql.exec(`DELETE FROM sandboxes WHERE conversation_id = ? AND sandbox_id = ?`, conversationId, sandboxId);
+  }
+
+  private sandboxRow(conversationId: string): SandboxRow | undefined {
+    return this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes WHERE conversation_id = ?`, conversationId).toArray()[0];
+  }
+
+  private ttlMs(): number {
+    return limits(this.env).sandboxIdleTimeoutMs + TTL_MARGIN_MS;
+  }
+
+  /** The user's live sandboxes, as the API shows them. */
+  async listSandboxes(): Promise<SandboxInfo[]> {
+    return this.sql
+      .exec<SandboxRow>(`SELECT * FROM sandboxes ORDER BY last_used_at DESC`)
+      .toArray()
+      .map(toSandboxInfo);
+  }
+
+  /** Kills the sandboxes idle longer than the idle timeout, then waits for the next one to be due. */
+  override async alarm(): Promise<void> {
+    this.alarmSet = false;
+    const idle = limits(this.env).sandboxIdleTimeoutMs;
+    const cutoff = Date.now() - idle;
+    const stale = this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes WHERE last_used_at <= ?`, cutoff).toArray();
+    for (const row of stale) {
+      // A run in progress keeps its sandbox even past the idle mark.
+      if (this.inUse.has(row.conversation_id) || this.opening.has(row.conversation_id)) continue;
+      await killSandbox(this.env, row.sandbox_id).catch((err) => console.error(`reaping ${row.sandbox_id}`, err));
+      this.forget(row.conversation_id, row.sandbox_id);
+    }
+    await this.scheduleReaping();
+  }
+
+  private async scheduleReaping(): Promise<void> {
+    const next = this.sql.exec<{ at: number | null }>(`SELECT MIN(last_used_at) AS at FROM sandboxes`).one().at;
+    if (next === null) return;
+    const due = Math.max(next + limits(this.env).sandboxIdleTimeoutMs, Date.now() + 1000);
+    if (this.alarmSet) {
+      const current = await this.ctx.storage.getAlarm();
+      if (current !== null && current <= due) return;
+    }
+    await this.ctx.storage.setAlarm(due);
+    this.alarmSet = true;
+  }
+
+  // ── Metrics ───────────────────────────────────────────────────────────────────────────────
+
+  private count(result: ExecutionResult, errorMessage: string | undefined): void {
+    const column = { succeeded: "succeeded", failed: "failed", timed_out: "timed_out", error: "errors" }[result.status];
+    this.sql.exec(
+      `INSERT INTO counters (language, total, ${column}, duration_total) VALUES (?, 1, 1, ?)
+       ON CONFLICT (language) DO UPDATE SET total = total + 1, ${column} = ${column} + 1,
+         duration_total = duration_total + excluded.duration_total`,
+      result.language,
+      result.durationMs,
+    );
+    if (result.status === "succeeded") return;
+    this.sql.exec(
+      `INSERT INTO recent_errors (execution_id, language, status, message, at) VALUES (?, ?, ?, ?, ?)`,
+      result.id,
+      result.language,
+      result.status,
+      (errorMessage || `exit code ${result.exitCode}`).slice(0, 500),
+      Date.now(),
+    );
+    this.sql.exec(`DELETE FROM recent_errors WHERE seq <= (SELECT MAX(seq) FROM recent_errors) - ?`, RECENT_ERRORS_KEPT);
+  }
+
+  async stats(): Promise<{ user: UserStats; sandboxes: { active: number } }> {
+    const rows = this.sql.exec<CounterRow>(`SELECT * FROM counters`).toArray();
+    const byLanguage: UserStats["byLanguage"] = {};
+    let total = 0;
+    let succeeded = 0;
+    let duration = 0;
+    for (const row of rows) {
+      total += row.total;
+      succeeded += row.succeeded;
+      duration += row.duration_total;
+      byLanguage[row.language] = {
+        total: row.total,
+        succeeded: row.succeeded,
+        failed: row.failed,
+        timedOut: row.timed_out,
+        errors: row.errors,
+        averageDuration: row.total ? Math.round(row.duration_total / row.total) : 0,
+      };
+    }
+    const recentErrors = this.sql
+      .exec<{ execution_id: string; language: Language; status: ExecutionStatus; message: string; at: number }>(
+        `SELECT * FROM recent_errors ORDER BY seq DESC`,
+      )
+      .toArray()
+      .map((e) => ({ executionId: e.execution_id, language: e.language, status: e.status, message: e.message, at: new Date(e.at).toISOString() }));
+    const active = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM sandboxes`).one().n;
+    return {
+      user: {
+        totalExecutions: total,
+        successfulExecutions: succeeded,
+        failedExecutions: total - succeeded,
+        successRate: total ? Math.round((succeeded / total) * 1000) / 10 : 0,
+        averageDuration: total ? Math.round(duration / total) : 0,
+        byLanguage,
+        recentErrors,
+      },
+      sandboxes: { active },
+    };
+  }
+}
+
+function toSandboxInfo(row: SandboxRow): SandboxInfo {
+  return {
+    conversationId: row.conversation_id,
+    sandboxId: row.sandbox_id,
+    template: row.template,
+    startedAt: new Date(row.started_at).toISOString(),
+    lastUsedAt: new Date(row.last_used_at).toISOString(),
+    expiresAt: new Date(row.expires_at).toISOString(),
+  };
+}
+
+function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : sandboxUnavailable("Execution failed", err);
+}
+
+async function capture<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    return { ok: false, error: toApiError(err).toJSON() };
+  }
+}
+
+/** Unwraps an RPC outcome in the Worker, rethrowing the API error. */
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw ApiError.from(outcome.error);
+  return outcome.value;
+}

@@ -1,0 +1,78 @@
+// The one error type of the API and the one JSON shape it is rendered as.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./types.ts";
+
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  length_required: 411,
+  payload_too_large: 413,
+  range_not_satisfiable: 416,
+  rate_limited: 429,
+  internal_error: 500,
+  sandbox_unavailable: 502,
+  sandbox_busy: 503,
+  sandbox_timeout: 504,
+  quota_exceeded: 507,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** A failure the client should see, with a machine-readable code. */
+export class ApiError extends HTTPException {
+  readonly code: ErrorCode;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(ERROR_STATUS[code], { message, cause: opts.cause });
+    this.code = code;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+
+  /** The plain form that crosses Durable Object RPC (class identity does not survive it). */
+  toJSON(): ApiErrorData {
+    return { code: this.code, message: this.message, retryAfterSeconds: this.retryAfterSeconds };
+  }
+
+  static from(data: ApiErrorData): ApiError {
+    return new ApiError(data.code, data.message, { retryAfterSeconds: data.retryAfterSeconds });
+  }
+}
+
+export interface ApiErrorData {
+  code: ErrorCode;
+  message: string;
+  retryAfterSeconds?: number | undefined;
+}
+
+/** Renders any error as `{error: {code, message, requestId}}`; never leaks a stack. */
+export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId") ?? "";
+  let apiError: ApiError;
+  if (err instanceof ApiError) {
+    apiError = err;
+  } else if (err instanceof HTTPException) {
+    apiError = fromHttpException(err);
+  } else {
+    console.error(`[${requestId}] unhandled error`, err);
+    apiError = new ApiError("internal_error", "Internal error; quote the request id when reporting it.");
+  }
+  const headers: Record<string, string> = { "X-Request-Id": requestId };
+  if (apiError.retryAfterSeconds !== undefined) headers["Retry-After"] = String(apiError.retryAfterSeconds);
+  return c.json(
+    { error: { code: apiError.code, message: apiError.message, requestId } },
+    ERROR_STATUS[apiError.code],
+    headers,
+  );
+}
+
+function fromHttpException(err: HTTPException): ApiError {
+  const byStatus = Object.entries(ERROR_STATUS).find(([, status]) => status === err.status);
+  const code = (byStatus?.[0] ?? (err.status >= 500 ? "internal_error" : "invalid_request")) as ErrorCode;
+  return new ApiError(code, err.message || "Request failed");
+}

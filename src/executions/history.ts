@@ -1,0 +1,117 @@
+// Execution history in D1: one row per run, paged newest first with an opaque cursor.
+import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import type { Db } from "../db/index.ts";
+import { executions, type ExecutionRow } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+import { cutToBytes } from "./output.ts";
+import type { ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
+
+/** Each stream is kept in history up to this many bytes (the API response carries more). */
+export const HISTORY_OUTPUT_BYTES = 64 * 1024;
+
+export async function recordExecution(db: Db, req: ExecutionRequest, result: ExecutionResult, error?: string): Promise<void> {
+  const stdout = cutToBytes(result.stdout, HISTORY_OUTPUT_BYTES);
+  const stderr = cutToBytes(result.stderr, HISTORY_OUTPUT_BYTES);
+  await db.insert(executions).values({
+    id: result.id,
+    userId: req.userId,
+    conversationId: result.conversationId,
+    language: result.language,
+    code: req.code,
+    status: result.status,
+    exitCode: result.exitCode,
+    stdout,
+    stderr,
+    truncated: result.truncated || stdout.length < result.stdout.length || stderr.length < result.stderr.length,
+    durationMs: result.durationMs,
+    sandboxId: result.sandboxId,
+    error: error ?? null,
+    createdAt: Date.parse(result.createdAt),
+  });
+}
+
+export interface HistoryFilters {
+  conversationId?: string | undefined;
+  language?: Language | undefined;
+  status?: ExecutionStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface HistoryItem extends ExecutionResult {
+  code: string;
+  error: string | null;
+}
+
+export function toHistoryItem(row: ExecutionRow): HistoryItem {
+  return {
+    id: row.id,
+    language: row.language,
+    conversationId: row.conversationId,
+    status: row.status,
+    exitCode: row.exitCode,
+    stdout: row.stdout,
+    stderr: row.stderr,
+    truncated: row.truncated,
+    durationMs: row.durationMs,
+    sandboxId: row.sandboxId,
+    createdAt: new Date(row.createdAt).toISOString(),
+    code: row.code,
+    error: row.error,
+  };
+}
+
+function encodeCursor(row: ExecutionRow): string {
+  return btoa(`${row.createdAt}:${row.id}`).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  let text: string;
+  try {
+    text = atob(cursor);
+  } catch {
+    throw new ApiError("invalid_request", "cursor: not a cursor returned by this API");
+  }
+  const match = text.match(/^(\d+):(exe_[0-9a-z]+)$/);
+  if (!match) throw new ApiError("invalid_request", "cursor: not a cursor returned by this API");
+  return { createdAt: Number(match[1]), id: match[2]! };
+}
+
+export async function listExecutions(db: Db, userId: string, filters: HistoryFilters) {
+  const where: (SQL | undefined)[] = [eq(executions.userId, userId)];
+  if (filters.conversationId) where.push(eq(executions.conversationId, filters.conversationId));
+  if (filters.language) where.push(eq(executions.language, filters.language));
+  if (filters.status) where.push(eq(executions.status, filters.status));
+  if (filters.cursor) {
+    const after = decodeCursor(filters.cursor);
+    where.push(
+      or(
+        lt(executions.createdAt, after.createdAt),
+        and(eq(executions.createdAt, after.createdAt), lt(executions.id, after.id)),
+      ),
+    );
+  }
+  const rows = await db
+    .select()
+    .from(executions)
+    .where(and(...where))
+    .orderBy(desc(executions.createdAt), desc(executions.id))
+    .limit(filters.limit + 1);
+  const page = rows.slice(0, filters.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toHistoryItem),
+    nextCursor: rows.length > filters.limit && last ? encodeCursor(last) : null,
+  };
+}
+
+/** One execution of `userId`; another user's is indistinguishable from a missing one. */
+export async function getExecution(db: Db, userId: string, id: string): Promise<HistoryItem> {
+  const row = await db
+    .select()
+    .from(executions)
+    .where(and(eq(executions.id, id), eq(executions.userId, userId)))
+    .get();
+  if (!row) throw new ApiError("not_found", `No execution ${id}.`);
+  return toHistoryItem(row);
+}

@@ -1,0 +1,37 @@
+// The shapes of an execution, shared by the routes, the Durable Object and the history.
+export const LANGUAGES = ["python", "node", "shell"] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export const STATUSES = ["succeeded", "failed", "timed_out", "error"] as const;
+export type ExecutionStatus = (typeof STATUSES)[number];
+
+export interface ExecutionRequest {
+  userId: string;
+  language: Language;
+  code: string;
+  conversationId: string;
+  timeoutMs: number;
+  envs: Record<string, string>;
+}
+
+export interface ExecutionResult {
+  id: string;
+  language: Language;
+  conversationId: string;
+  status: ExecutionStatus;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+  sandboxId: string | null;
+  createdAt: string;
+}
+
+/** Events of a live execution, in order: start, any stdout/stderr, then end or error. */
+export type ExecutionEvent =
+  | { type: "start"; id: string; sandboxId: string; conversationId: string; language: Language }
+  | { type: "stdout"; data: string }
+  | { type: "stderr"; data: string }
+  | { type: "end"; result: ExecutionResult }
+  | { type: "error"; error: { code: string; message: string }; result?: ExecutionResult };

@@ -1,0 +1,38 @@
+// Resolves the caller before any route runs: a user's API key, or the owner's token.
+import { and, eq, isNull } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
+import { hashApiKey, secretsEqual } from "../auth/keys.ts";
+import { getDb } from "../db/index.ts";
+import { apiKeys, users } from "../db/schema.ts";
+import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../types.ts";
+
+function bearer(header: string | undefined): string {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  if (!match?.[1]) throw new ApiError("unauthorized", "Missing credentials: send `Authorization: Bearer <api key>`.");
+  return match[1];
+}
+
+/** Every user route: a valid, unrevoked API key → `c.var.user`. */
+export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
+  const key = bearer(c.req.header("Authorization"));
+  const keyHash = await hashApiKey(key);
+  const row = await getDb(c.env)
+    .select({ id: users.id, name: users.name, keyId: apiKeys.id })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .get();
+  if (!row) throw new ApiError("unauthorized", "Invalid or revoked API key.");
+  c.set("user", row);
+  await next();
+});
+
+/** Owner routes: `Authorization: Bearer <OWNER_TOKEN>`, compared in constant time. */
+export const requireOwner = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearer(c.req.header("Authorization"));
+  if (!c.env.OWNER_TOKEN || !(await secretsEqual(token, c.env.OWNER_TOKEN))) {
+    throw new ApiError("unauthorized", "Invalid owner token.");
+  }
+  await next();
+});

@@ -1,0 +1,72 @@
+// POST /api/v1/executions (JSON or SSE), GET /api/v1/executions, GET /api/v1/executions/:id.
+import { Hono } from "hono";
+import { z } from "zod";
+import { limits, MAX_CODE_BYTES } from "../config.ts";
+import { getDb } from "../db/index.ts";
+import { unwrap } from "../durable/user-space.ts";
+import { ApiError } from "../errors.ts";
+import { getExecution, listExecutions } from "../executions/history.ts";
+import { utf8Length } from "../executions/output.ts";
+import { streamExecution } from "../executions/sse.ts";
+import { LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { userSpace } from "../durable/stub.ts";
+import type { AppEnv } from "../types.ts";
+import { validate } from "../validation.ts";
+
+export const conversationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be a valid environment variable name");
+
+const executeSchema = z.object({
+  language: z.enum(LANGUAGES, { error: `must be one of ${LANGUAGES.join(", ")}` }),
+  code: z.string({ error: "must be a string" }).min(1, "must not be empty"),
+  conversationId: conversationIdSchema.default("default"),
+  timeoutMs: z.number().int().positive().optional(),
+  envs: z
+    .record(envNameSchema, z.string().max(32 * 1024))
+    .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
+    .default({}),
+});
+
+const listSchema = z.object({
+  conversationId: conversationIdSchema.optional(),
+  language: z.enum(LANGUAGES).optional(),
+  status: z.enum(STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const executionRoutes = new Hono<AppEnv>()
+  .post("/", validate("json", executeSchema), async (c) => {
+    const body = c.req.valid("json");
+    const config = limits(c.env);
+    if (utf8Length(body.code) > MAX_CODE_BYTES) {
+      throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
+    }
+    const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
+    if (timeoutMs > config.executionTimeoutMs) {
+      throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
+    }
+    const request: ExecutionRequest = {
+      userId: c.var.user.id,
+      language: body.language,
+      code: body.code,
+      conversationId: body.conversationId,
+      timeoutMs,
+      envs: body.envs,
+    };
+    const space = userSpace(c.env, c.var.user.id);
+    if (c.req.header("Accept")?.includes("text/event-stream")) {
+      return streamExecution(c, await space.executeStream(request));
+    }
+    return c.json(unwrap(await space.execute(request)));
+  })
+  .get("/", validate("query", listSchema), async (c) => {
+    const filters = c.req.valid("query");
+    return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
+  })
+  .get("/:id", async (c) => {
+    return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+  });

@@ -1,0 +1,9 @@
+// GET /api/health: liveness without auth, and which sandbox backend this deployment uses.
+import { Hono } from "hono";
+import type { AppEnv } from "../types.ts";
+
+export const VERSION = "0.1.0";
+
+export const healthRoutes = new Hono<AppEnv>().get("/", (c) =>
+  c.json({ ok: true, version: VERSION, sandboxBackend: c.env.E2B_API_URL ? "e2b-local" : "e2b" }),
+);

@@ -1,0 +1,137 @@
+// The one place Phoenix talks to E2B (or e2b-local) through the official SDK.
+import {
+  AuthenticationError,
+  CommandExitError,
+  RateLimitError,
+  Sandbox,
+  ServiceBusyError,
+  TimeoutError,
+  type ConnectionOpts,
+} from "e2b";
+import { ApiError } from "../errors.ts";
+import type { Language } from "../executions/types.ts";
+import { CappedOutput, utf8Length } from "../executions/output.ts";
+import { codeFilePath, CODE_ENV, fileCommand, inlineCommand, MAX_INLINE_CODE_BYTES } from "./languages.ts";
+
+export type { Sandbox };
+
+export const SANDBOX_APP = "phoenix";
+
+export interface SandboxMetadata {
+  app: typeof SANDBOX_APP;
+  userId: string;
+  conversationId: string;
+  [key: string]: string;
+}
+
+/** SDK options from the Worker's env; unset URLs mean E2B's cloud. */
+export function connectionOpts(env: Env): ConnectionOpts {
+  return {
+    apiKey: env.E2B_API_KEY,
+    ...(env.E2B_API_URL ? { apiUrl: env.E2B_API_URL } : {}),
+    ...(env.E2B_SANDBOX_URL ? { sandboxUrl: env.E2B_SANDBOX_URL } : {}),
+  };
+}
+
+export async function createSandbox(env: Env, metadata: SandboxMetadata, timeoutMs: number): Promise<Sandbox> {
+  try {
+    return await Sandbox.create(env.E2B_TEMPLATE || "base", { ...connectionOpts(env), metadata, timeoutMs });
+  } catch (err) {
+    throw sandboxUnavailable("Could not start a sandbox", err);
+  }
+}
+
+export function connectSandbox(env: Env, sandboxId: string, timeoutMs: number): Promise<Sandbox> {
+  return Sandbox.connect(sandboxId, { ...connectionOpts(env), timeoutMs });
+}
+
+/** Kills a sandbox by id; false when it was already gone. */
+export function killSandbox(env: Env, sandboxId: string): Promise<boolean> {
+  return Sandbox.kill(sandboxId, connectionOpts(env));
+}
+
+/** Every running sandbox Phoenix created, across all users (for orphan reaping). */
+export async function listPhoenixSandboxes(env: Env): Promise<{ sandboxId: string; metadata: Record<string, string> }[]> {
+  const paginator = Sandbox.list({ ...connectionOpts(env), query: { metadata: { app: SANDBOX_APP } } });
+  const found: { sandboxId: string; metadata: Record<string, string> }[] = [];
+  while (paginator.hasNext) {
+    for (const info of await paginator.nextItems()) found.push({ sandboxId: info.sandboxId, metadata: info.metadata });
+  }
+  return found;
+}
+
+/** Maps an SDK failure to the API error the client sees (502/503/504). */
+export function sandboxUnavailable(what: string, err: unknown): ApiError {
+  const detail = err instanceof Error ? err.message : String(err);
+  if (err instanceof RateLimitError || err instanceof ServiceBusyError) {
+    return new ApiError("sandbox_busy", `${what}: the sandbox provider is busy (${detail})`, { retryAfterSeconds: 5 });
+  }
+  if (err instanceof TimeoutError) return new ApiError("sandbox_timeout", `${what}: the sandbox provider timed out (${detail})`);
+  if (err instanceof AuthenticationError) return new ApiError("sandbox_unavailable", `${what}: the sandbox provider refused Phoenix's credentials`);
+  return new ApiError("sandbox_unavailable", `${what}: ${detail}`);
+}
+
+export interface RunOptions {
+  language: Language;
+  code: string;
+  executionId: string;
+  timeoutMs: number;
+  envs: Record<string, string>;
+  outputLimitBytes: number;
+  onStdout?: (data: string) => void;
+  onStderr?: (data: string) => void;
+}
+
+export type RunOutcome =
+  | { kind: "exited"; exitCode: number; stdout: string; stderr: string; truncated: boolean }
+  | { kind: "timed_out"; stdout: string; stderr: string; truncated: boolean }
+  | { kind: "sandbox_lost"; error: unknown };
+
+/** Runs code to completion in `sandbox`: one command, streamed, capped, killed at the deadline. */
+export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOutcome> {
+  const stdout = new CappedOutput(opts.outputLimitBytes);
+  const stderr = new CappedOutput(opts.outputLimitBytes);
+  const envs: Record<string, string> = { ...opts.envs, PYTHONUNBUFFERED: "1" };
+  let cmd: string;
+  if (utf8Length(opts.code) <= MAX_INLINE_CODE_BYTES) {
+    cmd = inlineCommand(opts.language);
+    envs[CODE_ENV] = opts.code;
+  } else {
+    const path = codeFilePath(opts.language, opts.executionId);
+    try {
+      await sandbox.files.write(path, opts.code);
+    } catch (error) {
+      return { kind: "sandbox_lost", error };
+    }
+    cmd = `${fileCommand(opts.language, path)}`;
+  }
+  const started = Date.now();
+  const output = () => ({
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    truncated: stdout.truncated || stderr.truncated,
+  });
+  try {
+    const result = await sandbox.commands.run(cmd, {
+      envs,
+      timeoutMs: opts.timeoutMs,
+      onStdout: (data) => {
+        stdout.push(data);
+        opts.onStdout?.(data);
+      },
+      onStderr: (data) => {
+        stderr.push(data);
+        opts.onStderr?.(data);
+      },
+    });
+    return { kind: "exited", exitCode: result.exitCode, ...output() };
+  } catch (error) {
+    const reachedDeadline = Date.now() - started >= opts.timeoutMs - 50;
+    if (error instanceof CommandExitError) {
+      if (reachedDeadline && error.exitCode < 0) return { kind: "timed_out", ...output() };
+      return { kind: "exited", exitCode: error.exitCode, ...output() };
+    }
+    if (reachedDeadline && error instanceof TimeoutError) return { kind: "timed_out", ...output() };
+    return { kind: "sandbox_lost", error };
+  }
+}

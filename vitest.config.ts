@@ -1,0 +1,57 @@
+// One vitest run, three projects: the Worker in workerd, e2b-local in Node, the page in Chromium.
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(async ({ inject }) => {
+            const e2bLocalUrl = inject<string>("e2bLocalUrl");
+            return {
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: await readD1Migrations("migrations"),
+                  OWNER_TOKEN: "test-owner-token",
+                  E2B_API_KEY: inject<string>("e2bLocalApiKey"),
+                  E2B_API_URL: e2bLocalUrl,
+                  E2B_SANDBOX_URL: e2bLocalUrl,
+                },
+              },
+            };
+          }),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          setupFiles: ["test/worker/apply-migrations.ts"],
+          globalSetup: ["test/setup/e2b-local.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2b-local",
+          environment: "node",
+          include: ["test/e2b-local/**/*.test.ts"],
+          globalSetup: ["test/setup/e2b-local.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/setup/stack.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
