@@ -57,7 +57,7 @@ export const adminRoutes = new Hono<AppEnv>()
         id: users.id,
         name: users.name,
         createdAt: users.createdAt,
-        activeKeys: sql<number>`(SELECT COUNT(*) FROM api_keys k WHERE k.user_id = ${users.id} AND k.revoked_at IS NULL)`,
+        activeKeys: sql<number>`(SELECT COUNT(*) FROM api_keys k WHERE k.user_id = users.id AND k.revoked_at IS NULL)`,
       })
       .from(users)
       .orderBy(users.createdAt);

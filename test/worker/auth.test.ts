@@ -1,0 +1,79 @@
+// Owner and user authentication, API key lifecycle, and the error shape.
+import { describe, expect, it } from "vitest";
+import { call, createUser, OWNER_TOKEN, type ErrorBody } from "./helpers.ts";
+
+describe("owner routes", () => {
+  it("creates a user whose key is shown once and stored only hashed", async () => {
+    const res = await call("/api/v1/admin/users", { key: OWNER_TOKEN, json: { name: "ada" } });
+    expect(res.status).toBe(201);
+    const user = await res.json<{ id: string; apiKey: string; name: string }>();
+    expect(user.name).toBe("ada");
+    expect(user.apiKey).toMatch(/^phx_[A-Za-z0-9_-]{40,}$/);
+
+    const { env } = await import("cloudflare:test");
+    const stored = await env.DB.prepare("SELECT * FROM api_keys WHERE user_id = ?").bind(user.id).all();
+    expect(JSON.stringify(stored.results)).not.toContain(user.apiKey);
+
+    const list = await call("/api/v1/admin/users", { key: OWNER_TOKEN });
+    const users = await list.json<{ items: { id: string; activeKeys: number }[] }>();
+    expect(users.items.find((u) => u.id === user.id)?.activeKeys).toBe(1);
+    expect(JSON.stringify(users)).not.toContain(user.apiKey);
+  });
+
+  it("refuses a wrong owner token, a user key, and no credentials", async () => {
+    const user = await createUser();
+    for (const key of ["wrong-token", user.apiKey, undefined]) {
+      const res = await call("/api/v1/admin/users", { key });
+      expect(res.status).toBe(401);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("unauthorized");
+      expect(body.error.requestId).toBe(res.headers.get("X-Request-Id"));
+    }
+  });
+
+  it("issues a second key and revokes the first; the revoked key stops working at once", async () => {
+    const user = await createUser();
+    const issued = await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN, method: "POST" });
+    expect(issued.status).toBe(201);
+    const second = await issued.json<{ id: string; apiKey: string }>();
+
+    expect((await call("/api/v1/executions", { key: user.apiKey })).status).toBe(200);
+    const revoke = await call(`/api/v1/admin/keys/${user.keyId}`, { key: OWNER_TOKEN, method: "DELETE" });
+    expect(revoke.status).toBe(204);
+    expect((await call("/api/v1/executions", { key: user.apiKey })).status).toBe(401);
+    expect((await call("/api/v1/executions", { key: second.apiKey })).status).toBe(200);
+
+    const again = await call(`/api/v1/admin/keys/${user.keyId}`, { key: OWNER_TOKEN, method: "DELETE" });
+    expect(again.status).toBe(404);
+    const missing = await call(`/api/v1/admin/users/usr_nobody/keys`, { key: OWNER_TOKEN, method: "POST" });
+    expect(missing.status).toBe(404);
+  });
+
+  it("validates the user name", async () => {
+    const res = await call("/api/v1/admin/users", { key: OWNER_TOKEN, json: { name: "" } });
+    expect(res.status).toBe(400);
+    expect((await res.json<ErrorBody>()).error.message).toContain("name");
+  });
+});
+
+describe("user routes", () => {
+  it("need a valid key", async () => {
+    for (const key of [undefined, "phx_notakey", OWNER_TOKEN]) {
+      const res = await call("/api/v1/stats", { key });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it("health needs no key and names the backend", async () => {
+    const res = await call("/api/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true, sandboxBackend: "e2b-local" });
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+  });
+
+  it("unknown routes are a JSON 404", async () => {
+    const res = await call("/api/v1/nope", { key: (await createUser()).apiKey });
+    expect(res.status).toBe(404);
+    expect((await res.json<ErrorBody>()).error.code).toBe("not_found");
+  });
+});
