@@ -1,0 +1,66 @@
+// Connect-RPC (JSON codec) framing helpers.
+
+/** One server-stream envelope: flag byte, 4-byte big-endian length, JSON. */
+export function envelope(msg: unknown, flags = 0): Buffer {
+  const json = Buffer.from(JSON.stringify(msg));
+  const out = Buffer.allocUnsafe(5 + json.length);
+  out[0] = flags;
+  out.writeUInt32BE(json.length, 1);
+  json.copy(out, 5);
+  return out;
+}
+
+export const END_OK = envelope({}, 2);
+
+export function endError(code: string, message: string): Buffer {
+  return envelope({ error: { code, message } }, 2);
+}
+
+/** Parse the single request envelope of a server-streaming call. */
+export function parseEnvelope(body: Buffer): unknown {
+  if (body.length < 5) throw new Error("missing envelope");
+  const len = body.readUInt32BE(1);
+  if (body[0]! & 1) throw new Error("compressed envelopes are not supported");
+  if (5 + len > body.length) throw new Error("truncated envelope");
+  const s = body.subarray(5, 5 + len).toString("utf8");
+  return s ? JSON.parse(s) : {};
+}
+
+/** Connect error code -> HTTP status for unary calls. */
+export function codeToStatus(code: string): number {
+  switch (code) {
+    case "invalid_argument":
+    case "failed_precondition":
+    case "out_of_range":
+      return 400;
+    case "unauthenticated":
+      return 401;
+    case "permission_denied":
+      return 403;
+    case "not_found":
+      return 404;
+    case "already_exists":
+    case "aborted":
+      return 409;
+    case "resource_exhausted":
+      return 429;
+    case "canceled":
+      return 499;
+    case "unimplemented":
+      return 501;
+    case "unavailable":
+      return 503;
+    case "deadline_exceeded":
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+export class RpcError extends Error {
+  code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

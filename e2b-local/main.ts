@@ -1,0 +1,25 @@
+// `npm run e2b-local`: run e2b-local in the foreground.
+// Env: E2B_LOCAL_HOST (127.0.0.1), E2B_LOCAL_PORT (49982), E2B_LOCAL_DATA_DIR, E2B_LOCAL_API_KEY.
+import { startE2bLocal } from "./server.ts";
+
+const stamp = () => new Date().toISOString();
+let srv;
+try {
+  srv = await startE2bLocal({ log: (line) => console.log(`${stamp()} ${line}`) });
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(1);
+}
+const s = srv;
+console.log(`${stamp()} e2b-local listening on ${s.url} (isolation: ${s.isolation.kind})`);
+console.log(`  E2B_API_URL=${s.url} E2B_SANDBOX_URL=${s.url} E2B_API_KEY=${s.apiKey}`);
+let stopping = false;
+const stop = async (sig: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${stamp()} ${sig}: stopping, killing all sandboxes`);
+  await s.close();
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
