@@ -1,0 +1,201 @@
+// Running code through the Worker, the user's Durable Object and the real e2b SDK on e2b-local.
+import { env, runInDurableObject } from "cloudflare:test";
+import { Sandbox } from "e2b";
+import { beforeAll, describe, expect, it } from "vitest";
+import { userSpace } from "../../src/durable/stub.ts";
+import { call, createUser, execute, type ErrorBody, type ExecutionBody } from "./helpers.ts";
+
+const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
+
+async function sandboxesOf(userId: string, conversationId?: string) {
+  const metadata: Record<string, string> = { app: "phoenix", userId };
+  if (conversationId) metadata.conversationId = conversationId;
+  return Sandbox.list({ ...e2b, query: { metadata } }).nextItems();
+}
+
+describe("executions", () => {
+  let user: { id: string; apiKey: string };
+  beforeAll(async () => {
+    user = await createUser("runner");
+  });
+
+  it("runs python, node and shell", async () => {
+    const cases = [
+      ["python", "import sys; print(sys.version_info[0] * 2)", "6\n"],
+      ["node", "console.log([1, 2, 3].map((x) => x * 2).join(','))", "2,4,6\n"],
+      ["shell", "echo $((6 * 7)) && echo err >&2", "42\n"],
+    ] as const;
+    for (const [language, code, stdout] of cases) {
+      const { res, json } = await execute(user.apiKey, { language, code });
+      expect(res.status).toBe(200);
+      const result = json as ExecutionBody;
+      expect(result).toMatchObject({ language, status: "succeeded", exitCode: 0, stdout, truncated: false, conversationId: "default" });
+      expect(result.id).toMatch(/^exe_/);
+      expect(result.sandboxId).toBeTruthy();
+      if (language === "shell") expect(result.stderr).toBe("err\n");
+    }
+  });
+
+  it("passes envs and keeps files between executions of a conversation", async () => {
+    const conversationId = "files";
+    await execute(user.apiKey, { language: "shell", code: "echo \"$GREETING\" > note.txt", envs: { GREETING: "hi there" }, conversationId });
+    const { json } = await execute(user.apiKey, { language: "python", code: "print(open('note.txt').read().strip())", conversationId });
+    expect(json.stdout).toBe("hi there\n");
+  });
+
+  it("reports a non-zero exit as failed with HTTP 200, exit code and stderr", async () => {
+    const { res, json } = await execute(user.apiKey, { language: "python", code: "import sys\nprint('before')\nsys.exit('boom')" });
+    expect(res.status).toBe(200);
+    expect(json).toMatchObject({ status: "failed", exitCode: 1, stdout: "before\n", stderr: "boom\n" });
+    const thrown = await execute(user.apiKey, { language: "node", code: "throw new Error('kaput')" });
+    expect(thrown.json.status).toBe("failed");
+    expect(thrown.json.stderr).toContain("kaput");
+  });
+
+  it("kills code at timeoutMs and answers timed_out", async () => {
+    const { res, json } = await execute(user.apiKey, {
+      language: "shell",
+      code: "echo started; sleep 30; echo never",
+      timeoutMs: 1500,
+      conversationId: "slow",
+    });
+    expect(res.status).toBe(200);
+    expect(json.status).toBe("timed_out");
+    expect(json.stdout).toBe("started\n");
+    // The sandbox survives the timeout and the killed process is gone.
+    const after = await execute(user.apiKey, { language: "shell", code: "pgrep -x sleep || echo none", conversationId: "slow" });
+    expect(after.json.stdout).toBe("none\n");
+  });
+
+  it("caps stdout at OUTPUT_LIMIT_BYTES and says so", async () => {
+    const limit = Number(env.OUTPUT_LIMIT_BYTES);
+    const { json } = await execute(user.apiKey, { language: "python", code: `print("x" * ${limit + 5000})` });
+    expect(json.status).toBe("succeeded");
+    expect(json.truncated).toBe(true);
+    expect(new TextEncoder().encode(json.stdout).length).toBe(limit);
+  });
+
+  it("runs code bigger than an environment variable can hold", async () => {
+    const filler = "#".repeat(150 * 1024);
+    const { json } = await execute(user.apiKey, { language: "python", code: `${filler}\nprint('big ok')` });
+    expect(json).toMatchObject({ status: "succeeded", stdout: "big ok\n" });
+  });
+
+  it("creates exactly one sandbox for concurrent first requests of a conversation", async () => {
+    const fresh = await createUser("concurrent");
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => execute(fresh.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "race" })),
+    );
+    const ids = new Set(results.map((r) => r.json.sandboxId));
+    expect(results.every((r) => r.json.status === "succeeded")).toBe(true);
+    expect(ids.size).toBe(1);
+    expect(await sandboxesOf(fresh.id, "race")).toHaveLength(1);
+  });
+
+  it("recreates a sandbox that E2B killed, and the request still succeeds", async () => {
+    const first = await execute(user.apiKey, { language: "shell", code: "echo one", conversationId: "phoenix" });
+    expect(await Sandbox.kill(first.json.sandboxId, e2b)).toBe(true);
+    const second = await execute(user.apiKey, { language: "shell", code: "echo two", conversationId: "phoenix" });
+    expect(second.json).toMatchObject({ status: "succeeded", stdout: "two\n" });
+    expect(second.json.sandboxId).not.toBe(first.json.sandboxId);
+  });
+
+  it("answers 429 with Retry-After beyond MAX_CONCURRENT_EXECUTIONS", async () => {
+    const busy = await createUser("busy");
+    const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
+    const runs = Array.from({ length: max + 2 }, (_, i) =>
+      execute(busy.apiKey, { language: "shell", code: "sleep 2", conversationId: `c${i}` }),
+    );
+    const settled = await Promise.all(runs);
+    const limited = settled.filter((r) => r.res.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(2);
+    expect(limited[0]!.res.headers.get("Retry-After")).toBe("1");
+    expect((limited[0]!.json as ErrorBody).error.code).toBe("rate_limited");
+    expect(settled.filter((r) => r.res.status === 200)).toHaveLength(max);
+  });
+});
+
+describe("history", () => {
+  it("records every execution and pages newest first with filters", async () => {
+    const u = await createUser("history");
+    for (const [language, code] of [["shell", "echo 1"], ["python", "print(2)"], ["shell", "exit 3"], ["node", "1"]] as const) {
+      await execute(u.apiKey, { language, code, conversationId: language === "node" ? "other" : "default" });
+    }
+    const page1 = await (await call("/api/v1/executions?limit=3", { key: u.apiKey })).json<any>();
+    expect(page1.items.map((e: any) => e.language)).toEqual(["node", "shell", "python"]);
+    expect(page1.items[1]).toMatchObject({ status: "failed", exitCode: 3, code: "exit 3" });
+    const page2 = await (await call(`/api/v1/executions?limit=3&cursor=${page1.nextCursor}`, { key: u.apiKey })).json<any>();
+    expect(page2.items.map((e: any) => e.stdout)).toEqual(["1\n"]);
+    expect(page2.nextCursor).toBeNull();
+
+    const shells = await (await call("/api/v1/executions?language=shell&status=failed", { key: u.apiKey })).json<any>();
+    expect(shells.items).toHaveLength(1);
+    const other = await (await call("/api/v1/executions?conversationId=other", { key: u.apiKey })).json<any>();
+    expect(other.items).toHaveLength(1);
+
+    const one = await call(`/api/v1/executions/${page1.items[0].id}`, { key: u.apiKey });
+    expect(await one.json()).toMatchObject({ id: page1.items[0].id, language: "node" });
+  });
+});
+
+describe("isolation between users", () => {
+  it("B never sees A's executions, sandboxes or stats", async () => {
+    const a = await createUser("alice");
+    const b = await createUser("bob");
+    const ran = await execute(a.apiKey, { language: "shell", code: "echo secret > /home/user/a.txt; echo done" });
+    expect(ran.json.status).toBe("succeeded");
+
+    expect((await call(`/api/v1/executions/${ran.json.id}`, { key: b.apiKey })).status).toBe(404);
+    const bHistory = await (await call("/api/v1/executions", { key: b.apiKey })).json<any>();
+    expect(bHistory.items).toHaveLength(0);
+
+    const bRun = await execute(b.apiKey, { language: "shell", code: "cat /home/user/a.txt 2>&1 || true" });
+    expect(bRun.json.sandboxId).not.toBe(ran.json.sandboxId);
+    expect(bRun.json.stdout).not.toContain("secret");
+
+    const bStats = await (await call("/api/v1/stats", { key: b.apiKey })).json<any>();
+    expect(bStats.user.totalExecutions).toBe(1);
+    const aStats = await (await call("/api/v1/stats", { key: a.apiKey })).json<any>();
+    expect(aStats.user.totalExecutions).toBe(1);
+  });
+});
+
+describe("stats", () => {
+  it("counts per language with success rate, average duration and recent errors", async () => {
+    const u = await createUser("stats");
+    await execute(u.apiKey, { language: "python", code: "print(1)" });
+    await execute(u.apiKey, { language: "python", code: "raise SystemExit(2)" });
+    await execute(u.apiKey, { language: "shell", code: "true" });
+    const stats = await (await call("/api/v1/stats", { key: u.apiKey })).json<any>();
+    expect(stats.user).toMatchObject({ totalExecutions: 3, successfulExecutions: 2, failedExecutions: 1, successRate: 66.7 });
+    expect(stats.user.byLanguage.python).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
+    expect(stats.user.recentErrors[0]).toMatchObject({ language: "python", status: "failed" });
+    expect(stats.sandboxes.active).toBe(1);
+    expect(stats.volume).toMatchObject({ usedBytes: 0, fileCount: 0 });
+
+    const admin = await (await call("/api/v1/admin/stats", { key: env.OWNER_TOKEN })).json<any>();
+    const mine = admin.perUser.find((p: any) => p.userId === u.id);
+    expect(mine).toMatchObject({ executions: 3, errorRate: 33.3 });
+    expect(admin.totals.executions).toBeGreaterThanOrEqual(3);
+    expect(admin.totals.p95DurationMs).toBeGreaterThanOrEqual(admin.totals.p50DurationMs);
+    expect(admin.perLanguage.python.executions).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("sandbox failures", () => {
+  it("answers 502 sandbox_unavailable and records status error when no sandbox can be had", async () => {
+    const u = await createUser("unlucky");
+    // A fault that cannot be produced against a healthy e2b-local: point this user's object at a dead port.
+    const stub = userSpace(env, u.id);
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { env: Env }).env = { ...env, E2B_API_URL: "http://127.0.0.1:9", E2B_SANDBOX_URL: "http://127.0.0.1:9" };
+    });
+    const { res, json } = await execute(u.apiKey, { language: "python", code: "print(1)" });
+    expect(res.status).toBe(502);
+    expect((json as ErrorBody).error.code).toBe("sandbox_unavailable");
+    const history = await (await call("/api/v1/executions", { key: u.apiKey })).json<any>();
+    expect(history.items[0]).toMatchObject({ status: "error" });
+    expect(history.items[0].error).toContain("sandbox");
+  });
+});
+
