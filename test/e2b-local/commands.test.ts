@@ -15,7 +15,7 @@ describe("commands", () => {
           events.push("out:" + d);
           if (d.includes("one")) firstOut();
         },
-        onStderr: (d) => events.push("err:" + d),
+        onStderr: (d) => void events.push("err:" + d),
       });
       await gotFirst;
       // the process is blocked on `read`: it is still running while we got its output

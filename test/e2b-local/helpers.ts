@@ -1,5 +1,6 @@
 import { inject } from "vitest";
 import { Sandbox } from "e2b";
+import type { SandboxOpts } from "e2b";
 
 export const conn = () => ({
   apiUrl: inject("e2bLocalUrl"),
@@ -8,8 +9,8 @@ export const conn = () => ({
 });
 
 /** Create a sandbox, run fn, always kill it. */
-export async function withSandbox<T>(fn: (sb: Sandbox) => Promise<T>, opts: Parameters<typeof Sandbox.create>[0] = {}): Promise<T> {
-  const sb = await Sandbox.create({ ...conn(), ...(opts as object) });
+export async function withSandbox<T>(fn: (sb: Sandbox) => Promise<T>, opts: SandboxOpts = {}): Promise<T> {
+  const sb = await Sandbox.create({ ...conn(), ...opts });
   try {
     return await fn(sb);
   } finally {
