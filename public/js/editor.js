@@ -1,0 +1,135 @@
+// A small code editor on a <textarea>: line numbers, Tab / Shift+Tab indent, auto-indent, Ctrl/Cmd+Enter runs.
+// Escape then Tab leaves the editor, so keyboard users are never trapped in it.
+
+/**
+ * Inserts text at the selection through the browser's editing commands (keeps undo), or falls back.
+ * @param {HTMLTextAreaElement} ta
+ * @param {string} text
+ */
+function insertText(ta, text) {
+  // execCommand keeps Ctrl+Z working; it is deprecated but still the only way to do that.
+  if (!document.execCommand || !document.execCommand("insertText", false, text)) {
+    ta.setRangeText(text, ta.selectionStart, ta.selectionEnd, "end");
+    ta.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+}
+
+export class Editor {
+  /**
+   * @param {HTMLElement} root an element holding `.gutter` and `textarea`
+   * @param {{indent: string, onRun: () => void, onChange?: (value: string) => void, opensBlock?: RegExp}} opts
+   */
+  constructor(root, opts) {
+    this.root = root;
+    /** @type {HTMLTextAreaElement} */
+    this.textarea = root.querySelector("textarea");
+    this.gutter = root.querySelector(".gutter");
+    this.opts = opts;
+    this.lines = 0;
+    this.tabLeaves = false;
+    this.textarea.addEventListener("input", () => {
+      this.renumber();
+      this.opts.onChange?.(this.textarea.value);
+    });
+    this.textarea.addEventListener("scroll", () => this.syncScroll());
+    this.textarea.addEventListener("keydown", (e) => this.onKeydown(e));
+    this.textarea.addEventListener("blur", () => (this.tabLeaves = false));
+    this.renumber();
+  }
+
+  get value() {
+    return this.textarea.value;
+  }
+
+  set value(text) {
+    this.textarea.value = text;
+    this.renumber();
+    this.opts.onChange?.(text);
+  }
+
+  focus() {
+    this.textarea.focus();
+  }
+
+  renumber() {
+    const count = this.textarea.value.split("\n").length;
+    if (count !== this.lines) {
+      this.lines = count;
+      let text = "";
+      for (let i = 1; i <= count; i++) text += `${i}\n`;
+      this.gutter.textContent = text;
+      this.root.style.setProperty("--gutter-digits", String(String(count).length));
+    }
+    this.syncScroll();
+  }
+
+  syncScroll() {
+    this.gutter.style.transform = `translateY(${-this.textarea.scrollTop}px)`;
+  }
+
+  /** @param {KeyboardEvent} e */
+  onKeydown(e) {
+    const ta = this.textarea;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      this.opts.onRun();
+      return;
+    }
+    if (e.key === "Escape") {
+      this.tabLeaves = true;
+      return;
+    }
+    if (e.key === "Tab" && !e.ctrlKey && !e.altKey && !e.metaKey) {
+      if (this.tabLeaves) {
+        this.tabLeaves = false;
+        return; // let focus move on
+      }
+      e.preventDefault();
+      if (e.shiftKey) this.dedent();
+      else if (ta.value.slice(ta.selectionStart, ta.selectionEnd).includes("\n")) this.indentLines();
+      else insertText(ta, this.opts.indent);
+      return;
+    }
+    this.tabLeaves = false;
+    if (e.key === "Enter" && !e.shiftKey && !e.altKey) {
+      e.preventDefault();
+      const start = ta.value.lastIndexOf("\n", ta.selectionStart - 1) + 1;
+      const line = ta.value.slice(start, ta.selectionStart);
+      let indent = /^[ \t]*/.exec(line)?.[0] ?? "";
+      if (this.opts.opensBlock?.test(line.trimEnd())) indent += this.opts.indent;
+      insertText(ta, `\n${indent}`);
+    }
+  }
+
+  /** The selected lines' bounds, from the start of the first to the end of the last. */
+  selectedLines() {
+    const ta = this.textarea;
+    const start = ta.value.lastIndexOf("\n", ta.selectionStart - 1) + 1;
+    let end = ta.value.indexOf("\n", ta.selectionEnd - (ta.selectionEnd > ta.selectionStart ? 1 : 0));
+    if (end < 0) end = ta.value.length;
+    return { start, end };
+  }
+
+  indentLines() {
+    const ta = this.textarea;
+    const { start, end } = this.selectedLines();
+    const block = ta.value.slice(start, end);
+    const indented = block.replace(/^/gm, this.opts.indent);
+    ta.setSelectionRange(start, end);
+    insertText(ta, indented);
+    ta.setSelectionRange(start, start + indented.length);
+  }
+
+  dedent() {
+    const ta = this.textarea;
+    const { start, end } = this.selectedLines();
+    const block = ta.value.slice(start, end);
+    const unit = this.opts.indent.length;
+    const pattern = new RegExp(`^(\\t| {1,${unit}})`, "gm");
+    const dedented = block.replace(pattern, "");
+    if (dedented === block) return;
+    ta.setSelectionRange(start, end);
+    insertText(ta, dedented);
+    ta.setSelectionRange(start, start + dedented.length);
+  }
+}

@@ -1,0 +1,57 @@
+// Numbers, sizes, durations and times as people read them.
+
+/** @param {number} ms */
+export function formatDuration(ms) {
+  if (!Number.isFinite(ms)) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** @param {number} bytes */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes)) return "–";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** @param {number} percent 0–100 */
+export function formatPercent(percent) {
+  if (!Number.isFinite(percent)) return "–";
+  return `${Math.round(percent * 10) / 10}%`;
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+
+/** "2 min ago", or a date for anything older than a week. @param {string} iso */
+export function formatWhen(iso) {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return "";
+  const seconds = Math.round((t - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 45) return "just now";
+  if (abs < 3600) return relative.format(Math.round(seconds / 60), "minute");
+  if (abs < 86_400) return relative.format(Math.round(seconds / 3600), "hour");
+  if (abs < 7 * 86_400) return relative.format(Math.round(seconds / 86_400), "day");
+  return new Date(t).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+
+export const STATUS_LABELS = {
+  succeeded: "Succeeded",
+  failed: "Failed",
+  timed_out: "Timed out",
+  error: "Error",
+  stopped: "Stopped",
+  running: "Running",
+};
+
+export const LANGUAGE_LABELS = { python: "Python", node: "Node.js", shell: "Shell" };
+export const LANGUAGE_CHIPS = { python: "py", node: "js", shell: "sh" };
