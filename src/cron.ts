@@ -1,8 +1,11 @@
-// The cron trigger's jobs: history retention (and, as they land, volume retention and orphan reaping).
+// The cron trigger's jobs: history retention, volume retention and reconciliation (and, as it lands, orphan reaping).
 import { lt } from "drizzle-orm";
 import { limits } from "./config.ts";
 import { getDb } from "./db/index.ts";
-import { executions } from "./db/schema.ts";
+import { executions, users } from "./db/schema.ts";
+import { userSpace } from "./durable/stub.ts";
+import { reapOrphans } from "./sandbox/orphans.ts";
+import { STAGING_PREFIX } from "./volume/archive.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -17,7 +20,45 @@ export async function pruneHistory(env: Env, now: number): Promise<number> {
   return deleted.length;
 }
 
+/** Users' Durable Objects woken at once by the volume pass; the rest wait their turn. */
+const VOLUME_PASS_CONCURRENCY = 4;
+/** An import that has been staging this long is dead (its Worker went away); its files are removed. */
+const STAGING_MAX_AGE_MS = DAY_MS;
+
+/**
+ * Volume retention and bookkeeping: in every user's Durable Object, deletes files not modified for
+ * VOLUME_RETENTION_DAYS (0 keeps them forever) and reconciles usage with the R2 listing; then removes
+ * staging left by imports that never finished.
+ */
+export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: number; users: number }> {
+  const days = limits(env).volumeRetentionDays;
+  const cutoff = days === 0 ? null : now - days * DAY_MS;
+  const ids = (await getDb(env).select({ id: users.id }).from(users)).map((u) => u.id);
+  let deleted = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const userId = ids[next++]!;
+      try {
+        deleted += (await userSpace(env, userId).maintainVolume(userId, cutoff)).deleted;
+      } catch (err) {
+        console.error(`volume pass for ${userId} failed`, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: VOLUME_PASS_CONCURRENCY }, worker));
+
+  let cursor: string | undefined;
+  do {
+    const page = await env.VOLUMES.list({ prefix: STAGING_PREFIX, cursor });
+    const dead = page.objects.filter((o) => o.uploaded.getTime() < now - STAGING_MAX_AGE_MS).map((o) => o.key);
+    if (dead.length) await env.VOLUMES.delete(dead);
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return { deleted, users: ids.length };
+}
+
 export async function runScheduled(env: Env, now: number): Promise<void> {
-  const results = await Promise.allSettled([pruneHistory(env, now)]);
+  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env, now)]);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

@@ -2,10 +2,9 @@
 import { Hono } from "hono";
 import { userSpace } from "../durable/stub.ts";
 import type { AppEnv } from "../types.ts";
-import { volumeInfo } from "../volume/usage.ts";
 
 export const statsRoutes = new Hono<AppEnv>().get("/", async (c) => {
   const space = userSpace(c.env, c.var.user.id);
-  const [stats, volume] = await Promise.all([space.stats(), volumeInfo(c.env, c.var.user.id)]);
+  const [stats, volume] = await Promise.all([space.stats(), space.volumeInfo(c.var.user.id)]);
   return c.json({ user: stats.user, volume, sandboxes: stats.sandboxes });
 });

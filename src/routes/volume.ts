@@ -1,0 +1,176 @@
+// /api/v1/volume: the caller's persistent files in R2 — usage, listing, streamed read/write/delete,
+// and tar export/import. Every key is built from the authenticated user id and a checked name.
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { limits } from "../config.ts";
+import { userSpace } from "../durable/stub.ts";
+import { unwrap } from "../durable/user-space.ts";
+import { ApiError } from "../errors.ts";
+import type { AppEnv } from "../types.ts";
+import { validate } from "../validation.ts";
+import { exportVolume, importVolume } from "../volume/archive.ts";
+import { checkName, checkPrefix } from "../volume/names.ts";
+import { storeFile, type LedgerPort } from "../volume/store.ts";
+import { volumeKey, volumePrefix } from "../volume/usage.ts";
+
+const listSchema = z.object({
+  prefix: z.string().max(1024).default(""),
+  cursor: z.string().max(2048).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** The caller's ledger, in their Durable Object. */
+export function ledgerFor(env: Env, userId: string): LedgerPort {
+  const space = userSpace(env, userId);
+  return {
+    reserve: async (entries) => unwrap(await space.reserveVolume(userId, entries)),
+    commit: (commits) => space.commitVolume(commits),
+    release: (ids) => space.releaseVolume(ids),
+  };
+}
+
+export const volumeRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    return c.json(await userSpace(c.env, c.var.user.id).volumeInfo(c.var.user.id));
+  })
+  .get("/files", validate("query", listSchema), async (c) => {
+    const { prefix, cursor, limit } = c.req.valid("query");
+    const base = volumePrefix(c.var.user.id);
+    const page = await c.env.VOLUMES.list({ prefix: base + checkPrefix(prefix), cursor, limit, include: ["httpMetadata"] }).catch((err) => {
+      throw new ApiError("invalid_request", "cursor: not a cursor from a previous page", { cause: err });
+    });
+    return c.json({
+      items: page.objects.map((o) => ({
+        name: o.key.slice(base.length),
+        size: o.size,
+        etag: o.httpEtag,
+        modifiedAt: o.uploaded.toISOString(),
+        contentType: o.httpMetadata?.contentType ?? null,
+      })),
+      cursor: page.truncated ? page.cursor : null,
+    });
+  })
+  .put("/files/*", async (c) => {
+    const name = fileName(c);
+    const size = uploadLength(c);
+    const stored = await storeFile(
+      c.env.VOLUMES,
+      ledgerFor(c.env, c.var.user.id),
+      c.var.user.id,
+      name,
+      size,
+      c.req.raw.body ?? new Blob([]).stream(),
+      { contentType: c.req.header("Content-Type") || "application/octet-stream" },
+    );
+    return c.json(stored, stored.replaced ? 200 : 201);
+  })
+  .get("/files/*", async (c) => {
+    const name = fileName(c);
+    const key = volumeKey(c.var.user.id, name);
+    const range = parseRange(c.req.header("Range"));
+    let object: R2Object | null;
+    try {
+      object = await c.env.VOLUMES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
+    } catch (err) {
+      // R2 refuses a range that starts past the end; answer as HTTP does.
+      const head = range && (await c.env.VOLUMES.head(key));
+      if (!head) throw err;
+      return c.body(null, 416, { "Content-Range": `bytes */${head.size}`, ...fileHeaders(head) });
+    }
+    if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+    if (!("body" in object)) {
+      const notModified = c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined;
+      return c.body(null, notModified ? 304 : 412, fileHeaders(object));
+    }
+    const body = (object as R2ObjectBody).body;
+    const headers = fileHeaders(object);
+    if (range) {
+      const { offset, length } = resolveRange(range, object.size);
+      if (length <= 0) return c.body(null, 416, { ...headers, "Content-Range": `bytes */${object.size}` });
+      return c.body(body, 206, { ...headers, "Content-Length": String(length), "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}` });
+    }
+    return c.body(body, 200, { ...headers, "Content-Length": String(object.size) });
+  })
+  .delete("/files/*", async (c) => {
+    const name = fileName(c);
+    const key = volumeKey(c.var.user.id, name);
+    if (!(await c.env.VOLUMES.head(key))) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+    // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
+    await c.env.VOLUMES.delete(key);
+    await userSpace(c.env, c.var.user.id).forgetVolumeFiles([name]);
+    return c.body(null, 204);
+  })
+  .get("/export", (c) => {
+    const date = new Date().toISOString().slice(0, 10);
+    return c.body(exportVolume(c.env.VOLUMES, c.var.user.id), 200, {
+      "Content-Type": "application/x-tar",
+      "Content-Disposition": `attachment; filename="volume-${date}.tar"`,
+    });
+  })
+  .post("/import", async (c) => {
+    if (!c.req.raw.body) throw new ApiError("invalid_request", "body: send a tar archive");
+    const result = await importVolume(
+      c.env.VOLUMES,
+      ledgerFor(c.env, c.var.user.id),
+      c.var.user.id,
+      c.req.raw.body,
+      limits(c.env).volumeQuotaBytes,
+    );
+    return c.json(result, 201);
+  });
+
+/** The file name after `/files/`, percent-decoded and checked. */
+function fileName(c: Context<AppEnv>): string {
+  const base = c.req.routePath.replace(/\*$/, "");
+  const raw = new URL(c.req.url).pathname.slice(base.length);
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw new ApiError("invalid_request", "name: is not valid percent-encoding");
+  }
+  return checkName(name);
+}
+
+/** The body's length: Content-Length, or Upload-Length when the body is streamed in chunks. */
+function uploadLength(c: Context<AppEnv>): number {
+  const declared = c.req.header("Content-Length") ?? c.req.header("Upload-Length");
+  if (declared === undefined) {
+    throw new ApiError(
+      "length_required",
+      "Content-Length: required, so the quota can be checked before anything is stored (when streaming in chunks, send Upload-Length instead).",
+    );
+  }
+  if (!/^\d{1,15}$/.test(declared)) throw new ApiError("invalid_request", "Content-Length: must be a whole number of bytes");
+  return Number(declared);
+}
+
+function fileHeaders(object: R2Object): Record<string, string> {
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set("ETag", object.httpEtag);
+  headers.set("Last-Modified", object.uploaded.toUTCString());
+  headers.set("Accept-Ranges", "bytes");
+  return Object.fromEntries(headers);
+}
+
+/** One `bytes=` range; anything else (several ranges, other units, nonsense) is ignored, as RFC 9110 allows. */
+function parseRange(header: string | undefined): R2Range | undefined {
+  const match = header?.trim().match(/^bytes=(\d*)-(\d*)$/);
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  if (match[1] === "") return { suffix: Number(match[2]) };
+  const offset = Number(match[1]);
+  if (match[2] === "") return { offset };
+  const end = Number(match[2]);
+  return end < offset ? undefined : { offset, length: end - offset + 1 };
+}
+
+function resolveRange(range: R2Range, size: number): { offset: number; length: number } {
+  if ("suffix" in range && range.suffix !== undefined) {
+    const length = Math.min(range.suffix, size);
+    return { offset: size - length, length };
+  }
+  const offset = "offset" in range ? (range.offset ?? 0) : 0;
+  const length = Math.min("length" in range && range.length !== undefined ? range.length : size - offset, size - offset);
+  return { offset, length };
+}

@@ -1,0 +1,306 @@
+// The volume: files, names, HTTP caching and ranges, the quota (overwrites, races, drift), isolation.
+import { env, runInDurableObject } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { userSpace } from "../../src/durable/stub.ts";
+import { call, createUser, type ErrorBody } from "./helpers.ts";
+import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
+
+type User = { id: string; apiKey: string };
+
+describe("files", () => {
+  let user: User;
+  beforeAll(async () => {
+    user = await createUser("files");
+  });
+
+  it("stores, lists, reads and deletes nested names", async () => {
+    const created = await put(user.apiKey, "results/2026/run.json", '{"ok":true}', { "Content-Type": "application/json" });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ name: "results/2026/run.json", size: 11, replaced: false });
+    await put(user.apiKey, "results/2027/other.txt", "hi");
+    await put(user.apiKey, "top.txt", "top");
+
+    const listed = await call("/api/v1/volume/files?prefix=results/", { key: user.apiKey });
+    const page = await listed.json<{ items: { name: string; size: number }[]; cursor: string | null }>();
+    expect(page.items.map((i) => i.name).sort()).toEqual(["results/2026/run.json", "results/2027/other.txt"]);
+    expect(page.cursor).toBeNull();
+
+    const read = await call(fileUrl("results/2026/run.json"), { key: user.apiKey });
+    expect(read.status).toBe(200);
+    expect(read.headers.get("Content-Type")).toBe("application/json");
+    expect(read.headers.get("Content-Length")).toBe("11");
+    expect(await read.json()).toEqual({ ok: true });
+
+    expect(await usage(user.apiKey)).toMatchObject({ usedBytes: 16, fileCount: 3, quotaBytes: 100 * MiB });
+    const del = await call(fileUrl("top.txt"), { key: user.apiKey, method: "DELETE" });
+    expect(del.status).toBe(204);
+    expect((await call(fileUrl("top.txt"), { key: user.apiKey })).status).toBe(404);
+    expect((await call(fileUrl("top.txt"), { key: user.apiKey, method: "DELETE" })).status).toBe(404);
+    expect(await usage(user.apiKey)).toMatchObject({ usedBytes: 13, fileCount: 2 });
+  });
+
+  it("pages a listing with a cursor", async () => {
+    const u = await createUser("pager");
+    for (let i = 0; i < 5; i++) await put(u.apiKey, `p/${i}`, "x");
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await call(`/api/v1/volume/files?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key: u.apiKey });
+      const page = await res.json<{ items: { name: string }[]; cursor: string | null }>();
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((i) => i.name));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(seen).toEqual(["p/0", "p/1", "p/2", "p/3", "p/4"]);
+  });
+
+  it("sends ETag and Last-Modified, answers If-None-Match with 304 and Range with 206", async () => {
+    await put(user.apiKey, "range.bin", "0123456789");
+    const full = await call(fileUrl("range.bin"), { key: user.apiKey });
+    const etag = full.headers.get("ETag")!;
+    expect(etag).toMatch(/^".+"$/);
+    expect(new Date(full.headers.get("Last-Modified")!).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(full.headers.get("Accept-Ranges")).toBe("bytes");
+    await full.body?.cancel();
+
+    const cached = await call(fileUrl("range.bin"), { key: user.apiKey, headers: { "If-None-Match": etag } });
+    expect(cached.status).toBe(304);
+    expect(cached.headers.get("ETag")).toBe(etag);
+    const changed = await call(fileUrl("range.bin"), { key: user.apiKey, headers: { "If-None-Match": '"other"' } });
+    expect(changed.status).toBe(200);
+    await changed.body?.cancel();
+
+    const cases: [string, string, string][] = [
+      ["bytes=2-5", "2345", "bytes 2-5/10"],
+      ["bytes=7-", "789", "bytes 7-9/10"],
+      ["bytes=-3", "789", "bytes 7-9/10"],
+      ["bytes=8-100", "89", "bytes 8-9/10"],
+    ];
+    for (const [range, body, contentRange] of cases) {
+      const res = await call(fileUrl("range.bin"), { key: user.apiKey, headers: { Range: range } });
+      expect(res.status, range).toBe(206);
+      expect(res.headers.get("Content-Range")).toBe(contentRange);
+      expect(res.headers.get("Content-Length")).toBe(String(body.length));
+      expect(await res.text()).toBe(body);
+    }
+    const beyond = await call(fileUrl("range.bin"), { key: user.apiKey, headers: { Range: "bytes=50-" } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get("Content-Range")).toBe("bytes */10");
+  });
+
+  it("refuses a PUT without a length (411), and takes a chunked one with Upload-Length", async () => {
+    const res = await put(user.apiKey, "chunked.bin", pattern(1000));
+    expect(res.status).toBe(411);
+    const body = await res.json<ErrorBody>();
+    expect(body.error.code).toBe("length_required");
+    expect(body.error.message).toContain("Content-Length");
+    expect((await call(fileUrl("chunked.bin"), { key: user.apiKey })).status).toBe(404);
+
+    const ok = await put(user.apiKey, "chunked.bin", pattern(1000), { "Upload-Length": "1000" });
+    expect(ok.status).toBe(201);
+    const read = await call(fileUrl("chunked.bin"), { key: user.apiKey });
+    expect(await sha256(read.body!)).toBe(await sha256(pattern(1000)));
+  });
+
+  it("stores nothing when a streamed body does not match its announced length", async () => {
+    const before = await usage(user.apiKey);
+    for (const announced of ["999", "1001"]) {
+      const res = await put(user.apiKey, "liar.bin", pattern(1000), { "Upload-Length": announced });
+      expect(res.status).toBe(400);
+    }
+    expect((await call(fileUrl("liar.bin"), { key: user.apiKey })).status).toBe(404);
+    expect(await usage(user.apiKey)).toEqual(before);
+  });
+
+  it("gives the bytes back when the client breaks off mid-upload", async () => {
+    const before = await usage(user.apiKey);
+    let sent = 0;
+    const breaking = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 3 * MiB) return controller.error(new Error("client went away"));
+        controller.enqueue(new Uint8Array(MiB));
+        sent += MiB;
+      },
+    });
+    const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) }).catch(() => undefined);
+    if (res) expect(res.status).toBeGreaterThanOrEqual(400);
+    // The reservation is released once the Worker sees the failure.
+    await expect.poll(async () => (await usage(user.apiKey)).reservedBytes).toBe(0);
+    expect(await usage(user.apiKey)).toEqual(before);
+    expect(await env.VOLUMES.head(`volumes/${user.id}/aborted.bin`)).toBeNull();
+  });
+
+  it("uploads and downloads 90 MiB intact (same SHA-256)", async () => {
+    const u = await createUser("big");
+    const size = 90 * MiB;
+    const res = await put(u.apiKey, "big/blob.bin", sized(size, 3));
+    expect(res.status).toBe(201);
+    const read = await call(fileUrl("big/blob.bin"), { key: u.apiKey });
+    expect(read.headers.get("Content-Length")).toBe(String(size));
+    expect(await sha256(read.body!)).toBe(await sha256(pattern(size, 3)));
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: size, fileCount: 1 });
+  });
+});
+
+describe("names", () => {
+  let key: string;
+  beforeAll(async () => {
+    key = (await createUser("names")).apiKey;
+  });
+
+  const bad: [string, string, string][] = [
+    ["'..' segments", "a%2F..%2Fb", "'..'"],
+    ["a lone '..'", "..%2Fetc", "'..'"],
+    ["absolute paths", "%2Fetc%2Fpasswd", "absolute"],
+    ["backslashes", "a%5Cb", "backslash"],
+    ["control characters", "a%0Ab", "control"],
+    ["DEL", "a%7Fb", "control"],
+    ["empty segments", "a//b", "empty segments"],
+    ["a trailing slash", "a/b/", "empty segments"],
+    ["names over 512 bytes", "x".repeat(513), "512 bytes"],
+    ["multi-byte names over 512 bytes", encodeURIComponent("é".repeat(257)), "512 bytes"],
+    ["an empty name", "", "empty"],
+    ["bad percent-encoding", "a%E0%A4%A", "percent-encoding"],
+  ];
+  for (const [rule, raw, mentions] of bad) {
+    it(`refuses ${rule} on every method`, async () => {
+      for (const method of ["PUT", "GET", "DELETE"]) {
+        const res = await call(`/api/v1/volume/files/${raw}`, { key, method, ...(method === "PUT" ? { body: "x" } : {}) });
+        expect(res.status, `${method} ${raw}`).toBe(400);
+        const body = await res.json<ErrorBody>();
+        expect(body.error.code).toBe("invalid_request");
+        expect(body.error.message).toContain("name");
+        expect(body.error.message).toContain(mentions);
+      }
+    });
+  }
+
+  it("accepts a name of exactly 512 bytes and unicode names", async () => {
+    expect((await put(key, "y".repeat(512), "x")).status).toBe(201);
+    expect((await put(key, "données/résumé ✓.txt", "x")).status).toBe(201);
+    const read = await call(fileUrl("données/résumé ✓.txt"), { key });
+    expect(await read.text()).toBe("x");
+  });
+
+  it("checks the listing prefix", async () => {
+    const res = await call("/api/v1/volume/files?prefix=..%2F", { key });
+    expect(res.status).toBe(400);
+    expect((await res.json<ErrorBody>()).error.message).toContain("prefix");
+  });
+});
+
+describe("isolation", () => {
+  it("one user can never read, list, overwrite or delete another's files", async () => {
+    const a = await createUser("iso-a");
+    const b = await createUser("iso-b");
+    await put(a.apiKey, "secret.txt", "a's secret");
+
+    expect((await call(fileUrl("secret.txt"), { key: b.apiKey })).status).toBe(404);
+    expect((await call(fileUrl("secret.txt"), { key: b.apiKey, method: "DELETE" })).status).toBe(404);
+    const listed = await call("/api/v1/volume/files", { key: b.apiKey });
+    expect((await listed.json<{ items: unknown[] }>()).items).toEqual([]);
+    // Names that try to climb out are refused before any key is built.
+    for (const raw of [`..%2F${a.id}%2Fsecret.txt`, `%2E%2E%2F${a.id}%2Fsecret.txt`]) {
+      expect((await call(`/api/v1/volume/files/${raw}`, { key: b.apiKey })).status).toBe(400);
+    }
+    // b writing the same name makes b's own file; a's is untouched.
+    expect((await put(b.apiKey, "secret.txt", "b")).status).toBe(201);
+    expect(await (await call(fileUrl("secret.txt"), { key: a.apiKey })).text()).toBe("a's secret");
+    expect(await usage(b.apiKey)).toMatchObject({ usedBytes: 1, fileCount: 1 });
+    expect(await usage(a.apiKey)).toMatchObject({ usedBytes: 10, fileCount: 1 });
+    const exported = await call("/api/v1/volume/export", { key: b.apiKey });
+    expect(await exported.text()).not.toContain("a's secret");
+  });
+
+  it("needs a key", async () => {
+    expect((await call("/api/v1/volume")).status).toBe(401);
+    expect((await call(fileUrl("x"), { method: "PUT", body: "x" })).status).toBe(401);
+  });
+});
+
+describe("quota", () => {
+  it("refuses an upload that would go over with 507 and stores nothing", async () => {
+    const u = await createUser("over");
+    expect((await put(u.apiKey, "a.bin", sized(60 * MiB))).status).toBe(201);
+    const res = await put(u.apiKey, "b.bin", sized(41 * MiB));
+    expect(res.status).toBe(507);
+    expect((await res.json<ErrorBody>()).error.code).toBe("quota_exceeded");
+    expect(await env.VOLUMES.head(`volumes/${u.id}/b.bin`)).toBeNull();
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 60 * MiB, fileCount: 1, reservedBytes: 0 });
+    // A file bigger than the whole quota never fits.
+    expect((await put(u.apiKey, "huge.bin", "x", { "Content-Length": String(101 * MiB) }).catch(() => undefined))?.status ?? 507).toBe(507);
+  });
+
+  it("counts only the difference when overwriting", async () => {
+    const u = await createUser("overwrite");
+    expect((await put(u.apiKey, "a.bin", sized(60 * MiB))).status).toBe(201);
+    // 60 + 70 would be over; replacing 60 by 70 is not.
+    const replaced = await put(u.apiKey, "a.bin", sized(70 * MiB, 1));
+    expect(replaced.status).toBe(200);
+    expect(await replaced.json()).toMatchObject({ size: 70 * MiB, replaced: true });
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 70 * MiB, fileCount: 1 });
+    expect((await put(u.apiKey, "b.bin", sized(31 * MiB))).status).toBe(507);
+    expect((await put(u.apiKey, "b.bin", sized(30 * MiB))).status).toBe(201);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 100 * MiB, usagePercent: 100 });
+    // Shrinking always fits.
+    expect((await put(u.apiKey, "a.bin", "small")).status).toBe(200);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 30 * MiB + 5, fileCount: 2 });
+  });
+
+  it("holds under a race: 10 parallel 15 MiB uploads into 100 MiB", async () => {
+    const u = await createUser("race");
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => put(u.apiKey, `race/${i}.bin`, sized(15 * MiB, i))),
+    );
+    const statuses = results.map((r) => r.status);
+    await Promise.all(results.map((r) => r.body?.cancel()));
+    const accepted = statuses.filter((s) => s === 201).length;
+    expect(statuses.every((s) => s === 201 || s === 507)).toBe(true);
+    expect(accepted * 15 * MiB).toBeLessThanOrEqual(100 * MiB);
+    expect(accepted).toBe(6);
+    const truth = await r2Totals(u.id);
+    expect(truth).toEqual({ bytes: accepted * 15 * MiB, count: accepted });
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: truth.bytes, fileCount: truth.count, reservedBytes: 0 });
+  });
+
+  it("refuses a second upload to a name that is still being written (409)", async () => {
+    const u = await createUser("same-name");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sent = 0;
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === MiB) await gate;
+        if (sent >= 2 * MiB) return controller.close();
+        controller.enqueue(new Uint8Array(MiB));
+        sent += MiB;
+      },
+    });
+    const first = put(u.apiKey, "same.bin", slow, { "Upload-Length": String(2 * MiB) });
+    await expect.poll(async () => (await usage(u.apiKey)).reservedBytes).toBe(2 * MiB);
+    const second = await put(u.apiKey, "same.bin", "x");
+    expect(second.status).toBe(409);
+    release();
+    expect((await first).status).toBe(201);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 2 * MiB, reservedBytes: 0 });
+  });
+
+  it("reconciles usage from the R2 listing when it drifted", async () => {
+    const u = await createUser("drift");
+    await put(u.apiKey, "kept.bin", sized(10 * MiB));
+    // Drift both ways: a phantom 95 MiB file the ledger believes in, and an object R2 holds unrecorded.
+    const stub = userSpace(env, u.id);
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec(`INSERT INTO volume_files VALUES ('phantom.bin', ?)`, 95 * MiB);
+      state.storage.sql.exec(`UPDATE volume_meta SET reconciled_at = 0`);
+    });
+    await env.VOLUMES.put(`volumes/${u.id}/unrecorded.bin`, new Uint8Array(1234));
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 105 * MiB, fileCount: 2 });
+
+    // The refusal this drift would cause first re-reads R2, so the upload goes through.
+    expect((await put(u.apiKey, "new.bin", sized(5 * MiB))).status).toBe(201);
+    const truth = await r2Totals(u.id);
+    expect(truth.count).toBe(3);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: truth.bytes, fileCount: 3 });
+  });
+});
