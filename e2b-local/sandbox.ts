@@ -181,10 +181,14 @@ export class Box {
       "--chdir", "/",
       "--clearenv",
       "--setenv", "PATH", SANDBOX_PATH,
-      PYTHON, "-I", "-S", "/run/e2b/agent.py", lim,
     );
-    const child = spawn(this.isolation.bin, args, { stdio: ["pipe", "pipe", "inherit"] });
+    const command = [PYTHON, "-I", "-S", "/run/e2b/agent.py", lim];
+    // arguments through fd 3 (--args): host paths stay out of the sandbox's `ps`
+    const child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"] });
     this.child = child;
+    const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
+    argPipe.on("error", () => {});
+    argPipe.end(args.map((a) => a + "\0").join(""));
     child.stdout!.setEncoding("utf8");
     let readyResolve: () => void;
     let readyReject: (e: Error) => void;
