@@ -4,7 +4,6 @@ import { limits } from "./config.ts";
 import { getDb } from "./db/index.ts";
 import { executions, users } from "./db/schema.ts";
 import { userSpace } from "./durable/stub.ts";
-import { reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
 
 const DAY_MS = 86_400_000;
@@ -59,6 +58,6 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
 }
 
 export async function runScheduled(env: Env, now: number): Promise<void> {
-  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env, now)]);
+  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now)]);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }
