@@ -570,7 +570,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
 
   function openStream(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, onClose: () => void): {
     send: (m: unknown) => void;
-    end: (err?: { code: string; message: string }) => void;
+    end: (err?: { code: string; message: string }, last?: unknown) => void;
   } {
     res.writeHead(200, { "content-type": "application/connect+json" });
     res.flushHeaders();
@@ -596,15 +596,17 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       send: (m) => {
         if (!done && !res.destroyed) res.write(envelope(m));
       },
-      end: (err) => {
+      end: (err, last?: unknown) => {
         if (done || res.destroyed) return finish();
-        res.end(err ? endError(err.code, err.message) : END_OK);
+        const tail = err ? endError(err.code, err.message) : END_OK;
+        // the last message and the end frame in one write
+        res.end(last === undefined ? tail : Buffer.concat([envelope(last), tail]));
         finish();
       },
       set keepalive(v: unknown) {
         keepaliveMsg = v;
       },
-    } as { send: (m: unknown) => void; end: (err?: { code: string; message: string }) => void };
+    } as { send: (m: unknown) => void; end: (err?: { code: string; message: string }, last?: unknown) => void };
   }
 
   function endEvent(end: { exitCode?: number; signal?: number }) {
@@ -646,8 +648,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
         stream.send({ event: { data: { [s]: data.toString("base64") } } });
       },
       onEnd(end) {
-        stream.send(endEvent(end));
-        stream.end();
+        stream.end(undefined, endEvent(end));
       },
     };
     try {
@@ -679,8 +680,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
         stream.send({ event: { data: { [s]: data.toString("base64") } } });
       },
       onEnd(end) {
-        stream.send(endEvent(end));
-        stream.end();
+        stream.end(undefined, endEvent(end));
       },
     };
     const stream = openStream(req, res, rec, () => proc.listeners.delete(listener));
