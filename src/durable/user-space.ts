@@ -2,9 +2,8 @@
 // the concurrency limit, the metrics counters and the idle-reaping alarm.
 import { DurableObject } from "cloudflare:workers";
 import { limits } from "../config.ts";
-import { getDb } from "../db/index.ts";
 import { ApiError, type ApiErrorData } from "../errors.ts";
-import { recordExecution } from "../executions/history.ts";
+import { HistoryOutbox } from "../executions/outbox.ts";
 import type { ExecutionEvent, ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "../executions/types.ts";
 import { newId } from "../ids.ts";
 import {
@@ -53,6 +52,7 @@ export interface UserStats {
 /** E2B's own TTL outlives our idle timeout by this much, so E2B only reaps what we lost track of. */
 const TTL_MARGIN_MS = 5 * 60_000;
 const RECENT_ERRORS_KEPT = 10;
+const HISTORY_RETRY_MS = 10_000;
 
 type SandboxRow = {
   conversation_id: string;
@@ -83,10 +83,12 @@ export class UserSpace extends DurableObject<Env> {
   /** Executions in progress per conversation: the reaper leaves those sandboxes alone. */
   private readonly inUse = new Map<string, number>();
   private alarmSet = false;
+  private readonly history: HistoryOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.history = new HistoryOutbox(this.sql, env);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS sandboxes (
         conversation_id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, template TEXT NOT NULL,
@@ -210,13 +212,24 @@ export class UserSpace extends DurableObject<Env> {
       else this.inUse.delete(req.conversationId);
     }
     this.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
-    try {
-      await recordExecution(getDb(this.env), req, result, failure?.message);
-    } catch (err) {
-      console.error(`execution ${id}: could not record history`, err);
-    }
+    this.history.add(req, result, failure?.message);
+    this.ctx.waitUntil(this.flushHistory().catch(() => {}));
     if (failure) throw failure;
     return result;
+  }
+
+  /**
+   * Copies this user's pending history to D1. History reads call it first, so a client always
+   * sees its own finished executions; on failure the alarm retries.
+   */
+  async flushHistory(): Promise<void> {
+    try {
+      await this.history.flush();
+    } catch (err) {
+      console.error("history: D1 refused the copy; retrying from the alarm", err);
+      await this.scheduleReaping();
+      throw err;
+    }
   }
 
   // ── Sandboxes ─────────────────────────────────────────────────────────────────────────────
@@ -298,6 +311,7 @@ export class UserSpace extends DurableObject<Env> {
   /** Kills the sandboxes idle longer than the idle timeout, then waits for the next one to be due. */
   override async alarm(): Promise<void> {
     this.alarmSet = false;
+    await this.flushHistory().catch(() => {});
     const idle = limits(this.env).sandboxIdleTimeoutMs;
     const cutoff = Date.now() - idle;
     const stale = this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes WHERE last_used_at <= ?`, cutoff).toArray();
@@ -310,10 +324,12 @@ export class UserSpace extends DurableObject<Env> {
     await this.scheduleReaping();
   }
 
+  /** Sets the alarm for the next idle sandbox, or sooner to retry history D1 refused. */
   private async scheduleReaping(): Promise<void> {
     const next = this.sql.exec<{ at: number | null }>(`SELECT MIN(last_used_at) AS at FROM sandboxes`).one().at;
-    if (next === null) return;
-    const due = Math.max(next + limits(this.env).sandboxIdleTimeoutMs, Date.now() + 1000);
+    const retry = this.history.pending() > 0 ? Date.now() + HISTORY_RETRY_MS : Infinity;
+    if (next === null && retry === Infinity) return;
+    const due = Math.min(Math.max((next ?? Infinity) + limits(this.env).sandboxIdleTimeoutMs, Date.now() + 1000), retry);
     if (this.alarmSet) {
       const current = await this.ctx.storage.getAlarm();
       if (current !== null && current <= due) return;

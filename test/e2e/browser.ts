@@ -1,0 +1,54 @@
+// Shared by the browser tests: Debian's Chromium through playwright-core, headless and root-safe,
+// plus small helpers for the stack's API and for screenshots.
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const SCREENSHOTS = join(process.cwd(), "test-results", "screenshots");
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** One headless Chromium; `--no-sandbox` because CI runs as root. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Saves a full-page screenshot as a test artifact in test-results/screenshots/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: "disabled" });
+}
+
+/** Calls the API as a user (for setting up state the page then shows). */
+export async function api(baseUrl: string, apiKey: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${apiKey}`);
+  return fetch(`${baseUrl}${path}`, { ...init, headers });
+}
+
+/** Runs code through the JSON API and returns the result. */
+export async function execute(
+  baseUrl: string,
+  apiKey: string,
+  body: { language: string; code: string; conversationId?: string; timeoutMs?: number },
+): Promise<{ id: string; status: string }> {
+  const res = await api(baseUrl, apiKey, "/api/v1/executions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`execute: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; status: string };
+}
