@@ -9,10 +9,11 @@ import type { ExecutionRequest, ExecutionResult, ExecutionStatus, Language } fro
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
 
-export async function recordExecution(db: Db, req: ExecutionRequest, result: ExecutionResult, error?: string): Promise<void> {
+/** The D1 row of one execution (outputs bounded to HISTORY_OUTPUT_BYTES). */
+export function toExecutionRow(req: ExecutionRequest, result: ExecutionResult, error: string | undefined) {
   const stdout = cutToBytes(result.stdout, HISTORY_OUTPUT_BYTES);
   const stderr = cutToBytes(result.stderr, HISTORY_OUTPUT_BYTES);
-  await db.insert(executions).values({
+  return {
     id: result.id,
     userId: req.userId,
     conversationId: result.conversationId,
@@ -27,7 +28,7 @@ export async function recordExecution(db: Db, req: ExecutionRequest, result: Exe
     sandboxId: result.sandboxId,
     error: error ?? null,
     createdAt: Date.parse(result.createdAt),
-  });
+  } satisfies typeof executions.$inferInsert;
 }
 
 export interface HistoryFilters {

@@ -65,8 +65,16 @@ export const executionRoutes = new Hono<AppEnv>()
   })
   .get("/", validate("query", listSchema), async (c) => {
     const filters = c.req.valid("query");
+    await flushHistory(c.env, c.var.user.id);
     return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
   })
   .get("/:id", async (c) => {
+    await flushHistory(c.env, c.var.user.id);
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
   });
+
+/** Read-your-writes: the caller's finished executions reach D1 before their history is read. */
+async function flushHistory(env: Env, userId: string): Promise<void> {
+  // If D1 refuses the copy it will likely refuse the read too; the read reports that.
+  await userSpace(env, userId).flushHistory().catch(() => {});
+}

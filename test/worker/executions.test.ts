@@ -173,6 +173,9 @@ describe("stats", () => {
     expect(stats.sandboxes.active).toBe(1);
     expect(stats.volume).toMatchObject({ usedBytes: 0, fileCount: 0 });
 
+    // The owner's view is read from D1, where history lands just after each response; reading
+    // the user's own history first waits for that copy.
+    await call("/api/v1/executions", { key: u.apiKey });
     const admin = await (await call("/api/v1/admin/stats", { key: env.OWNER_TOKEN })).json<any>();
     const mine = admin.perUser.find((p: any) => p.userId === u.id);
     expect(mine).toMatchObject({ executions: 3, errorRate: 33.3 });
@@ -199,3 +202,40 @@ describe("sandbox failures", () => {
   });
 });
 
+
+describe("history when D1 fails", () => {
+  it("keeps the execution in the Durable Object and copies it once D1 answers again", async () => {
+    const u = await createUser("outbox");
+    const stub = userSpace(env, u.id);
+    // D1 cannot be made to fail for one user only without disturbing the other test files that
+    // share it, so this user's object gets a D1 binding that refuses every statement.
+    const refusing = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare" || prop === "batch" || prop === "exec") {
+          return () => {
+            throw new Error("D1 is unavailable");
+          };
+        }
+        return Reflect.get(target, prop);
+      },
+    });
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { history: { env: Env } }).history.env = { ...env, DB: refusing };
+    });
+    const { res, json } = await execute(u.apiKey, { language: "shell", code: "echo kept" });
+    expect(res.status).toBe(200);
+    expect(json.stdout).toBe("kept\n");
+    const pending = await runInDurableObject(stub, (instance) =>
+      (instance as unknown as { history: { pending(): number } }).history.pending(),
+    );
+    expect(pending).toBe(1);
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE user_id = ?").bind(u.id).first("n")).toBe(0);
+
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { history: { env: Env } }).history.env = env;
+    });
+    const history = await (await call("/api/v1/executions", { key: u.apiKey })).json<any>();
+    expect(history.items).toHaveLength(1);
+    expect(history.items[0]).toMatchObject({ id: json.id, stdout: "kept\n" });
+  });
+});

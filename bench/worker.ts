@@ -1,0 +1,78 @@
+// `npm run bench`: a warm execution through the Worker (wrangler dev → UserSpace DO → e2b SDK) against
+// the same e2b SDK call made directly on e2b-local, in the same run, interleaved.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Sandbox } from "e2b";
+import { startLocalStack } from "../scripts/local-stack.ts";
+import { CODE_ENV, inlineCommand } from "../src/sandbox/languages.ts";
+import type { Language } from "../src/executions/types.ts";
+import { ms, percentile, printTable } from "./stats.ts";
+
+const N = Number(process.env.BENCH_N ?? 100);
+const cases: [Language, string][] = [
+  ["shell", "true"],
+  ["python", "print(1)"],
+  ["node", "1"],
+];
+
+const persistTo = await mkdtemp(join(tmpdir(), "phoenix-bench-"));
+const stack = await startLocalStack({ persistTo });
+try {
+  const user = await stack.createUser("bench");
+  const opts = { apiKey: stack.e2b.apiKey, apiUrl: stack.e2b.url, sandboxUrl: stack.e2b.url };
+  const direct = await Sandbox.create("base", opts);
+
+  const viaWorker = async (language: Language, code: string) => {
+    const t = performance.now();
+    const res = await fetch(`${stack.url}/api/v1/executions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${user.apiKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ language, code }),
+    });
+    const body = (await res.json()) as { status: string };
+    if (body.status !== "succeeded") throw new Error(`worker run failed: ${JSON.stringify(body)}`);
+    return performance.now() - t;
+  };
+  const viaSdk = async (language: Language, code: string) => {
+    const t = performance.now();
+    await direct.commands.run(inlineCommand(language), { envs: { [CODE_ENV]: code, PYTHONUNBUFFERED: "1" } });
+    return performance.now() - t;
+  };
+
+  const rows = [];
+  let workerRuns = 0;
+  for (const [language, code] of cases) {
+    for (let i = 0; i < 5; i++) {
+      await viaWorker(language, code);
+      await viaSdk(language, code);
+    }
+    workerRuns += 5;
+    const w: number[] = [];
+    const d: number[] = [];
+    for (let i = 0; i < N; i++) {
+      w.push(await viaWorker(language, code));
+      d.push(await viaSdk(language, code));
+    }
+    workerRuns += N;
+    const target = language === "shell" ? 1.5 : language === "python" ? 1.25 : NaN;
+    rows.push({
+      case: `${language}: ${code}`,
+      "direct p50": ms(percentile(d, 0.5)),
+      "direct p95": ms(percentile(d, 0.95)),
+      "worker p50": ms(percentile(w, 0.5)),
+      "worker p95": ms(percentile(w, 0.95)),
+      "ratio p50": (percentile(w, 0.5) / percentile(d, 0.5)).toFixed(2),
+      "ratio p95": (percentile(w, 0.95) / percentile(d, 0.95)).toFixed(2),
+      target: Number.isNaN(target) ? "-" : `≤ ${target}`,
+    });
+  }
+  console.log(`\nWarm executions, ${N} each, ms (direct = the same e2b SDK call on e2b-local, no Worker):\n`);
+  printTable(rows);
+  const sandboxes = await Sandbox.list({ ...opts, query: { metadata: { app: "phoenix", userId: user.id } } }).nextItems();
+  console.log(`\n${workerRuns} executions in conversation "default" created ${sandboxes.length} sandbox(es).`);
+  await direct.kill();
+} finally {
+  await stack.stop();
+  await rm(persistTo, { recursive: true, force: true });
+}

@@ -1,0 +1,50 @@
+// History is written first to the user's Durable Object (synchronously, durably) and then copied to
+// D1 off the response path; what D1 refused stays here and is retried, so no execution is lost.
+import { getDb } from "../db/index.ts";
+import { executions } from "../db/schema.ts";
+import { toExecutionRow } from "./history.ts";
+import type { ExecutionRequest, ExecutionResult } from "./types.ts";
+
+/** Rows copied to D1 per batch. */
+const BATCH = 20;
+
+export class HistoryOutbox {
+  private readonly sql: SqlStorage;
+  private readonly env: Env;
+  private flushing: Promise<void> | undefined;
+
+  constructor(sql: SqlStorage, env: Env) {
+    this.sql = sql;
+    this.env = env;
+    sql.exec(`CREATE TABLE IF NOT EXISTS history_outbox (id TEXT PRIMARY KEY, row TEXT NOT NULL)`);
+  }
+
+  add(req: ExecutionRequest, result: ExecutionResult, error: string | undefined): void {
+    this.sql.exec(`INSERT OR REPLACE INTO history_outbox VALUES (?, ?)`, result.id, JSON.stringify(toExecutionRow(req, result, error)));
+  }
+
+  pending(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM history_outbox`).one().n;
+  }
+
+  /** Copies every pending row to D1; concurrent callers share one pass. Throws if D1 refused. */
+  flush(): Promise<void> {
+    this.flushing ??= this.copy().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async copy(): Promise<void> {
+    const db = getDb(this.env);
+    for (;;) {
+      const rows = this.sql.exec<{ id: string; row: string }>(`SELECT id, row FROM history_outbox ORDER BY id LIMIT ?`, BATCH).toArray();
+      if (rows.length === 0) return;
+      const values = rows.map((r) => JSON.parse(r.row) as typeof executions.$inferInsert);
+      // Idempotent: a row copied before a crash, but not yet removed here, is not duplicated.
+      await db.insert(executions).values(values).onConflictDoNothing();
+      const ids = rows.map((r) => r.id);
+      this.sql.exec(`DELETE FROM history_outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+    }
+  }
+}
