@@ -251,6 +251,7 @@ function resetOutput() {
   state.outputText = "";
   $("truncated").hidden = true;
   $("run-facts").hidden = true;
+  $("copy-label").textContent = "Copy";
   /** @type {HTMLButtonElement} */ ($("copy")).disabled = true;
 }
 
@@ -539,7 +540,9 @@ function historyEntry(item) {
       el("span", { class: `lang-chip ${item.language}`, "aria-hidden": "true" }, [LANGUAGE_CHIPS[/** @type {keyof typeof LANGUAGE_CHIPS} */ (item.language)] ?? "?"]),
       el("span", { class: "history-code" }, [firstLine.trim() || "(empty)"]),
       el("span", { class: `badge ${item.status}` }, [status]),
-      el("span", { class: "history-when" }, [`${when} · ${formatDuration(item.durationMs)} · ${item.conversationId}`]),
+      el("span", { class: "history-when" }, [
+        [when, formatDuration(item.durationMs), item.conversationId === "default" ? "" : item.conversationId].filter(Boolean).join(" · "),
+      ]),
     ],
   );
   button.addEventListener("click", () => restore(item, button));

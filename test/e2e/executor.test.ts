@@ -78,6 +78,11 @@ describe("executor page", () => {
   it("tells a bad key clearly, and forgets it", async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const p = await openPage(ctx);
+    await p.click("#run");
+    await p.locator("#alert").waitFor();
+    expect(await p.locator("#alert-message").textContent()).toContain("Enter your API key");
+    expect(await p.evaluate("document.activeElement.id")).toBe("key-input");
+
     await signIn(p, "phx_not-a-real-key");
     const alert = p.locator("#alert");
     await alert.waitFor();
@@ -319,15 +324,17 @@ describe("executor page", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("fits a phone screen (390 px) without sideways scrolling", async () => {
+  it("runs Node on a phone screen (390 px) without sideways scrolling", async () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const p = await openPage(ctx);
     await signIn(p, apiKey);
-    await setCode(p, "python", 'import sys\nprint("hello from a phone")\nprint("a warning", file=sys.stderr)');
+    await setCode(p, "node", 'console.log("hello from a phone");\nconsole.error("a warning");');
     await p.click("#run");
     await p.locator("#run-facts").waitFor();
     await runFinished(p);
     expect(await p.locator("#fact-status").textContent()).toBe("Succeeded");
+    expect((await p.locator("#output .stdout").allTextContents()).join("")).toBe("hello from a phone\n");
+    expect(await p.locator("#output .stderr").allTextContents()).toEqual(["a warning\n"]);
     expect(await p.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot(p, "phone");
     await ctx.close();
