@@ -7,6 +7,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import type { AppEnv } from "./types.ts";
@@ -37,6 +38,9 @@ export function createApp() {
   app.use("/api/v1/executions", jsonLimit);
   app.route("/api/v1/executions", executionRoutes);
   app.route("/api/v1/stats", statsRoutes);
+  // File bodies stream to the sandbox (counted there, 50 MiB cap); only install requests are JSON.
+  app.use("/api/v1/sandboxes/:conversationId/packages", jsonLimit);
+  app.route("/api/v1/sandboxes", sandboxRoutes);
   // No bodyLimit here: file bodies stream to R2 and the quota bounds them.
   app.route("/api/v1/volume", volumeRoutes);
   return app;

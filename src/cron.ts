@@ -1,9 +1,10 @@
-// The cron trigger's jobs: history retention, volume retention and reconciliation (and, as it lands, orphan reaping).
+// The cron trigger's jobs: history retention, volume retention and reconciliation, and orphan reaping.
 import { lt } from "drizzle-orm";
 import { limits } from "./config.ts";
 import { getDb } from "./db/index.ts";
 import { executions, users } from "./db/schema.ts";
 import { userSpace } from "./durable/stub.ts";
+import { reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
 
 const DAY_MS = 86_400_000;
@@ -58,6 +59,6 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
 }
 
 export async function runScheduled(env: Env, now: number): Promise<void> {
-  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now)]);
+  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env, now)]);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

@@ -6,11 +6,15 @@ import { ApiError, type ApiErrorData } from "../errors.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
 import type { ExecutionEvent, ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "../executions/types.ts";
 import { newId } from "../ids.ts";
+import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
+import { installPackages, type InstallBody, type InstallResult } from "../sandbox/packages.ts";
 import {
   connectSandbox,
   createSandbox,
   killSandbox,
+  listPhoenixSandboxes,
   runCode,
+  sandboxEndsAt,
   SANDBOX_APP,
   sandboxUnavailable,
   type Sandbox,
@@ -143,7 +147,7 @@ export class UserSpace extends DurableObject<Env> {
       );
     }
     this.running++;
-    this.inUse.set(req.conversationId, (this.inUse.get(req.conversationId) ?? 0) + 1);
+    const release = this.hold(req.conversationId);
     const id = newId("exe");
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
@@ -207,9 +211,7 @@ export class UserSpace extends DurableObject<Env> {
       };
     } finally {
       this.running--;
-      const using = (this.inUse.get(req.conversationId) ?? 1) - 1;
-      if (using > 0) this.inUse.set(req.conversationId, using);
-      else this.inUse.delete(req.conversationId);
+      release();
     }
     this.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
     this.history.add(req, result, failure?.message);
@@ -234,19 +236,22 @@ export class UserSpace extends DurableObject<Env> {
 
   // ── Sandboxes ─────────────────────────────────────────────────────────────────────────────
 
-  /** The conversation's sandbox: cached, else reconnected, else created — at most once at a time. */
-  private sandboxFor(conversationId: string, userId: string): Promise<Sandbox> {
+  /**
+   * The conversation's sandbox: cached, else reconnected, else created — at most once at a time.
+   * With `create` false a conversation without a live sandbox is a 404 instead.
+   */
+  private sandboxFor(conversationId: string, userId: string, create = true): Promise<Sandbox> {
     const cached = this.live.get(conversationId);
     if (cached) return Promise.resolve(cached);
     let pending = this.opening.get(conversationId);
     if (!pending) {
-      pending = this.open(conversationId, userId).finally(() => this.opening.delete(conversationId));
+      pending = this.open(conversationId, userId, create).finally(() => this.opening.delete(conversationId));
       this.opening.set(conversationId, pending);
     }
     return pending;
   }
 
-  private async open(conversationId: string, userId: string): Promise<Sandbox> {
+  private async open(conversationId: string, userId: string, create: boolean): Promise<Sandbox> {
     const ttl = this.ttlMs();
     const row = this.sandboxRow(conversationId);
     if (row) {
@@ -258,6 +263,7 @@ export class UserSpace extends DurableObject<Env> {
         this.forget(conversationId, row.sandbox_id);
       }
     }
+    if (!create) throw noSandbox(conversationId);
     const sandbox = await createSandbox(this.env, { app: SANDBOX_APP, userId, conversationId }, ttl);
     const now = Date.now();
     this.sql.exec(
@@ -287,6 +293,16 @@ export class UserSpace extends DurableObject<Env> {
     }
   }
 
+  /** Keeps the conversation's sandbox from the idle reaper until the returned release is called. */
+  private hold(conversationId: string): () => void {
+    this.inUse.set(conversationId, (this.inUse.get(conversationId) ?? 0) + 1);
+    return () => {
+      const using = (this.inUse.get(conversationId) ?? 1) - 1;
+      if (using > 0) this.inUse.set(conversationId, using);
+      else this.inUse.delete(conversationId);
+    };
+  }
+
   private forget(conversationId: string, sandboxId: string): void {
     if (this.live.get(conversationId)?.sandboxId === sandboxId) this.live.delete(conversationId);
     this.sql.exec(`DELETE FROM sandboxes WHERE conversation_id = ? AND sandbox_id = ?`, conversationId, sandboxId);
@@ -306,6 +322,113 @@ export class UserSpace extends DurableObject<Env> {
       .exec<SandboxRow>(`SELECT * FROM sandboxes ORDER BY last_used_at DESC`)
       .toArray()
       .map(toSandboxInfo);
+  }
+
+  // ── Sandbox info, close, files and packages (routes/sandboxes.ts, sandbox/files.ts, sandbox/packages.ts) ──
+
+  /** The user's sandboxes that E2B still runs; rows of ones it no longer has are dropped. */
+  async liveSandboxes(userId: string): Promise<Outcome<SandboxInfo[]>> {
+    return capture(async () => {
+      const asked = Date.now();
+      const running = await listPhoenixSandboxes(this.env, { userId }).catch((err: unknown) => {
+        throw sandboxUnavailable("Could not list sandboxes", err);
+      });
+      const ids = new Set(running.map((s) => s.sandboxId));
+      for (const row of this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes`).toArray()) {
+        // Created or in use while E2B was being asked: live whatever the listing said.
+        if (ids.has(row.sandbox_id) || row.started_at >= asked || this.inUse.has(row.conversation_id)) continue;
+        this.forget(row.conversation_id, row.sandbox_id);
+      }
+      return this.listSandboxes();
+    });
+  }
+
+  async sandboxInfo(conversationId: string): Promise<Outcome<SandboxInfo>> {
+    return capture(async () => {
+      const row = this.sandboxRow(conversationId);
+      if (!row) throw noSandbox(conversationId);
+      const endsAt = await sandboxEndsAt(this.env, row.sandbox_id).catch((err: unknown) => {
+        throw sandboxUnavailable("Could not look up the sandbox", err);
+      });
+      if (endsAt === null) {
+        if (!this.inUse.has(conversationId)) this.forget(conversationId, row.sandbox_id);
+        throw noSandbox(conversationId);
+      }
+      return { ...toSandboxInfo(row), expiresAt: new Date(endsAt).toISOString() };
+    });
+  }
+
+  /** Kills the conversation's sandbox; the next execution there starts a fresh one. */
+  async closeSandbox(conversationId: string): Promise<Outcome<SandboxInfo>> {
+    return capture(async () => {
+      const row = this.sandboxRow(conversationId);
+      if (!row) throw noSandbox(conversationId);
+      const killed = await killSandbox(this.env, row.sandbox_id).catch((err: unknown) => {
+        throw sandboxUnavailable("Could not close the sandbox", err);
+      });
+      this.forget(conversationId, row.sandbox_id);
+      if (!killed) throw noSandbox(conversationId);
+      return toSandboxInfo(row);
+    });
+  }
+
+  async listSandboxFiles(conversationId: string, path: string): Promise<Outcome<FileEntry[]>> {
+    return capture(() => this.withSandbox(conversationId, null, (sandbox) => listFiles(sandbox, path)));
+  }
+
+  async readSandboxFile(conversationId: string, path: string): Promise<Outcome<ReadableStream<Uint8Array>>> {
+    return capture(() => this.withSandbox(conversationId, null, (sandbox) => readFile(sandbox, path)));
+  }
+
+  /** Streams `body` into a file, starting the conversation's sandbox if it has none. */
+  async writeSandboxFile(
+    conversationId: string,
+    userId: string,
+    path: string,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<Outcome<{ path: string; size: number }>> {
+    const outcome = await capture(() => this.withSandbox(conversationId, userId, (sandbox) => writeFile(sandbox, path, body)));
+    if (!outcome.ok) body.cancel().catch(() => {});
+    return outcome;
+  }
+
+  async installSandboxPackages(conversationId: string, userId: string, body: InstallBody): Promise<Outcome<InstallResult>> {
+    const outputLimit = limits(this.env).outputLimitBytes;
+    return capture(() => this.withSandbox(conversationId, userId, (sandbox) => installPackages(sandbox, body, outputLimit)));
+  }
+
+  /** Ids of the sandboxes this object tracks: the cron's orphan reaper spares these. */
+  async trackedSandboxIds(): Promise<string[]> {
+    return this.sql.exec<{ sandbox_id: string }>(`SELECT sandbox_id FROM sandboxes`).toArray().map((r) => r.sandbox_id);
+  }
+
+  /**
+   * Runs `fn` on the conversation's sandbox, held against the idle reaper, then marks it used.
+   * `userId` null means only look: no sandbox is started, and one found gone is a 404. Otherwise a
+   * cached handle is checked first, so a sandbox E2B dropped is replaced instead of failed on.
+   */
+  private async withSandbox<T>(conversationId: string, userId: string | null, fn: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+    const release = this.hold(conversationId);
+    try {
+      const cached = this.live.has(conversationId);
+      let sandbox = await this.sandboxFor(conversationId, userId ?? "", userId !== null);
+      if (cached && userId !== null && !(await sandbox.isRunning().catch(() => false))) {
+        this.forget(conversationId, sandbox.sandboxId);
+        sandbox = await this.sandboxFor(conversationId, userId);
+      }
+      try {
+        const value = await fn(sandbox);
+        this.touch(conversationId, sandbox);
+        return value;
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        if (await sandbox.isRunning().catch(() => false)) throw sandboxUnavailable("The sandbox did not answer", err);
+        this.forget(conversationId, sandbox.sandboxId);
+        throw userId === null ? noSandbox(conversationId) : sandboxUnavailable("The sandbox stopped; a retry starts a fresh one", err);
+      }
+    } finally {
+      release();
+    }
   }
 
   /** Kills the sandboxes idle longer than the idle timeout, then waits for the next one to be due. */
@@ -400,7 +523,6 @@ export class UserSpace extends DurableObject<Env> {
       sandboxes: { active },
     };
   }
-
   // ── Volume (the ledger lives in volume/quota.ts; these only expose it) ───────────────────────
 
   private ledger: VolumeLedger | undefined;
@@ -453,6 +575,10 @@ function toSandboxInfo(row: SandboxRow): SandboxInfo {
     lastUsedAt: new Date(row.last_used_at).toISOString(),
     expiresAt: new Date(row.expires_at).toISOString(),
   };
+}
+
+function noSandbox(conversationId: string): ApiError {
+  return new ApiError("not_found", `Conversation '${conversationId}' has no sandbox; running code or writing a file there starts one.`);
 }
 
 function toApiError(err: unknown): ApiError {

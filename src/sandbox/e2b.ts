@@ -2,6 +2,7 @@
 import {
   AuthenticationError,
   CommandExitError,
+  NotFoundError,
   RateLimitError,
   Sandbox,
   ServiceBusyError,
@@ -50,12 +51,34 @@ export function killSandbox(env: Env, sandboxId: string): Promise<boolean> {
   return Sandbox.kill(sandboxId, connectionOpts(env));
 }
 
-/** Every running sandbox Phoenix created, across all users (for orphan reaping). */
-export async function listPhoenixSandboxes(env: Env): Promise<{ sandboxId: string; metadata: Record<string, string> }[]> {
-  const paginator = Sandbox.list({ ...connectionOpts(env), query: { metadata: { app: SANDBOX_APP } } });
-  const found: { sandboxId: string; metadata: Record<string, string> }[] = [];
+/** When E2B will end the sandbox (epoch ms), or null when it no longer runs it. */
+export async function sandboxEndsAt(env: Env, sandboxId: string): Promise<number | null> {
+  try {
+    return (await Sandbox.getInfo(sandboxId, connectionOpts(env))).endAt.getTime();
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
+}
+
+export interface RunningSandbox {
+  sandboxId: string;
+  metadata: Record<string, string>;
+  /** Epoch ms. */
+  startedAt: number;
+}
+
+/**
+ * Every running sandbox Phoenix created, across all users (for orphan reaping), or only those
+ * whose metadata also matches `filter` (e.g. one user's).
+ */
+export async function listPhoenixSandboxes(env: Env, filter: Record<string, string> = {}): Promise<RunningSandbox[]> {
+  const paginator = Sandbox.list({ ...connectionOpts(env), query: { metadata: { ...filter, app: SANDBOX_APP } } });
+  const found: RunningSandbox[] = [];
   while (paginator.hasNext) {
-    for (const info of await paginator.nextItems()) found.push({ sandboxId: info.sandboxId, metadata: info.metadata });
+    for (const info of await paginator.nextItems()) {
+      found.push({ sandboxId: info.sandboxId, metadata: info.metadata, startedAt: info.startedAt.getTime() });
+    }
   }
   return found;
 }

@@ -1,0 +1,61 @@
+// /api/v1/sandboxes: the caller's sandboxes by conversation — info, close, files and package
+// installs — all through the caller's Durable Object, so no client ever names a sandbox id.
+import { Hono } from "hono";
+import { z } from "zod";
+import { userSpace } from "../durable/stub.ts";
+import { unwrap } from "../durable/user-space.ts";
+import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
+import { installSchema } from "../sandbox/packages.ts";
+import type { AppEnv } from "../types.ts";
+import { validate } from "../validation.ts";
+import { conversationIdSchema } from "./executions.ts";
+
+const conversationParam = z.object({ conversationId: conversationIdSchema });
+const listQuery = z.object({ path: sandboxPathSchema.default(SANDBOX_HOME) });
+const fileQuery = z.object({ path: sandboxPathSchema });
+
+export const sandboxRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const items = unwrap(await userSpace(c.env, c.var.user.id).liveSandboxes(c.var.user.id));
+    return c.json({ items });
+  })
+  .get("/:conversationId", validate("param", conversationParam), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    return c.json(unwrap(await userSpace(c.env, c.var.user.id).sandboxInfo(conversationId)));
+  })
+  .delete("/:conversationId", validate("param", conversationParam), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    unwrap(await userSpace(c.env, c.var.user.id).closeSandbox(conversationId));
+    return c.body(null, 204);
+  })
+  .get("/:conversationId/files", validate("param", conversationParam), validate("query", listQuery), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    const { path } = c.req.valid("query");
+    const items = unwrap(await userSpace(c.env, c.var.user.id).listSandboxFiles(conversationId, path));
+    return c.json({ path, items });
+  })
+  .get("/:conversationId/file", validate("param", conversationParam), validate("query", fileQuery), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    const { path } = c.req.valid("query");
+    const body = unwrap(await userSpace(c.env, c.var.user.id).readSandboxFile(conversationId, path));
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    return c.body(body, 200, {
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+    });
+  })
+  .put("/:conversationId/file", validate("param", conversationParam), validate("query", fileQuery), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    const { path } = c.req.valid("query");
+    const declared = c.req.header("Content-Length");
+    // Refused before a byte moves when the client says how big it is; otherwise counted as it streams.
+    if (declared !== undefined && Number(declared) > MAX_FILE_WRITE_BYTES) throw fileTooLarge();
+    const body = c.req.raw.body ?? new Blob([]).stream();
+    const written = unwrap(await userSpace(c.env, c.var.user.id).writeSandboxFile(conversationId, c.var.user.id, path, body));
+    return c.json(written);
+  })
+  .post("/:conversationId/packages", validate("param", conversationParam), validate("json", installSchema), async (c) => {
+    const { conversationId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    return c.json(unwrap(await userSpace(c.env, c.var.user.id).installSandboxPackages(conversationId, c.var.user.id, body)));
+  });

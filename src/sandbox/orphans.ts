@@ -1,0 +1,37 @@
+// Orphan reaping for the cron trigger: Phoenix sandboxes that no user's Durable Object tracks
+// (a lost row, a crash between create and record) are killed instead of idling until E2B's TTL.
+import { userSpace } from "../durable/stub.ts";
+import { killSandbox, listPhoenixSandboxes, type RunningSandbox } from "./e2b.ts";
+
+/**
+ * A sandbox younger than this is spared: its object may have created it and not yet recorded it.
+ */
+export const ORPHAN_GRACE_MS = 5 * 60_000;
+
+/**
+ * Kills every Phoenix sandbox that its user's object does not track; returns how many. `scope`
+ * narrows the sweep to sandboxes whose metadata also matches it (tests use it to keep their hands
+ * off sandboxes that other suites' objects track in storage they cannot see).
+ */
+export async function reapOrphans(env: Env, now: number, scope: Record<string, string> = {}): Promise<number> {
+  const byUser = new Map<string, RunningSandbox[]>();
+  for (const sandbox of await listPhoenixSandboxes(env, scope)) {
+    if (now - sandbox.startedAt < ORPHAN_GRACE_MS) continue;
+    const userId = sandbox.metadata.userId ?? "";
+    byUser.set(userId, [...(byUser.get(userId) ?? []), sandbox]);
+  }
+  let killed = 0;
+  for (const [userId, sandboxes] of byUser) {
+    // No userId: no object could track it.
+    const tracked = new Set(userId ? await userSpace(env, userId).trackedSandboxIds() : []);
+    for (const { sandboxId } of sandboxes) {
+      if (tracked.has(sandboxId)) continue;
+      try {
+        if (await killSandbox(env, sandboxId)) killed++;
+      } catch (err) {
+        console.error(`reaping orphan ${sandboxId}`, err);
+      }
+    }
+  }
+  return killed;
+}
