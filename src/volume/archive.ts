@@ -90,7 +90,13 @@ export async function importVolume(
       }
       const key = `${stagingDir}${stagedKeys.length}`;
       stagedKeys.push(key);
-      await bucket.put(key, exactly(entry.body, entry.size));
+      try {
+        await bucket.put(key, exactly(entry.body, entry.size));
+      } catch (err) {
+        // The reader's error crosses the native stream as a plain Error: keep its message, restore its kind.
+        const message = err instanceof Error && err.message.startsWith("body:") ? err.message : `body: the archive broke off inside '${name}'`;
+        throw new ApiError("invalid_request", message, { cause: err });
+      }
       staged.set(name, { name, size: entry.size, key });
     }
 

@@ -28,8 +28,9 @@ type ReservationRow = { id: string; name: string; size: number; credit: number; 
 /**
  * One per Durable Object. A reservation holds `size - credit` bytes, where `credit` is the size of
  * the file it replaces; at most one upload per name is in flight, which is what keeps the credit
- * honest (a delete meanwhile turns the credit to 0, so the bytes stay held).
- * Invariant: used + Σ max(0, size − credit) ≤ quota, checked synchronously on every reserve.
+ * honest (a delete meanwhile turns the credit to 0, so the bytes stay held). Reservations made
+ * together (an import) form a batch that commits at once, so they are held as one net amount.
+ * Invariant: used + Σ per batch max(0, Σ (size − credit)) ≤ quota, checked synchronously on every reserve.
  */
 export class VolumeLedger {
   private readonly sql: SqlStorage;
@@ -46,8 +47,8 @@ export class VolumeLedger {
     sql.exec(`
       CREATE TABLE IF NOT EXISTS volume_files (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS volume_reservations (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, credit INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL);
+        id TEXT PRIMARY KEY, batch TEXT NOT NULL, name TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
+        credit INTEGER NOT NULL, expires_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS volume_meta (
         id INTEGER PRIMARY KEY CHECK (id = 1), user_id TEXT NOT NULL, reconciled_at INTEGER NOT NULL);
     `);
@@ -80,10 +81,11 @@ export class VolumeLedger {
     const final = this.refusal(entries);
     if (final) throw final;
     const expiresAt = Date.now() + RESERVATION_TTL_MS;
+    const batch = crypto.randomUUID();
     return entries.map(({ name, size }) => {
       const id = crypto.randomUUID();
       const current = this.fileSize(name);
-      this.sql.exec(`INSERT INTO volume_reservations VALUES (?, ?, ?, ?, ?)`, id, name, size, current ?? 0, expiresAt);
+      this.sql.exec(`INSERT INTO volume_reservations VALUES (?, ?, ?, ?, ?, ?)`, id, batch, name, size, current ?? 0, expiresAt);
       return { id, name, size, existed: current !== undefined };
     });
   }
@@ -176,7 +178,8 @@ export class VolumeLedger {
       if (this.pending(name)) return new ApiError("conflict", `name: another upload to '${name}' is in progress; retry when it finishes.`);
     }
     const quota = this.quotaBytes();
-    const growth = entries.reduce((sum, e) => sum + Math.max(0, e.size - (this.fileSize(e.name) ?? 0)), 0);
+    // One batch commits at once, so a file it shrinks makes room for one it grows.
+    const growth = Math.max(0, entries.reduce((sum, e) => sum + e.size - (this.fileSize(e.name) ?? 0), 0));
     const used = this.usedBytes();
     const reserved = this.reservedBytes();
     if (used + reserved + growth <= quota) return undefined;
@@ -213,7 +216,11 @@ export class VolumeLedger {
 
   private reservedBytes(): number {
     return (
-      this.sql.exec<{ held: number | null }>(`SELECT SUM(MAX(0, size - credit)) AS held FROM volume_reservations`).one().held ?? 0
+      this.sql
+        .exec<{ held: number | null }>(
+          `SELECT SUM(held) AS held FROM (SELECT MAX(0, SUM(size - credit)) AS held FROM volume_reservations GROUP BY batch)`,
+        )
+        .one().held ?? 0
     );
   }
 

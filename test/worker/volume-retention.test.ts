@@ -1,0 +1,84 @@
+// The cron trigger: volume files past VOLUME_RETENTION_DAYS and history past HISTORY_RETENTION_DAYS go.
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { pruneVolumes } from "../../src/cron.ts";
+import worker from "../../src/index.ts";
+import { call, createUser } from "./helpers.ts";
+import { fileUrl, put, r2Totals, usage } from "./volume-helpers.ts";
+
+const DAY_MS = 86_400_000;
+
+async function modifiedAt(res: Response): Promise<number> {
+  expect(res.status).toBe(201);
+  return Date.parse((await res.json<{ modifiedAt: string }>()).modifiedAt);
+}
+
+describe("volume retention", () => {
+  it("deletes files not modified for VOLUME_RETENTION_DAYS and updates usage", async () => {
+    const u = await createUser("retention");
+    await modifiedAt(await put(u.apiKey, "old/a.txt", "aaaa"));
+    await new Promise((r) => setTimeout(r, 30));
+    const fresh = await modifiedAt(await put(u.apiKey, "new/b.txt", "bb"));
+    // 30 days on, as seen from just before b.txt was written: a.txt is past retention, b.txt is not.
+    await pruneVolumes(env, fresh - 5 + 30 * DAY_MS);
+    expect((await call(fileUrl("old/a.txt"), { key: u.apiKey })).status).toBe(404);
+    expect(await (await call(fileUrl("new/b.txt"), { key: u.apiKey })).text()).toBe("bb");
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 2, fileCount: 1 });
+    expect(await r2Totals(u.id)).toEqual({ bytes: 2, count: 1 });
+  });
+
+  it("keeps everything when VOLUME_RETENTION_DAYS is 0", async () => {
+    const u = await createUser("keep-forever");
+    await put(u.apiKey, "a.txt", "aaaa");
+    await pruneVolumes({ ...env, VOLUME_RETENTION_DAYS: "0" }, Date.now() + 3650 * DAY_MS);
+    expect((await call(fileUrl("a.txt"), { key: u.apiKey })).status).toBe(200);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 4, fileCount: 1 });
+  });
+
+  it("removes staging left behind by an import that never finished", async () => {
+    await env.VOLUMES.put("staging/usr_gone/import/0", "x");
+    await pruneVolumes(env, Date.now() + 2 * DAY_MS);
+    expect((await env.VOLUMES.list({ prefix: "staging/" })).objects).toHaveLength(0);
+  });
+});
+
+describe("the scheduled handler", () => {
+  it("prunes history past HISTORY_RETENTION_DAYS and stale volume files in one run", async () => {
+    const u = await createUser("scheduled");
+    const now = Date.now();
+    const row = (id: string, createdAt: number) =>
+      env.DB.prepare(
+        `INSERT INTO executions (id, user_id, conversation_id, language, code, status, duration_ms, created_at)
+         VALUES (?, ?, 'default', 'python', 'print(1)', 'succeeded', 5, ?)`,
+      ).bind(id, u.id, createdAt);
+    await env.DB.batch([row("exe_ancient", now - 91 * DAY_MS), row("exe_recent", now - 89 * DAY_MS)]);
+    await put(u.apiKey, "stale.txt", "x");
+
+    const ctx = createExecutionContext();
+    // 31 days from now: stale.txt is past the 30-day volume retention.
+    await worker.scheduled(createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const left = await env.DB.prepare(`SELECT id FROM executions WHERE user_id = ?`).bind(u.id).all<{ id: string }>();
+    // Seen from 31 days on, both rows are past 90 days except none: recent is now 120 days old too.
+    expect(left.results.map((r) => r.id)).toEqual([]);
+    expect((await call(fileUrl("stale.txt"), { key: u.apiKey })).status).toBe(404);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0 });
+  });
+
+  it("keeps history when HISTORY_RETENTION_DAYS is 0 and prunes only what is past the limit", async () => {
+    const u = await createUser("history");
+    const now = Date.now();
+    const row = (id: string, createdAt: number) =>
+      env.DB.prepare(
+        `INSERT INTO executions (id, user_id, conversation_id, language, code, status, duration_ms, created_at)
+         VALUES (?, ?, 'default', 'python', 'print(1)', 'succeeded', 5, ?)`,
+      ).bind(id, u.id, createdAt);
+    await env.DB.batch([row("exe_h_old", now - 91 * DAY_MS), row("exe_h_new", now - 89 * DAY_MS)]);
+    const { pruneHistory } = await import("../../src/cron.ts");
+    expect(await pruneHistory({ ...env, HISTORY_RETENTION_DAYS: "0" }, now)).toBe(0);
+    await pruneHistory(env, now);
+    const left = await env.DB.prepare(`SELECT id FROM executions WHERE user_id = ?`).bind(u.id).all<{ id: string }>();
+    expect(left.results.map((r) => r.id)).toEqual(["exe_h_new"]);
+  });
+});
