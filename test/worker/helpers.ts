@@ -28,18 +28,7 @@ export async function createUser(name = "tester"): Promise<{ id: string; apiKey:
   return res.json();
 }
 
-export interface ExecutionBody {
-  id: string;
-  status: string;
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
-  sandboxId: string | null;
-  conversationId: string;
-  language: string;
-}
+export type { ExecutionResult as ExecutionBody } from "../../src/executions/types.ts";
 
 export async function execute(key: string, body: Record<string, unknown>): Promise<{ res: Response; json: any }> {
   const res = await call("/api/v1/executions", { key, json: body });
