@@ -216,7 +216,7 @@ describe("executor page", () => {
         const res = await api(baseUrl, apiKey, "/api/v1/executions", {
           method: "POST",
           headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
-          body: JSON.stringify({ language: "shell", code: "sleep 30", conversationId: "e2e-busy", timeoutMs: 4000 }),
+          body: JSON.stringify({ language: "shell", code: "sleep 30", conversationId: "e2e-busy", timeoutMs: 6000 }),
         });
         expect(res.status).toBe(200);
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -252,7 +252,7 @@ describe("executor page", () => {
 
   it("Stop aborts the stream and leaves the page ready for the next run", async () => {
     await page.fill("#conversation", "e2e-stop");
-    await setCode(page, "python", 'import time\nprint("tick", flush=True)\ntime.sleep(8)\nprint("never shown")');
+    await setCode(page, "python", 'import time\nprint("tick", flush=True)\ntime.sleep(20)\nprint("never shown")');
     await page.click("#run");
     await page.locator("#output", { hasText: "tick" }).waitFor();
     expect(await page.locator("#stop").isEnabled()).toBe(true);
