@@ -1,5 +1,5 @@
 // `npm run e2b-local`: run e2b-local in the foreground.
-// Env: E2B_LOCAL_HOST (127.0.0.1), E2B_LOCAL_PORT (49982), E2B_LOCAL_DATA_DIR, E2B_LOCAL_API_KEY.
+// Env: E2B_LOCAL_HOST (127.0.0.1), E2B_LOCAL_PORT (49982), E2B_LOCAL_DATA_DIR, E2B_LOCAL_API_KEY, E2B_LOCAL_ISOLATION (bwrap|unshare).
 import { startE2bLocal } from "./server.ts";
 
 const stamp = () => new Date().toISOString();

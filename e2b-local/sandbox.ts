@@ -4,7 +4,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -62,19 +63,134 @@ export function systemBinds(): Array<{ kind: "ro" | "symlink"; src: string; dest
 /** Files of the host /etc hidden from the sandbox (bound to /dev/null). */
 export const HIDDEN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers"];
 
-/** Probe which isolation works here. Returns null when none can isolate. */
-export function detectIsolation(): Isolation | null {
+/**
+ * Capabilities sandbox `root` keeps (Docker's default set minus MKNOD). Everything else is dropped from
+ * the bounding set, so nothing in a sandbox can remount the read-only system view, mount, load
+ * modules, open files by handle or write kernel settings. The agent needs SETUID/SETGID/KILL to run
+ * and signal commands as `user`.
+ */
+export const KEEP_CAPS = [
+  "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+  "net_bind_service", "net_raw", "sys_chroot", "audit_write", "setfcap",
+];
+
+/**
+ * The unshare path's setup, run by `sh` as pid 1 of the new pid namespace, inside the new mount
+ * namespace, before it becomes the agent. Arguments: box dir, agent path, "1" = no network (bring
+ * `lo` up), then the command to exec. Builds the same view bwrap builds: a tmpfs root with the host's
+ * /usr, /etc, /opt (and /bin, /lib*) bound read-only, the box's home/tmp/root bound read-write,
+ * generated passwd/group, shadow hidden, its own /proc (sys, sysrq-trigger, irq, bus read-only) and a
+ * minimal /dev; then pivot_root into it, detach the host's tree, and exec the command through
+ * `setpriv` with no_new_privs, a cleared inheritable set and the bounding set cut to KEEP_CAPS.
+ */
+export const UNSHARE_SETUP = `set -eu
+D=$1; A=$2; NONET=$3; shift 3
+R=$D/mnt
+mount --make-rprivate /
+mount -t tmpfs -o mode=0755,nosuid,size=1m e2b "$R"
+cd "$R"
+mkdir -p usr etc opt home/user tmp root proc dev run/e2b var/tmp .oldroot
+chmod 01777 var/tmp
+for d in usr etc opt bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
+  elif [ -d "/$d" ]; then mkdir -p "$d"; mount --rbind "/$d" "$d"; fi
+done
+while read -r _ _ _ _ mp _; do
+  case $mp in "$R"/*) mount -o remount,bind,ro "$mp" ;; esac
+done < /proc/self/mountinfo
+for f in ${HIDDEN_ETC.join(" ")}; do
+  if [ -e "$f" ]; then mount -o bind,ro /dev/null "$R$f"; fi
+done
+mount -o bind,ro "$D/etc/passwd" etc/passwd
+mount -o bind,ro "$D/etc/group" etc/group
+mount --bind "$D/home" home/user
+mount --bind "$D/tmp" tmp
+mount --bind "$D/root" root
+touch run/e2b/agent.py
+mount -o bind,ro "$A" run/e2b/agent.py
+mount -t proc -o nosuid,nodev,noexec proc proc
+for p in sys sysrq-trigger irq bus; do
+  if [ -e "proc/$p" ]; then mount --bind "proc/$p" "proc/$p"; mount -o remount,bind,ro "proc/$p"; fi
+done
+mount -t tmpfs -o mode=0755,nosuid,size=64k dev dev
+for n in null zero full random urandom tty; do touch "dev/$n"; mount --bind "/dev/$n" "dev/$n"; done
+mkdir dev/pts dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts dev/pts
+mount -t tmpfs -o mode=01777,nosuid,nodev shm dev/shm
+ln -s pts/ptmx dev/ptmx; ln -s /proc/self/fd dev/fd
+ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
+echo e2b > /proc/sys/kernel/hostname
+if [ "$NONET" = 1 ]; then
+  python3 -I -S -c 'import fcntl, socket, struct; fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sh22x", b"lo", 0x41))'
+fi
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+mount -o remount,ro,bind /
+mount -o remount,ro,bind /dev
+exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,${KEEP_CAPS.map((c) => "+" + c).join(",")} "$@"
+`;
+
+/** The argv (after the unshare binary) that starts `command` in a new sandbox rooted at box dir `dir`. */
+export function unshareArgs(dir: string, internet: boolean, command: string[]): string[] {
+  const ns = ["--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--ipc", "--uts"];
+  if (!internet) ns.push("--net");
+  return [...ns, "/bin/sh", "-c", UNSHARE_SETUP, "e2b-setup", dir, AGENT_PATH, internet ? "0" : "1", ...command];
+}
+
+export type IsolationKind = Isolation["kind"];
+export const ISOLATION_KINDS: readonly IsolationKind[] = ["bwrap", "unshare"];
+
+function probeBwrap(): Isolation | null {
   for (const bin of ["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"]) {
     if (!existsSync(bin)) continue;
     const r = spawnSync(
       bin,
       ["--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-        "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"],
+        "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--cap-drop", "ALL", "/bin/true"],
       { stdio: "ignore", timeout: 10_000 },
     );
     if (r.status === 0) return { kind: "bwrap", bin };
   }
   return null;
+}
+
+function probeUnshare(): Isolation | null {
+  for (const bin of ["/usr/bin/unshare", "/bin/unshare"]) {
+    if (!existsSync(bin)) continue;
+    // a throwaway box: the full setup, then `true` instead of the agent
+    let dir: string | null = null;
+    try {
+      dir = mkdtempSync(join(tmpdir(), "e2b-local-probe-"));
+      for (const sub of ["home", "tmp", "root", "etc", "mnt"]) mkdirSync(join(dir, sub));
+      writeFileSync(join(dir, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+      writeFileSync(join(dir, "etc", "group"), "root:x:0:\n");
+      const r = spawnSync(bin, unshareArgs(dir, false, ["/bin/true"]), {
+        stdio: "ignore",
+        timeout: 10_000,
+        env: { PATH: SANDBOX_PATH },
+      });
+      if (r.status === 0) return { kind: "unshare", bin };
+    } catch {
+      /* not usable */
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return null;
+}
+
+/**
+ * Probe which isolation works here: bubblewrap, else util-linux unshare (or only `want` when given).
+ * Returns null when none can isolate.
+ */
+export function detectIsolation(want?: IsolationKind): Isolation | null {
+  if (want !== "unshare") {
+    const b = probeBwrap();
+    if (b || want === "bwrap") return b;
+  }
+  return probeUnshare();
 }
 
 export type AgentEvent =
@@ -158,37 +274,49 @@ export class Box {
       fsize: limits.fileSizeBytes,
       nofile: limits.openFiles,
     });
-    const args: string[] = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "e2b"];
-    if (!this.internet) args.push("--unshare-net");
-    for (const b of systemBinds()) {
-      if (b.kind === "symlink") args.push("--symlink", b.src, b.dest);
-      else args.push("--ro-bind", b.src, b.dest);
-    }
-    for (const f of HIDDEN_ETC) if (existsSync(f)) args.push("--ro-bind", "/dev/null", f);
-    args.push(
-      "--ro-bind", join(d, "etc", "passwd"), "/etc/passwd",
-      "--ro-bind", join(d, "etc", "group"), "/etc/group",
-      "--perms", "0755", "--dir", "/home",
-      "--perms", "0755", "--dir", "/run",
-      "--perms", "0755", "--dir", "/run/e2b",
-      "--perms", "01777", "--dir", "/var/tmp",
-      "--bind", join(d, "home"), "/home/user",
-      "--bind", join(d, "tmp"), "/tmp",
-      "--bind", join(d, "root"), "/root",
-      "--proc", "/proc",
-      "--dev", "/dev",
-      "--ro-bind", AGENT_PATH, "/run/e2b/agent.py",
-      "--chdir", "/",
-      "--clearenv",
-      "--setenv", "PATH", SANDBOX_PATH,
-    );
     const command = [PYTHON, "-I", "-S", "/run/e2b/agent.py", lim];
-    // arguments through fd 3 (--args): host paths stay out of the sandbox's `ps`
-    const child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"] });
-    this.child = child;
-    const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
-    argPipe.on("error", () => {});
-    argPipe.end(args.map((a) => a + "\0").join(""));
+    let child: ChildProcess;
+    if (this.isolation.kind === "unshare") {
+      await mkdir(join(d, "mnt"));
+      child = spawn(this.isolation.bin, unshareArgs(d, this.internet, command), {
+        stdio: ["pipe", "pipe", "inherit"],
+        env: { PATH: SANDBOX_PATH },
+      });
+      this.child = child;
+    } else {
+      const args: string[] = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "e2b"];
+      if (!this.internet) args.push("--unshare-net");
+      args.push("--cap-drop", "ALL");
+      for (const c of KEEP_CAPS) args.push("--cap-add", "CAP_" + c.toUpperCase());
+      for (const b of systemBinds()) {
+        if (b.kind === "symlink") args.push("--symlink", b.src, b.dest);
+        else args.push("--ro-bind", b.src, b.dest);
+      }
+      for (const f of HIDDEN_ETC) if (existsSync(f)) args.push("--ro-bind", "/dev/null", f);
+      args.push(
+        "--ro-bind", join(d, "etc", "passwd"), "/etc/passwd",
+        "--ro-bind", join(d, "etc", "group"), "/etc/group",
+        "--perms", "0755", "--dir", "/home",
+        "--perms", "0755", "--dir", "/run",
+        "--perms", "0755", "--dir", "/run/e2b",
+        "--perms", "01777", "--dir", "/var/tmp",
+        "--bind", join(d, "home"), "/home/user",
+        "--bind", join(d, "tmp"), "/tmp",
+        "--bind", join(d, "root"), "/root",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--ro-bind", AGENT_PATH, "/run/e2b/agent.py",
+        "--chdir", "/",
+        "--clearenv",
+        "--setenv", "PATH", SANDBOX_PATH,
+      );
+      // arguments through fd 3 (--args): host paths stay out of the sandbox's `ps`
+      child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"] });
+      this.child = child;
+      const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
+      argPipe.on("error", () => {});
+      argPipe.end(args.map((a) => a + "\0").join(""));
+    }
     child.stdout!.setEncoding("utf8");
     let readyResolve: () => void;
     let readyReject: (e: Error) => void;

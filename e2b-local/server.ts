@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { createGzip, gunzip } from "node:zlib";
 import { promisify } from "node:util";
-import { Box, DEFAULT_LIMITS, SANDBOX_PATH, USER_GID, USER_UID, detectIsolation } from "./sandbox.ts";
-import type { Isolation, Limits, Proc, ProcListener } from "./sandbox.ts";
+import { Box, DEFAULT_LIMITS, ISOLATION_KINDS, SANDBOX_PATH, USER_GID, USER_UID, detectIsolation } from "./sandbox.ts";
+import type { Isolation, IsolationKind, Limits, Proc, ProcListener } from "./sandbox.ts";
 import { END_OK, RpcError, codeToStatus, endError, envelope, parseEnvelope } from "./connect.ts";
 import {
   FsError,
@@ -48,6 +48,8 @@ export type E2bLocalOptions = {
   /** spare pre-started sandboxes kept ready for Sandbox.create (default 2) */
   poolSize?: number;
   limits?: Partial<Limits>;
+  /** force one isolation (default: env E2B_LOCAL_ISOLATION, else bwrap when it works, else unshare) */
+  isolation?: IsolationKind;
 };
 
 export type E2bLocal = {
@@ -192,10 +194,18 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   const poolSize = opts.poolSize ?? 2;
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
 
-  const isolation = detectIsolation();
+  const want = opts.isolation ?? (process.env.E2B_LOCAL_ISOLATION || undefined);
+  if (want !== undefined && !ISOLATION_KINDS.includes(want as IsolationKind)) {
+    throw new Error(`e2b-local: unknown isolation ${JSON.stringify(want)} (E2B_LOCAL_ISOLATION / isolation: bwrap or unshare)`);
+  }
+  const isolation = detectIsolation(want as IsolationKind | undefined);
   if (!isolation) {
     throw new Error(
-      "e2b-local: no usable sandbox isolation found. Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) and make sure unprivileged or root namespaces are allowed.",
+      want === "bwrap"
+        ? "e2b-local: isolation bwrap was asked for but bubblewrap does not work here. Install it (Debian/Ubuntu: `apt-get install bubblewrap`)."
+        : want === "unshare"
+          ? "e2b-local: isolation unshare was asked for but `unshare` (util-linux) cannot create the sandbox namespaces here (it needs root: mount, pivot_root). Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`)."
+          : "e2b-local: no usable sandbox isolation found: neither bubblewrap nor `unshare` (util-linux, as root) can create the sandbox namespaces here. Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`).",
     );
   }
   await mkdir(dataDir, { recursive: true, mode: 0o711 });

@@ -10,6 +10,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
+import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
 import type { AppEnv } from "./types.ts";
 
 /** JSON bodies (code is ≤ 256 KiB; envs and the rest fit well within this). */
@@ -43,5 +44,7 @@ export function createApp() {
   app.route("/api/v1/sandboxes", sandboxRoutes);
   // No bodyLimit here: file bodies stream to R2 and the quota bounds them.
   app.route("/api/v1/volume", volumeRoutes);
+  // Same prefix as sandboxRoutes, but only POST …/files/persist and …/files/restore, which it has not.
+  app.route("/api/v1/sandboxes", volumeSandboxRoutes);
   return app;
 }

@@ -20,7 +20,9 @@ import {
   type Sandbox,
 } from "../sandbox/e2b.ts";
 import { settle, VolumeLedger, type Commit, type Reservation } from "../volume/quota.ts";
-import type { VolumeInfo } from "../volume/usage.ts";
+import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
+import type { LedgerPort } from "../volume/store.ts";
+import { volumeKey, type VolumeInfo } from "../volume/usage.ts";
 
 /** What crosses RPC: a value, or the API error to render (errors lose their class over RPC). */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ApiErrorData };
@@ -556,6 +558,31 @@ export class UserSpace extends DurableObject<Env> {
   async reconcileVolume(userId: string): Promise<VolumeInfo> {
     await this.volume.reconcile(userId);
     return this.volume.info();
+  }
+
+  /** Copies a file of the conversation's sandbox into the volume, under the quota; no sandbox is a 404. */
+  async persistFile(conversationId: string, userId: string, path: string, name: string): Promise<Outcome<PersistedFile>> {
+    const ledger: LedgerPort = {
+      reserve: (entries) => this.volume.reserve(userId, entries),
+      commit: async (commits) => this.volume.commit(commits),
+      release: async (ids) => this.volume.release(ids),
+    };
+    return capture(() =>
+      this.withSandbox(conversationId, null, (sandbox) => persistFromSandbox(sandbox, this.env.VOLUMES, ledger, userId, path, name)),
+    );
+  }
+
+  /** Copies a volume file into the conversation's sandbox, starting one if it has none. */
+  async restoreFile(conversationId: string, userId: string, name: string, path: string): Promise<Outcome<{ name: string; path: string; size: number }>> {
+    return capture(async () => {
+      const object = await this.env.VOLUMES.get(volumeKey(userId, name));
+      if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+      try {
+        return await this.withSandbox(conversationId, userId, (sandbox) => restoreToSandbox(sandbox, object, name, path));
+      } finally {
+        object.body.cancel().catch(() => {});
+      }
+    });
   }
 
   /** The cron's pass: deletes files older than `cutoff` (null keeps them), then reconciles from R2. */

@@ -65,8 +65,16 @@ export async function readFile(sandbox: Sandbox, path: string): Promise<Readable
   return fsCall(path, () => sandbox.files.read(path, { format: "stream" }));
 }
 
-/** Streams `body` into a file (parents created), refusing it past `MAX_FILE_WRITE_BYTES`. */
-export async function writeFile(sandbox: Sandbox, path: string, body: ReadableStream<Uint8Array>): Promise<{ path: string; size: number }> {
+/**
+ * Streams `body` into a file (parents created), refusing it past `maxBytes` (a volume restore passes
+ * its own bound: the file already fit the quota).
+ */
+export async function writeFile(
+  sandbox: Sandbox,
+  path: string,
+  body: ReadableStream<Uint8Array>,
+  maxBytes = MAX_FILE_WRITE_BYTES,
+): Promise<{ path: string; size: number }> {
   let size = 0;
   let tooLarge = false;
   const reader = body.getReader();
@@ -76,7 +84,7 @@ export async function writeFile(sandbox: Sandbox, path: string, body: ReadableSt
     async pull(controller) {
       const { done, value } = await reader.read();
       if (!done) size += value.byteLength;
-      if (done || size > MAX_FILE_WRITE_BYTES) {
+      if (done || size > maxBytes) {
         tooLarge = !done;
         if (tooLarge) await reader.cancel().catch(() => {});
         return controller.close();

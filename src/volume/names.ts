@@ -1,4 +1,5 @@
 // Volume file names: the one place they are checked, so a name can never leave `volumes/<userId>/`.
+import { z } from "zod";
 import { ApiError } from "../errors.ts";
 
 /** Longest name, in UTF-8 bytes (R2 keys allow 1024; the prefix and headroom take the rest). */
@@ -34,3 +35,9 @@ export function checkPrefix(prefix: string): string {
   checkName(prefix.endsWith("/") ? prefix.slice(0, -1) : prefix, "prefix");
   return prefix;
 }
+
+/** A volume name in a JSON body, for `validate()`. */
+export const volumeNameSchema = z.string({ error: "is required" }).superRefine((name, ctx) => {
+  const problem = nameProblem(name);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
