@@ -324,6 +324,53 @@ describe("executor page", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  // Faults the local stack cannot produce on demand (E2B down, a full volume, a build without the
+  // volume API) are answered by the browser itself, in the API's error shape, to check the messages.
+  it("explains sandbox errors, a full volume and a missing volume API", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await openPage(ctx);
+    const apiError = (status: number, code: string, message: string) => ({
+      status,
+      contentType: "application/json",
+      headers: { "X-Request-Id": "req-e2e" },
+      body: JSON.stringify({ error: { code, message, requestId: "req-e2e" } }),
+    });
+    await p.route("**/api/v1/executions", (route) =>
+      route.request().method() === "POST"
+        ? route.fulfill(apiError(502, "sandbox_unavailable", "Could not start a sandbox: E2B is unreachable."))
+        : route.continue(),
+    );
+    await p.route("**/api/v1/volume/files/**", (route) =>
+      route.request().method() === "PUT"
+        ? route.fulfill(apiError(507, "quota_exceeded", "This upload would take the volume past its 100 MiB quota."))
+        : route.continue(),
+    );
+    await signIn(p, apiKey);
+    await p.locator("#volume-usage").waitFor();
+
+    await setCode(p, "shell", "echo hi");
+    await p.click("#run");
+    await runFinished(p);
+    expect(await p.getAttribute("#alert", "data-code")).toBe("sandbox_unavailable");
+    expect(await p.locator("#alert-title").textContent()).toBe("Sandbox unavailable.");
+    expect(await p.locator("#alert-message").textContent()).toContain("E2B is unreachable");
+    expect(await p.locator("#alert-request").textContent()).toBe("Request ID: req-e2e");
+    expect(await p.locator("#fact-status").textContent()).toBe("Error");
+
+    await p.setInputFiles("#upload-input", { name: "big.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(16) });
+    await expect.poll(() => p.getAttribute("#alert", "data-code")).toBe("quota_exceeded");
+    expect(await p.locator("#alert-title").textContent()).toBe("Volume quota exceeded.");
+    await screenshot(p, "quota-exceeded");
+
+    await p.route("**/api/v1/volume", (route) => route.fulfill(apiError(404, "not_found", "No route GET /api/v1/volume.")));
+    await p.reload();
+    await p.waitForSelector("html[data-ready]");
+    await p.locator("#volume-body", { hasText: "not available on this server yet" }).waitFor();
+    expect(await p.locator("#upload-label").isHidden()).toBe(true);
+    expect(await p.locator("#alert").isHidden()).toBe(true);
+    await ctx.close();
+  });
+
   it("runs Node on a phone screen (390 px) without sideways scrolling", async () => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const p = await openPage(ctx);
