@@ -59,6 +59,6 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
 }
 
 export async function runScheduled(env: Env, now: number): Promise<void> {
-  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env, now)]);
+  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env)]);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

@@ -8,15 +8,25 @@ import { killSandbox, listPhoenixSandboxes, type RunningSandbox } from "./e2b.ts
  */
 export const ORPHAN_GRACE_MS = 5 * 60_000;
 
+export interface ReapOptions {
+  /** Spare sandboxes younger than this (default ORPHAN_GRACE_MS). */
+  graceMs?: number;
+  /**
+   * Only sandboxes whose metadata also matches (tests use it to keep their hands off sandboxes
+   * that other suites' objects track in storage they cannot see).
+   */
+  scope?: Record<string, string>;
+}
+
 /**
- * Kills every Phoenix sandbox that its user's object does not track; returns how many. `scope`
- * narrows the sweep to sandboxes whose metadata also matches it (tests use it to keep their hands
- * off sandboxes that other suites' objects track in storage they cannot see).
+ * Kills every Phoenix sandbox that its user's object does not track; returns how many. Age is
+ * judged by the clock, not the cron's scheduled time: a sandbox is young or not in real time.
  */
-export async function reapOrphans(env: Env, now: number, scope: Record<string, string> = {}): Promise<number> {
+export async function reapOrphans(env: Env, { graceMs = ORPHAN_GRACE_MS, scope = {} }: ReapOptions = {}): Promise<number> {
+  const now = Date.now();
   const byUser = new Map<string, RunningSandbox[]>();
   for (const sandbox of await listPhoenixSandboxes(env, scope)) {
-    if (now - sandbox.startedAt < ORPHAN_GRACE_MS) continue;
+    if (now - sandbox.startedAt < graceMs) continue;
     const userId = sandbox.metadata.userId ?? "";
     byUser.set(userId, [...(byUser.get(userId) ?? []), sandbox]);
   }
