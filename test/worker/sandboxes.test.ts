@@ -170,10 +170,10 @@ describe("sandbox lifecycle", () => {
     expect((await call(base("gone"), { key: u.apiKey })).status).toBe(200);
   });
 
-  it("kills sandboxes idle past SANDBOX_IDLE_TIMEOUT_MS when the alarm runs, and keeps busy ones", async () => {
+  it("kills sandboxes idle past SANDBOX_IDLE_TIMEOUT_MS when the alarm runs, and keeps recent ones", async () => {
     const u = await createUser("idle");
     const idle = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "idle" });
-    const busy = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "busy" });
+    const recent = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "recent" });
     const stub = userSpace(env, u.id);
     await runInDurableObject(stub, (_instance, state) => {
       const longAgo = Date.now() - Number(env.SANDBOX_IDLE_TIMEOUT_MS) - 1000;
@@ -183,8 +183,8 @@ describe("sandbox lifecycle", () => {
 
     expect(await sandboxesOf(u.id, "idle")).toHaveLength(0);
     expect((await call(base("idle"), { key: u.apiKey })).status).toBe(404);
-    const kept = await (await call(base("busy"), { key: u.apiKey })).json<any>();
-    expect(kept.sandboxId).toBe(busy.json.sandboxId);
+    const kept = await (await call(base("recent"), { key: u.apiKey })).json<any>();
+    expect(kept.sandboxId).toBe(recent.json.sandboxId);
     const again = await execute(u.apiKey, { language: "shell", code: "echo back", conversationId: "idle" });
     expect(again.json.sandboxId).not.toBe(idle.json.sandboxId);
   });
@@ -318,6 +318,15 @@ describe("packages", () => {
     expect(result.status).toBe("failed");
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toMatch(/missing-0\.1-py3-none-any\.whl/);
+  });
+
+  it("stops an installer at timeoutMs", async () => {
+    // With no network, npm keeps retrying the registry for far longer than this.
+    const res = await install("js", { manager: "npm", packages: ["left-pad@1.3.0"], timeoutMs: 1500 });
+    expect(res.status).toBe(200);
+    expect(await res.json<any>()).toMatchObject({ status: "timed_out", exitCode: null });
+    const tooLong = await install("js", { manager: "npm", packages: ["x"], timeoutMs: 600_001 });
+    expect((await errorOf(tooLong)).message).toMatch(/^timeoutMs: /);
   });
 
   it("accepts each ecosystem's names and version specifiers, and refuses anything else naming the package", async () => {
