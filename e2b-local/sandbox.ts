@@ -60,6 +60,13 @@ export function systemBinds(): Array<{ kind: "ro" | "symlink"; src: string; dest
   return out;
 }
 
+/**
+ * Parts of /proc made read-only in every sandbox (as Docker does): kernel settings (sandbox `root` is
+ * uid 0 and could otherwise write e.g. kernel.core_pattern, which the host kernel acts on), sysrq, irq,
+ * bus, fs.
+ */
+export const PROC_READONLY = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
 /** Files of the host /etc hidden from the sandbox (bound to /dev/null). */
 export const HIDDEN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers"];
 
@@ -109,7 +116,7 @@ mount --bind "$D/root" root
 touch run/e2b/agent.py
 mount -o bind,ro "$A" run/e2b/agent.py
 mount -t proc -o nosuid,nodev,noexec proc proc
-for p in sys sysrq-trigger irq bus; do
+for p in ${PROC_READONLY.join(" ")}; do
   if [ -e "proc/$p" ]; then mount --bind "proc/$p" "proc/$p"; mount -o remount,bind,ro "proc/$p"; fi
 done
 mount -t tmpfs -o mode=0755,nosuid,size=64k dev dev
@@ -304,6 +311,9 @@ export class Box {
         "--bind", join(d, "tmp"), "/tmp",
         "--bind", join(d, "root"), "/root",
         "--proc", "/proc",
+      );
+      for (const p of PROC_READONLY) if (existsSync("/proc/" + p)) args.push("--ro-bind", "/proc/" + p, "/proc/" + p);
+      args.push(
         "--dev", "/dev",
         "--ro-bind", AGENT_PATH, "/run/e2b/agent.py",
         "--chdir", "/",
