@@ -1,27 +1,10 @@
 // The one error type of the API and the one JSON shape it is rendered as.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ERROR_STATUS, type ApiErrorData, type ErrorCode } from "./error-codes.ts";
 import type { AppEnv } from "./types.ts";
 
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  length_required: 411,
-  payload_too_large: 413,
-  range_not_satisfiable: 416,
-  rate_limited: 429,
-  internal_error: 500,
-  sandbox_unavailable: 502,
-  sandbox_busy: 503,
-  sandbox_timeout: 504,
-  quota_exceeded: 507,
-} as const satisfies Record<string, ContentfulStatusCode>;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export { ERROR_STATUS, type ApiErrorData, type ErrorCode };
 
 /** A failure the client should see, with a machine-readable code. */
 export class ApiError extends HTTPException {
@@ -44,11 +27,6 @@ export class ApiError extends HTTPException {
   }
 }
 
-export interface ApiErrorData {
-  code: ErrorCode;
-  message: string;
-  retryAfterSeconds?: number | undefined;
-}
 
 /** Renders any error as `{error: {code, message, requestId}}`; never leaks a stack. */
 export function errorResponse(err: unknown, c: Context<AppEnv>): Response {

@@ -118,14 +118,19 @@ export class UserSpace extends DurableObject<Env> {
 
   /**
    * Runs code and reports it as it happens (`start`, `stdout`, `stderr`, then `end` or `error`),
-   * one JSON event per line. The run goes on and is recorded even if the reader goes away.
+   * one JSON event per line. A failure before the code starts (rate limit, no sandbox) is an error
+   * outcome instead, so the client gets a proper HTTP status. The run goes on and is recorded even
+   * if the reader goes away.
    */
-  executeStream(req: ExecutionRequest): ReadableStream<Uint8Array> {
+  async executeStream(req: ExecutionRequest): Promise<Outcome<ReadableStream<Uint8Array>>> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
     let readerGone = false;
+    let first: (event: ExecutionEvent) => void = () => {};
+    const firstEvent = new Promise<ExecutionEvent>((resolve) => (first = resolve));
     const emit = (event: ExecutionEvent) => {
+      first(event);
       if (readerGone) return;
       writer.write(encoder.encode(JSON.stringify(event) + "\n")).catch(() => {
         readerGone = true;
@@ -136,7 +141,12 @@ export class UserSpace extends DurableObject<Env> {
       (err: unknown) => emit({ type: "error", error: toApiError(err).toJSON() }),
     );
     this.ctx.waitUntil(done.finally(() => writer.close().catch(() => {})));
-    return readable;
+    const opening = await firstEvent;
+    if (opening.type === "error") {
+      readable.cancel().catch(() => {});
+      return { ok: false, error: opening.error };
+    }
+    return { ok: true, value: readable };
   }
 
   private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {

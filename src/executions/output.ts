@@ -10,17 +10,20 @@ export class CappedOutput {
     this.limit = limit;
   }
 
-  push(data: string): void {
-    if (this.truncated) return;
+  /** Keeps what fits of `data` and returns it ("" once the limit is reached). */
+  push(data: string): string {
+    if (this.truncated) return "";
     const size = utf8Length(data);
     if (this.bytes + size <= this.limit) {
       this.chunks.push(data);
       this.bytes += size;
-      return;
+      return data;
     }
-    this.chunks.push(cutToBytes(data, this.limit - this.bytes));
+    const kept = cutToBytes(data, this.limit - this.bytes);
+    this.chunks.push(kept);
     this.bytes = this.limit;
     this.truncated = true;
+    return kept;
   }
 
   text(): string {

@@ -1,4 +1,6 @@
 // The shapes of an execution, shared by the routes, the Durable Object and the history.
+import type { ApiErrorData } from "../error-codes.ts";
+
 export const LANGUAGES = ["python", "node", "shell"] as const;
 export type Language = (typeof LANGUAGES)[number];
 
@@ -34,4 +36,4 @@ export type ExecutionEvent =
   | { type: "stdout"; data: string }
   | { type: "stderr"; data: string }
   | { type: "end"; result: ExecutionResult }
-  | { type: "error"; error: { code: string; message: string }; result?: ExecutionResult };
+  | { type: "error"; error: ApiErrorData };

@@ -59,7 +59,7 @@ export const executionRoutes = new Hono<AppEnv>()
     };
     const space = userSpace(c.env, c.var.user.id);
     if (c.req.header("Accept")?.includes("text/event-stream")) {
-      return streamExecution(c, await space.executeStream(request));
+      return streamExecution(c, unwrap(await space.executeStream(request)));
     }
     return c.json(unwrap(await space.execute(request)));
   })

@@ -138,13 +138,14 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     const result = await sandbox.commands.run(cmd, {
       envs,
       timeoutMs: opts.timeoutMs,
+      // Live listeners get what is kept, so a stream is bounded like the result.
       onStdout: (data) => {
-        stdout.push(data);
-        opts.onStdout?.(data);
+        const kept = stdout.push(data);
+        if (kept) opts.onStdout?.(kept);
       },
       onStderr: (data) => {
-        stderr.push(data);
-        opts.onStderr?.(data);
+        const kept = stderr.push(data);
+        if (kept) opts.onStderr?.(kept);
       },
     });
     return { kind: "exited", exitCode: result.exitCode, ...output() };

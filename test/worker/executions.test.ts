@@ -104,7 +104,7 @@ describe("executions", () => {
     const busy = await createUser("busy");
     const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
     const runs = Array.from({ length: max + 2 }, (_, i) =>
-      execute(busy.apiKey, { language: "shell", code: "sleep 2", conversationId: `c${i}` }),
+      execute(busy.apiKey, { language: "shell", code: "sleep 3", conversationId: `c${i}` }),
     );
     const settled = await Promise.all(runs);
     const limited = settled.filter((r) => r.res.status === 429);

@@ -1,0 +1,133 @@
+// The streaming API: events as the code produces output, recorded like the JSON API, robust to a
+// client that goes away.
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { call, createUser, execute, type ErrorBody } from "./helpers.ts";
+
+interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** Reads SSE events from a response body one at a time. */
+function sseReader(res: Response) {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  return {
+    async next(): Promise<SseEvent | null> {
+      for (;;) {
+        const end = buffer.indexOf("\n\n");
+        if (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = frame.match(/^event: (.*)$/m)?.[1] ?? "message";
+          const data = JSON.parse(frame.match(/^data: (.*)$/m)?.[1] ?? "null");
+          return { event, data };
+        }
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffer += value;
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+function stream(key: string, body: Record<string, unknown>) {
+  return call("/api/v1/executions", { key, json: body, headers: { Accept: "text/event-stream" } });
+}
+
+describe("POST /api/v1/executions as SSE", () => {
+  it("streams output while the code runs, then ends with the recorded result", async () => {
+    const u = await createUser("sse");
+    const conversationId = "live";
+    // The code waits for a file that the test only writes after it has seen the first line: without
+    // live streaming the run could never finish.
+    const res = await stream(u.apiKey, {
+      language: "shell",
+      conversationId,
+      code: "echo first; echo oops >&2; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo second",
+      timeoutMs: 30_000,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toContain("text/event-stream");
+    const events = sseReader(res);
+    const start = await events.next();
+    expect(start).toMatchObject({ event: "start", data: { conversationId, language: "shell" } });
+    expect(start!.data.id).toMatch(/^exe_/);
+
+    const seen: SseEvent[] = [];
+    while (!seen.some((e) => e.event === "stdout" && e.data.data.includes("first"))) seen.push((await events.next())!);
+    const go = await execute(u.apiKey, { language: "shell", code: "touch /tmp/go", conversationId });
+    expect(go.json.status).toBe("succeeded");
+
+    for (let e = await events.next(); e; e = await events.next()) seen.push(e);
+    const end = seen.at(-1)!;
+    expect(end.event).toBe("end");
+    expect(end.data).toMatchObject({ id: start!.data.id, status: "succeeded", exitCode: 0, stdout: "first\nsecond\n", stderr: "oops\n" });
+    expect(seen.filter((e) => e.event === "stderr").map((e) => e.data.data).join("")).toBe("oops\n");
+
+    const recorded = await (await call(`/api/v1/executions/${start!.data.id}`, { key: u.apiKey })).json<any>();
+    expect(recorded).toMatchObject({ status: "succeeded", stdout: "first\nsecond\n" });
+    const stats = await (await call("/api/v1/stats", { key: u.apiKey })).json<any>();
+    expect(stats.user.totalExecutions).toBe(2);
+  });
+
+  it("records the run when the client disconnects mid-run", async () => {
+    const u = await createUser("sse-gone");
+    const res = await stream(u.apiKey, { language: "python", code: "import time\nprint('a')\ntime.sleep(0.5)\nprint('b')" });
+    const events = sseReader(res);
+    const start = await events.next();
+    let e = await events.next();
+    while (e && e.event !== "stdout") e = await events.next();
+    await events.cancel();
+
+    // The run goes on without a reader; poll (bounded) until it is in the history.
+    let item: any;
+    for (let i = 0; i < 100 && !item; i++) {
+      const page = await (await call("/api/v1/executions", { key: u.apiKey })).json<any>();
+      item = page.items.find((x: any) => x.id === start!.data.id);
+      if (!item) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(item).toMatchObject({ status: "succeeded", stdout: "a\nb\n" });
+  });
+
+  it("stops streaming output past OUTPUT_LIMIT_BYTES", async () => {
+    const u = await createUser("sse-flood");
+    const limit = Number(env.OUTPUT_LIMIT_BYTES);
+    const res = await stream(u.apiKey, { language: "python", code: `import sys\nfor _ in range(40): sys.stdout.write("y" * ${Math.floor(limit / 10)})` });
+    const events = sseReader(res);
+    let streamed = 0;
+    let end: SseEvent | null = null;
+    for (let e = await events.next(); e; e = await events.next()) {
+      if (e.event === "stdout") streamed += e.data.data.length;
+      if (e.event === "end") end = e;
+    }
+    expect(streamed).toBe(limit);
+    expect(end!.data).toMatchObject({ status: "succeeded", truncated: true });
+  });
+
+  it("answers errors before the code starts with an HTTP status, not a stream", async () => {
+    const u = await createUser("sse-bad");
+    const bad = await stream(u.apiKey, { language: "cobol", code: "x" });
+    expect(bad.status).toBe(400);
+    const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
+    // Every slot taken: each busy run has sent its start event, so it is running in the sandbox.
+    const busy = await Promise.all(
+      Array.from({ length: max }, async (_, i) => {
+        const events = sseReader(await stream(u.apiKey, { language: "shell", code: "sleep 1", conversationId: `b${i}` }));
+        expect((await events.next())!.event).toBe("start");
+        return events;
+      }),
+    );
+    const limited = await stream(u.apiKey, { language: "shell", code: "true" });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBe("1");
+    expect((await limited.json<ErrorBody>()).error.code).toBe("rate_limited");
+    for (const events of busy) {
+      let last: SseEvent | null = null;
+      for (let e = await events.next(); e; e = await events.next()) last = e;
+      expect(last!.event).toBe("end");
+    }
+  });
+});
