@@ -62,8 +62,12 @@ describe("executions", () => {
     expect(res.status).toBe(200);
     expect(json.status).toBe("timed_out");
     expect(json.stdout).toBe("started\n");
-    // The sandbox survives the timeout and the killed process is gone.
-    const after = await execute(user.apiKey, { language: "shell", code: "pgrep -x sleep || echo none", conversationId: "slow" });
+    // The sandbox survives the timeout and the killed process is gone (given a moment to be reaped).
+    const after = await execute(user.apiKey, {
+      language: "shell",
+      code: "for i in $(seq 50); do pgrep -x sleep >/dev/null || { echo none; exit; }; sleep 0.1; done; echo still running",
+      conversationId: "slow",
+    });
     expect(after.json.stdout).toBe("none\n");
   });
 
