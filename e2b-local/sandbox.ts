@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -93,6 +93,9 @@ export const KEEP_CAPS = [
 export const UNSHARE_SETUP = `set -eu
 D=$1; A=$2; NONET=$3; shift 3
 R=$D/mnt
+case $R in
+  *[!A-Za-z0-9/._+-]*) echo "e2b-local: unshare isolation needs a data dir path of plain characters, not: $R" >&2; exit 1 ;;
+esac
 mount --make-rprivate /
 mount -t tmpfs -o mode=0755,nosuid,size=1m e2b "$R"
 cd "$R"
@@ -100,10 +103,11 @@ mkdir -p usr etc opt home/user tmp root proc dev run/e2b var/tmp .oldroot
 chmod 01777 var/tmp
 for d in usr etc opt bin sbin lib lib32 lib64 libx32; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$d"
-  elif [ -d "/$d" ]; then mkdir -p "$d"; mount --rbind "/$d" "$d"; fi
+  elif [ -d "/$d" ]; then mkdir -p "$d"; mount --rbind "/$d" "$d"; mount -o remount,bind,ro "$d"; fi
 done
+# and every mount below them (mountinfo escapes unusual characters, hence the path check above)
 while read -r _ _ _ _ mp _; do
-  case $mp in "$R"/*) mount -o remount,bind,ro "$mp" ;; esac
+  case $mp in "$R"/*/*) mount -o remount,bind,ro "$mp" ;; esac
 done < /proc/self/mountinfo
 for f in ${HIDDEN_ETC.join(" ")}; do
   if [ -e "$f" ]; then mount -o bind,ro /dev/null "$R$f"; fi
@@ -200,6 +204,37 @@ export function detectIsolation(want?: IsolationKind): Isolation | null {
   return probeUnshare();
 }
 
+function readFirstChild(pid: number): number | null {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0];
+    return first ? Number(first) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** pid and start time (so a reused pid is not mistaken for it) */
+function procIdentity(pid: number | null): { pid: number; start: string } | null {
+  if (pid === null) return null;
+  const st = procStat(pid);
+  return st ? { pid, start: st.start } : null;
+}
+
+function procStat(pid: number): { state: string; start: string } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return { state: f[0] ?? "", start: f[19] ?? "" };
+  } catch {
+    return null;
+  }
+}
+
+function procAlive(p: { pid: number; start: string }): boolean {
+  const st = procStat(p.pid);
+  return st !== null && st.start === p.start && st.state !== "Z" && st.state !== "X";
+}
+
 export type AgentEvent =
   | { t: "ready"; pid: number }
   | { t: "start"; id: number; pid: number }
@@ -245,6 +280,8 @@ export class Box {
   private byAgentId = new Map<number, Proc>();
   private startListeners = new Map<number, Set<ProcListener>>();
   onDeath: (() => void) | null = null;
+  /** host pid + start time of the sandbox's pid-namespace init (the child of bwrap/unshare) */
+  private init: { pid: number; start: string } | null = null;
 
   constructor(dataDir: string, isolation: Isolation, limits: Limits, internet: boolean) {
     this.dir = join(dataDir, "box-" + randomBytes(8).toString("hex"));
@@ -361,6 +398,7 @@ export class Box {
       this.died();
     });
     await ready;
+    this.init = procIdentity(readFirstChild(child.pid!));
   }
 
   private died(): void {
@@ -518,6 +556,10 @@ export class Box {
       }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     }
+    // The namespace's init dies by its parent-death signal, a moment after bwrap/unshare; once it is
+    // gone (or a zombie) the kernel has ended every other process of the namespace.
+    const init = this.init;
+    for (let i = 0; init && i < 400 && procAlive(init); i++) await new Promise((r) => setTimeout(r, 5));
     this.died();
     await rm(this.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
   }
