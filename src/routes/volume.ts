@@ -51,8 +51,15 @@ export const volumeRoutes = new Hono<AppEnv>()
     });
   })
   .put("/files/*", async (c) => {
-    const name = fileName(c);
-    const size = uploadLength(c);
+    let name: string;
+    let size: number;
+    try {
+      name = fileName(c);
+      size = uploadLength(c);
+    } catch (err) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      throw err;
+    }
     const stored = await storeFile(
       c.env.VOLUMES,
       ledgerFor(c.env, c.var.user.id),

@@ -34,8 +34,15 @@ export async function storeFile(
   body: ReadableStream<Uint8Array>,
   httpMetadata?: R2HTTPMetadata,
 ): Promise<StoredFile> {
-  const [reservation] = await ledger.reserve([{ name, size }]);
-  if (!reservation) throw new Error("the ledger returned no reservation");
+  let reservation: Reservation | undefined;
+  try {
+    [reservation] = await ledger.reserve([{ name, size }]);
+    if (!reservation) throw new Error("the ledger returned no reservation");
+  } catch (err) {
+    // Refused before a byte was read: say so to the sender rather than leave its body hanging.
+    await body.cancel().catch(() => {});
+    throw err;
+  }
   const key = volumeKey(userId, name);
   let object: R2Object;
   try {
