@@ -23,6 +23,8 @@ try {
   const opts = { apiKey: stack.e2b.apiKey, apiUrl: stack.e2b.url, sandboxUrl: stack.e2b.url };
   const direct = await Sandbox.create("base", opts);
 
+  /** Server-Timing phases of the last requests, to show where the Worker path spends its time. */
+  const phases: Record<string, number[]> = {};
   const viaWorker = async (language: Language, code: string) => {
     const t = performance.now();
     const res = await fetch(`${stack.url}/api/v1/executions`, {
@@ -32,6 +34,18 @@ try {
     });
     const body = (await res.json()) as { status: string };
     if (body.status !== "succeeded") throw new Error(`worker run failed: ${JSON.stringify(body)}`);
+    const elapsed = performance.now() - t;
+    for (const metric of (res.headers.get("Server-Timing") ?? "").split(",")) {
+      const [name, ...params] = metric.trim().split(";");
+      const dur = params.find((p) => p.startsWith("dur="));
+      if (name && dur) (phases[name] ??= []).push(Number(dur.slice(4)));
+    }
+    (phases.client ??= []).push(elapsed);
+    return elapsed;
+  };
+  const healthFloor = async () => {
+    const t = performance.now();
+    await (await fetch(`${stack.url}/api/health`)).text();
     return performance.now() - t;
   };
   const viaSdk = async (language: Language, code: string) => {
@@ -42,7 +56,11 @@ try {
 
   const rows = [];
   let workerRuns = 0;
+  const floor: number[] = [];
+  for (let i = 0; i < N; i++) floor.push(await healthFloor());
+  const breakdown = [];
   for (const [language, code] of cases) {
+    for (const k of Object.keys(phases)) delete phases[k];
     for (let i = 0; i < 5; i++) {
       await viaWorker(language, code);
       await viaSdk(language, code);
@@ -66,9 +84,21 @@ try {
       "ratio p95": (percentile(w, 0.95) / percentile(d, 0.95)).toFixed(2),
       target: Number.isNaN(target) ? "-" : `≤ ${target}`,
     });
+    const p50 = (name: string) => (phases[name]?.length ? ms(percentile(phases[name]!, 0.5)) : "-");
+    breakdown.push({
+      case: `${language}: ${code}`,
+      "client p50": p50("client"),
+      "Worker (server) p50": p50("total"),
+      "auth (D1) p50": p50("auth"),
+      "DO + sandbox p50": p50("run"),
+      "in DO: sandbox + code p50": p50("code"),
+    });
   }
   console.log(`\nWarm executions, ${N} each, ms (direct = the same e2b SDK call on e2b-local, no Worker):\n`);
   printTable(rows);
+  console.log(`\nWhere the Worker path's time goes (Server-Timing, p50 ms; workerd's clock moves in whole ms):\n`);
+  printTable(breakdown);
+  console.log(`\nFloor of the local dev server: GET /api/health (no auth, no Durable Object) p50 ${ms(percentile(floor, 0.5))} ms, p95 ${ms(percentile(floor, 0.95))} ms.`);
   const sandboxes = await Sandbox.list({ ...opts, query: { metadata: { app: "phoenix", userId: user.id } } }).nextItems();
   console.log(`\n${workerRuns} executions in conversation "default" created ${sandboxes.length} sandbox(es).`);
   await direct.kill();

@@ -104,7 +104,9 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
       E2B_SANDBOX_URL: e2b.url,
       ...opts.vars,
     };
-    const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--show-interactive-dev-session=false", ...persist];
+    // Request lines cost the dev server a round trip to Node per request; PHOENIX_VERBOSE=1 brings them back.
+    const logLevel = process.env.PHOENIX_VERBOSE === "1" ? "info" : "warn";
+    const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--log-level", logLevel, "--show-interactive-dev-session=false", ...persist];
     for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
     wrangler = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: quietEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
     const forward = (d: Buffer) => d.toString().split("\n").filter(Boolean).forEach((l) => log(`[wrangler] ${l}`));

@@ -1,6 +1,7 @@
 // Builds the Hono app: request ids, auth, one error shape, and the route modules.
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { timing } from "hono/timing";
 import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
 import { requestId } from "./middleware/request-id.ts";
@@ -19,6 +20,8 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requestId);
+  // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).
+  app.use("/api/*", timing({ totalDescription: "Worker" }));
   app.onError(errorResponse);
   app.notFound((c) => errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c));
 

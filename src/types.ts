@@ -1,4 +1,6 @@
 // Per-request variables shared by middleware and routes.
+import type { TimingVariables } from "hono/timing";
+
 export interface AuthedUser {
   id: string;
   name: string;
@@ -7,7 +9,7 @@ export interface AuthedUser {
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: {
+  Variables: TimingVariables & {
     requestId: string;
     user: AuthedUser;
   };

@@ -1,6 +1,7 @@
 // Resolves the caller before any route runs: a user's API key, or the owner's token.
 import { and, eq, isNull } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
+import { wrapTime } from "hono/timing";
 import { hashApiKey, secretsEqual } from "../auth/keys.ts";
 import { getDb } from "../db/index.ts";
 import { apiKeys, users } from "../db/schema.ts";
@@ -17,12 +18,16 @@ function bearer(header: string | undefined): string {
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header("Authorization"));
   const keyHash = await hashApiKey(key);
-  const row = await getDb(c.env)
-    .select({ id: users.id, name: users.name, keyId: apiKeys.id })
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
-    .get();
+  const row = await wrapTime(
+    c,
+    "auth",
+    getDb(c.env)
+      .select({ id: users.id, name: users.name, keyId: apiKeys.id })
+      .from(apiKeys)
+      .innerJoin(users, eq(users.id, apiKeys.userId))
+      .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+      .get(),
+  );
   if (!row) throw new ApiError("unauthorized", "Invalid or revoked API key.");
   c.set("user", row);
   await next();

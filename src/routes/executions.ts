@@ -1,5 +1,6 @@
 // POST /api/v1/executions (JSON or SSE), GET /api/v1/executions, GET /api/v1/executions/:id.
 import { Hono } from "hono";
+import { endTime, setMetric, startTime } from "hono/timing";
 import { z } from "zod";
 import { limits, MAX_CODE_BYTES } from "../config.ts";
 import { getDb } from "../db/index.ts";
@@ -61,7 +62,11 @@ export const executionRoutes = new Hono<AppEnv>()
     if (c.req.header("Accept")?.includes("text/event-stream")) {
       return streamExecution(c, unwrap(await space.executeStream(request)));
     }
-    return c.json(unwrap(await space.execute(request)));
+    startTime(c, "run", "Durable Object and sandbox");
+    const result = unwrap(await space.execute(request));
+    endTime(c, "run");
+    setMetric(c, "code", result.durationMs, "sandbox acquisition and the code itself");
+    return c.json(result);
   })
   .get("/", validate("query", listSchema), async (c) => {
     const filters = c.req.valid("query");
