@@ -641,7 +641,7 @@ async function loadFiles(reset) {
     const list = $("volume-files");
     if (reset) list.replaceChildren();
     for (const file of filesOf(page)) list.append(fileEntry(file));
-    state.volume.cursor = page.nextCursor ?? page.cursor ?? null;
+    state.volume.cursor = page.nextCursor ?? null;
     $("volume-more").hidden = !state.volume.cursor;
     $("volume-files-wrap").hidden = false;
     if (!list.childElementCount) list.append(el("li", { class: "empty" }, [prefix ? `No files under “${prefix}”.` : "No files yet. Upload one to keep it across sandboxes."]));

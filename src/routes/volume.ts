@@ -47,7 +47,7 @@ export const volumeRoutes = new Hono<AppEnv>()
         modifiedAt: o.uploaded.toISOString(),
         contentType: o.httpMetadata?.contentType ?? null,
       })),
-      cursor: page.truncated ? page.cursor : null,
+      nextCursor: page.truncated ? page.cursor : null,
     });
   })
   .put("/files/*", async (c) => {

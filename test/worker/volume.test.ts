@@ -21,9 +21,9 @@ describe("files", () => {
     await put(user.apiKey, "top.txt", "top");
 
     const listed = await call("/api/v1/volume/files?prefix=results/", { key: user.apiKey });
-    const page = await listed.json<{ items: { name: string; size: number }[]; cursor: string | null }>();
+    const page = await listed.json<{ items: { name: string; size: number }[]; nextCursor: string | null }>();
     expect(page.items.map((i) => i.name).sort()).toEqual(["results/2026/run.json", "results/2027/other.txt"]);
-    expect(page.cursor).toBeNull();
+    expect(page.nextCursor).toBeNull();
 
     const read = await call(fileUrl("results/2026/run.json"), { key: user.apiKey });
     expect(read.status).toBe(200);
@@ -46,10 +46,10 @@ describe("files", () => {
     let cursor: string | null = null;
     do {
       const res = await call(`/api/v1/volume/files?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key: u.apiKey });
-      const page = await res.json<{ items: { name: string }[]; cursor: string | null }>();
+      const page = await res.json<{ items: { name: string }[]; nextCursor: string | null }>();
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((i) => i.name));
-      cursor = page.cursor;
+      cursor = page.nextCursor;
     } while (cursor);
     expect(seen).toEqual(["p/0", "p/1", "p/2", "p/3", "p/4"]);
   });
