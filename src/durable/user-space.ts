@@ -1,10 +1,12 @@
 // UserSpace: one Durable Object per user. Owns that user's live sandboxes (one per conversation),
-// the concurrency limit, the metrics counters and the idle-reaping alarm.
+// the concurrency limit and the idle-reaping alarm, and fronts its metrics, history outbox and volume ledger.
 import { DurableObject } from "cloudflare:workers";
 import { limits } from "../config.ts";
-import { ApiError, type ApiErrorData } from "../errors.ts";
+import { capture as captureOutcome, type Outcome } from "./outcome.ts";
+import { ApiError } from "../errors.ts";
+import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
-import type { ExecutionEvent, ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "../executions/types.ts";
+import type { ExecutionEvent, ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { newId } from "../ids.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import { installPackages, type InstallBody, type InstallResult } from "../sandbox/packages.ts";
@@ -19,13 +21,10 @@ import {
   sandboxUnavailable,
   type Sandbox,
 } from "../sandbox/e2b.ts";
-import { settle, VolumeLedger, type Commit, type Reservation } from "../volume/quota.ts";
+import { VolumeLedger, type Commit, type Reservation } from "../volume/quota.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
 import type { LedgerPort } from "../volume/store.ts";
 import { volumeKey, type VolumeInfo } from "../volume/usage.ts";
-
-/** What crosses RPC: a value, or the API error to render (errors lose their class over RPC). */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ApiErrorData };
 
 export interface SandboxInfo {
   conversationId: string;
@@ -36,28 +35,8 @@ export interface SandboxInfo {
   expiresAt: string;
 }
 
-export interface LanguageStats {
-  total: number;
-  succeeded: number;
-  failed: number;
-  timedOut: number;
-  errors: number;
-  averageDuration: number;
-}
-
-export interface UserStats {
-  totalExecutions: number;
-  successfulExecutions: number;
-  failedExecutions: number;
-  successRate: number;
-  averageDuration: number;
-  byLanguage: Partial<Record<Language, LanguageStats>>;
-  recentErrors: { executionId: string; language: Language; status: ExecutionStatus; message: string; at: string }[];
-}
-
 /** E2B's own TTL outlives our idle timeout by this much, so E2B only reaps what we lost track of. */
 const TTL_MARGIN_MS = 5 * 60_000;
-const RECENT_ERRORS_KEPT = 10;
 const HISTORY_RETRY_MS = 10_000;
 
 type SandboxRow = {
@@ -67,16 +46,6 @@ type SandboxRow = {
   started_at: number;
   last_used_at: number;
   expires_at: number;
-};
-
-type CounterRow = {
-  language: Language;
-  total: number;
-  succeeded: number;
-  failed: number;
-  timed_out: number;
-  errors: number;
-  duration_total: number;
 };
 
 export class UserSpace extends DurableObject<Env> {
@@ -90,22 +59,17 @@ export class UserSpace extends DurableObject<Env> {
   private readonly inUse = new Map<string, number>();
   private alarmSet = false;
   private readonly history: HistoryOutbox;
+  private readonly metrics: ExecutionMetrics;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.history = new HistoryOutbox(this.sql, env);
+    this.metrics = new ExecutionMetrics(this.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS sandboxes (
         conversation_id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, template TEXT NOT NULL,
         started_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS counters (
-        language TEXT PRIMARY KEY, total INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
-        duration_total INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE IF NOT EXISTS recent_errors (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, language TEXT NOT NULL,
-        status TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
     `);
   }
 
@@ -225,7 +189,7 @@ export class UserSpace extends DurableObject<Env> {
       this.running--;
       release();
     }
-    this.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
+    this.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
     this.history.add(req, result, failure?.message);
     this.ctx.waitUntil(this.flushHistory().catch(() => {}));
     if (failure) throw failure;
@@ -473,68 +437,13 @@ export class UserSpace extends DurableObject<Env> {
     this.alarmSet = true;
   }
 
-  // ── Metrics ───────────────────────────────────────────────────────────────────────────────
-
-  private count(result: ExecutionResult, errorMessage: string | undefined): void {
-    const column = { succeeded: "succeeded", failed: "failed", timed_out: "timed_out", error: "errors" }[result.status];
-    this.sql.exec(
-      `INSERT INTO counters (language, total, ${column}, duration_total) VALUES (?, 1, 1, ?)
-       ON CONFLICT (language) DO UPDATE SET total = total + 1, ${column} = ${column} + 1,
-         duration_total = duration_total + excluded.duration_total`,
-      result.language,
-      result.durationMs,
-    );
-    if (result.status === "succeeded") return;
-    this.sql.exec(
-      `INSERT INTO recent_errors (execution_id, language, status, message, at) VALUES (?, ?, ?, ?, ?)`,
-      result.id,
-      result.language,
-      result.status,
-      (errorMessage || `exit code ${result.exitCode}`).slice(0, 500),
-      Date.now(),
-    );
-    this.sql.exec(`DELETE FROM recent_errors WHERE seq <= (SELECT MAX(seq) FROM recent_errors) - ?`, RECENT_ERRORS_KEPT);
-  }
+  // ── Metrics (executions/metrics.ts) ──────────────────────────────────────────────────────
 
   async stats(): Promise<{ user: UserStats; sandboxes: { active: number } }> {
-    const rows = this.sql.exec<CounterRow>(`SELECT * FROM counters`).toArray();
-    const byLanguage: UserStats["byLanguage"] = {};
-    let total = 0;
-    let succeeded = 0;
-    let duration = 0;
-    for (const row of rows) {
-      total += row.total;
-      succeeded += row.succeeded;
-      duration += row.duration_total;
-      byLanguage[row.language] = {
-        total: row.total,
-        succeeded: row.succeeded,
-        failed: row.failed,
-        timedOut: row.timed_out,
-        errors: row.errors,
-        averageDuration: row.total ? Math.round(row.duration_total / row.total) : 0,
-      };
-    }
-    const recentErrors = this.sql
-      .exec<{ execution_id: string; language: Language; status: ExecutionStatus; message: string; at: number }>(
-        `SELECT * FROM recent_errors ORDER BY seq DESC`,
-      )
-      .toArray()
-      .map((e) => ({ executionId: e.execution_id, language: e.language, status: e.status, message: e.message, at: new Date(e.at).toISOString() }));
     const active = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM sandboxes`).one().n;
-    return {
-      user: {
-        totalExecutions: total,
-        successfulExecutions: succeeded,
-        failedExecutions: total - succeeded,
-        successRate: total ? Math.round((succeeded / total) * 1000) / 10 : 0,
-        averageDuration: total ? Math.round(duration / total) : 0,
-        byLanguage,
-        recentErrors,
-      },
-      sandboxes: { active },
-    };
+    return { user: this.metrics.snapshot(), sandboxes: { active } };
   }
+
   // ── Volume (the ledger lives in volume/quota.ts; these only expose it) ───────────────────────
 
   private ledger: VolumeLedger | undefined;
@@ -550,7 +459,7 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   async reserveVolume(userId: string, entries: { name: string; size: number }[]): Promise<Outcome<Reservation[]>> {
-    return settle(() => this.volume.reserve(userId, entries));
+    return captureOutcome(() => this.volume.reserve(userId, entries));
   }
 
   async commitVolume(commits: Commit[]): Promise<boolean> {
@@ -563,11 +472,6 @@ export class UserSpace extends DurableObject<Env> {
 
   async forgetVolumeFiles(names: string[]): Promise<void> {
     this.volume.forget(names);
-  }
-
-  async reconcileVolume(userId: string): Promise<VolumeInfo> {
-    await this.volume.reconcile(userId);
-    return this.volume.info();
   }
 
   /** Copies a file of the conversation's sandbox into the volume, under the quota; no sandbox is a 404. */
@@ -622,16 +526,7 @@ function toApiError(err: unknown): ApiError {
   return err instanceof ApiError ? err : sandboxUnavailable("Execution failed", err);
 }
 
-async function capture<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    return { ok: false, error: toApiError(err).toJSON() };
-  }
-}
-
-/** Unwraps an RPC outcome in the Worker, rethrowing the API error. */
-export function unwrap<T>(outcome: Outcome<T>): T {
-  if (!outcome.ok) throw ApiError.from(outcome.error);
-  return outcome.value;
+/** Sandbox work over RPC: a failure that is not an ApiError is the sandbox's. */
+function capture<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  return captureOutcome(fn, toApiError);
 }

@@ -4,7 +4,7 @@ import { endTime, setMetric, startTime } from "hono/timing";
 import { z } from "zod";
 import { limits, MAX_CODE_BYTES } from "../config.ts";
 import { getDb } from "../db/index.ts";
-import { unwrap } from "../durable/user-space.ts";
+import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../executions/output.ts";

@@ -3,7 +3,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { userSpace } from "../durable/stub.ts";
-import { unwrap } from "../durable/user-space.ts";
+import { unwrap } from "../durable/outcome.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
 import { installSchema } from "../sandbox/packages.ts";
 import type { AppEnv } from "../types.ts";

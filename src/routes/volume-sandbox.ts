@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { userSpace } from "../durable/stub.ts";
-import { unwrap } from "../durable/user-space.ts";
+import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { sandboxPathSchema } from "../sandbox/files.ts";
 import type { AppEnv } from "../types.ts";

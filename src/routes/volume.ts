@@ -4,7 +4,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { limits } from "../config.ts";
 import { userSpace } from "../durable/stub.ts";
-import { unwrap } from "../durable/user-space.ts";
+import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
 import { validate } from "../validation.ts";

@@ -1,6 +1,5 @@
 // The volume ledger, kept in the user's Durable Object: which files the volume holds and their sizes,
 // and the bytes promised to uploads in flight, so that concurrent writers never overrun the quota.
-import type { Outcome } from "../durable/user-space.ts";
 import { ApiError } from "../errors.ts";
 import { listVolume, volumeInfo, volumeKey, volumePrefix, type VolumeInfo } from "./usage.ts";
 
@@ -226,16 +225,5 @@ export class VolumeLedger {
 
   private meta(): { user_id: string; reconciled_at: number } | undefined {
     return this.sql.exec<{ user_id: string; reconciled_at: number }>(`SELECT * FROM volume_meta WHERE id = 1`).toArray()[0];
-  }
-}
-
-/** Runs a ledger operation for RPC: ApiErrors cross as data; anything else is an internal error. */
-export async function settle<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (err) {
-    if (err instanceof ApiError) return { ok: false, error: err.toJSON() };
-    console.error("volume ledger", err);
-    return { ok: false, error: { code: "internal_error", message: "Internal error in the volume ledger." } };
   }
 }
