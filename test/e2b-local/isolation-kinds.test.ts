@@ -4,28 +4,13 @@
 // on the fallback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "e2b";
 import { startE2bLocal } from "../../e2b-local/server.ts";
 import type { E2bLocal } from "../../e2b-local/server.ts";
-import { marker } from "./helpers.ts";
-
-/** Host-side: pids whose command line contains `s`, and pids holding an fd below `dir`. */
-async function hostLeftovers(s: string, dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid) || pid === String(process.pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmd.includes(s)) found.push(`${pid}: ${cmd.replace(/\0/g, " ")}`);
-    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
-      if (target.startsWith(dir)) found.push(`${pid} fd ${fd} -> ${target}`);
-    }
-  }
-  return found;
-}
+import { hostLeftovers, marker } from "./helpers.ts";
 
 /** Prints those of its (file) arguments that exist and can be opened for writing; nothing is written. */
 const WRITABLE_PY = `

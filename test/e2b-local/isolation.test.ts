@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "e2b";
-import { conn, marker, withSandbox } from "./helpers.ts";
+import { conn, hostLeftovers, marker, withSandbox } from "./helpers.ts";
 
 /** Host-side: the sandbox directory holding a file named `name` in its home (found via the data dirs). */
 async function findBoxDir(name: string): Promise<string | null> {
@@ -15,21 +15,6 @@ async function findBoxDir(name: string): Promise<string | null> {
     }
   }
   return null;
-}
-
-/** Host-side: pids whose command line contains `s`, and pids holding an fd below `dir`. */
-async function hostLeftovers(s: string, dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid) || pid === String(process.pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmd.includes(s)) found.push(`${pid}: ${cmd.replace(/\0/g, " ")}`);
-    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
-      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
-      if (target.startsWith(dir)) found.push(`${pid} fd ${fd} -> ${target}`);
-    }
-  }
-  return found;
 }
 
 describe("isolation", () => {

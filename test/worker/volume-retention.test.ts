@@ -13,6 +13,14 @@ async function modifiedAt(res: Response): Promise<number> {
   return Date.parse((await res.json<{ modifiedAt: string }>()).modifiedAt);
 }
 
+/** An execution row written straight to D1, dated `createdAt`. */
+function historyRow(userId: string, id: string, createdAt: number) {
+  return env.DB.prepare(
+    `INSERT INTO executions (id, user_id, conversation_id, language, code, status, duration_ms, created_at)
+     VALUES (?, ?, 'default', 'python', 'print(1)', 'succeeded', 5, ?)`,
+  ).bind(id, userId, createdAt);
+}
+
 describe("volume retention", () => {
   it("deletes files not modified for VOLUME_RETENTION_DAYS and updates usage", async () => {
     const u = await createUser("retention");
@@ -46,12 +54,7 @@ describe("the scheduled handler", () => {
   it("prunes history past HISTORY_RETENTION_DAYS and stale volume files in one run", async () => {
     const u = await createUser("scheduled");
     const now = Date.now();
-    const row = (id: string, createdAt: number) =>
-      env.DB.prepare(
-        `INSERT INTO executions (id, user_id, conversation_id, language, code, status, duration_ms, created_at)
-         VALUES (?, ?, 'default', 'python', 'print(1)', 'succeeded', 5, ?)`,
-      ).bind(id, u.id, createdAt);
-    await env.DB.batch([row("exe_ancient", now - 91 * DAY_MS), row("exe_recent", now - 89 * DAY_MS)]);
+    await env.DB.batch([historyRow(u.id, "exe_ancient", now - 91 * DAY_MS), historyRow(u.id, "exe_recent", now - 89 * DAY_MS)]);
     await put(u.apiKey, "stale.txt", "x");
 
     const ctx = createExecutionContext();
@@ -60,7 +63,7 @@ describe("the scheduled handler", () => {
     await waitOnExecutionContext(ctx);
 
     const left = await env.DB.prepare(`SELECT id FROM executions WHERE user_id = ?`).bind(u.id).all<{ id: string }>();
-    // Seen from 31 days on, both rows are past 90 days except none: recent is now 120 days old too.
+    // Seen from 31 days ahead, both rows are past the 90 days.
     expect(left.results.map((r) => r.id)).toEqual([]);
     expect((await call(fileUrl("stale.txt"), { key: u.apiKey })).status).toBe(404);
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0 });
@@ -69,12 +72,7 @@ describe("the scheduled handler", () => {
   it("keeps history when HISTORY_RETENTION_DAYS is 0 and prunes only what is past the limit", async () => {
     const u = await createUser("history");
     const now = Date.now();
-    const row = (id: string, createdAt: number) =>
-      env.DB.prepare(
-        `INSERT INTO executions (id, user_id, conversation_id, language, code, status, duration_ms, created_at)
-         VALUES (?, ?, 'default', 'python', 'print(1)', 'succeeded', 5, ?)`,
-      ).bind(id, u.id, createdAt);
-    await env.DB.batch([row("exe_h_old", now - 91 * DAY_MS), row("exe_h_new", now - 89 * DAY_MS)]);
+    await env.DB.batch([historyRow(u.id, "exe_h_old", now - 91 * DAY_MS), historyRow(u.id, "exe_h_new", now - 89 * DAY_MS)]);
     const { pruneHistory } = await import("../../src/cron.ts");
     expect(await pruneHistory({ ...env, HISTORY_RETENTION_DAYS: "0" }, now)).toBe(0);
     await pruneHistory(env, now);
