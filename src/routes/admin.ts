@@ -24,18 +24,22 @@ function audit(action: string, targetId: string, detail?: string) {
   return { action, targetId, detail: detail ?? null, createdAt: Date.now() };
 }
 
-async function percentile(db: Db, where: ReturnType<typeof sql> | undefined, count: number, p: number): Promise<number> {
-  if (count === 0) return 0;
-  const offset = Math.min(count - 1, Math.ceil(count * p) - 1);
-  const row = await db
-    .select({ d: executions.durationMs })
-    .from(executions)
-    .where(where)
-    .orderBy(executions.durationMs)
-    .limit(1)
-    .offset(Math.max(0, offset))
-    .get();
-  return row?.d ?? 0;
+/** p50/p95 of execution durations for each value of `group` (null: over all executions), in one scan. */
+async function durationPercentiles(db: Db, group: "user_id" | "language" | null): Promise<Map<string, { p50: number; p95: number }>> {
+  const key = group ?? "''";
+  // ROW_NUMBER at ceil(n·p), with ceil done in integers: (n·95 + 99) / 100.
+  const rows = await db.all<{ g: string; p50: number; p95: number }>(
+    sql.raw(`
+      WITH ranked AS (
+        SELECT ${key} AS g, duration_ms AS d,
+               ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY duration_ms) AS rn,
+               COUNT(*) OVER (PARTITION BY ${key}) AS n
+        FROM executions)
+      SELECT g, MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN d END) AS p50,
+                MAX(CASE WHEN rn = (n * 95 + 99) / 100 THEN d END) AS p95
+      FROM ranked GROUP BY g`),
+  );
+  return new Map(rows.map((r) => [r.g, { p50: r.p50, p95: r.p95 }]));
 }
 
 export const adminRoutes = new Hono<AppEnv>()
@@ -102,7 +106,7 @@ export const adminRoutes = new Hono<AppEnv>()
     const db = getDb(c.env);
     const failedExpr = sql<number>`SUM(CASE WHEN ${executions.status} != 'succeeded' THEN 1 ELSE 0 END)`;
     const errorExpr = sql<number>`SUM(CASE WHEN ${executions.status} = 'error' THEN 1 ELSE 0 END)`;
-    const [totals, perUser, perLanguage] = await Promise.all([
+    const [totals, perUser, perLanguage, overall, byUser, byLanguage] = await Promise.all([
       db
         .select({ total: sql<number>`COUNT(*)`, failed: failedExpr, errors: errorExpr, avg: sql<number>`AVG(${executions.durationMs})` })
         .from(executions)
@@ -123,10 +127,16 @@ export const adminRoutes = new Hono<AppEnv>()
         .select({ language: executions.language, total: sql<number>`COUNT(*)`, failed: failedExpr, avg: sql<number>`AVG(${executions.durationMs})` })
         .from(executions)
         .groupBy(executions.language),
+      durationPercentiles(db, null),
+      durationPercentiles(db, "user_id"),
+      durationPercentiles(db, "language"),
     ]);
     const total = totals?.total ?? 0;
     const rate = (n: number | null, of: number) => (of ? Math.round(((n ?? 0) / of) * 1000) / 10 : 0);
-    const [p50, p95] = await Promise.all([percentile(db, undefined, total, 0.5), percentile(db, undefined, total, 0.95)]);
+    const p = (m: Map<string, { p50: number; p95: number }>, key: string) => ({
+      p50DurationMs: m.get(key)?.p50 ?? 0,
+      p95DurationMs: m.get(key)?.p95 ?? 0,
+    });
     return c.json({
       totals: {
         executions: total,
@@ -134,12 +144,21 @@ export const adminRoutes = new Hono<AppEnv>()
         errors: totals?.errors ?? 0,
         errorRate: rate(totals?.failed ?? 0, total),
         averageDurationMs: Math.round(totals?.avg ?? 0),
-        p50DurationMs: p50,
-        p95DurationMs: p95,
+        ...p(overall, ""),
       },
-      perUser: perUser.map((u) => ({ userId: u.userId, name: u.name, executions: u.total, errorRate: rate(u.failed, u.total), averageDurationMs: Math.round(u.avg ?? 0) })),
+      perUser: perUser.map((u) => ({
+        userId: u.userId,
+        name: u.name,
+        executions: u.total,
+        errorRate: rate(u.failed, u.total),
+        averageDurationMs: Math.round(u.avg ?? 0),
+        ...p(byUser, u.userId),
+      })),
       perLanguage: Object.fromEntries(
-        perLanguage.map((l) => [l.language, { executions: l.total, errorRate: rate(l.failed, l.total), averageDurationMs: Math.round(l.avg ?? 0) }]),
+        perLanguage.map((l) => [
+          l.language,
+          { executions: l.total, errorRate: rate(l.failed, l.total), averageDurationMs: Math.round(l.avg ?? 0), ...p(byLanguage, l.language) },
+        ]),
       ),
     });
   });
