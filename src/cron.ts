@@ -1,4 +1,4 @@
-// The cron trigger's jobs: history retention, volume retention and reconciliation, and orphan reaping.
+// The cron triggers' jobs: history retention, volume retention and reconciliation (daily), orphan reaping.
 import { lt } from "drizzle-orm";
 import { limits } from "./config.ts";
 import { getDb } from "./db/index.ts";
@@ -58,7 +58,15 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
   return { deleted, users: ids.length };
 }
 
-export async function runScheduled(env: Env, now: number): Promise<void> {
-  const results = await Promise.allSettled([pruneHistory(env, now), pruneVolumes(env, now), reapOrphans(env)]);
+/** The daily trigger in wrangler.toml; the other one (every 15 minutes) only reaps orphans. */
+export const DAILY_CRON = "30 3 * * *";
+
+/**
+ * Runs the jobs of one cron trigger. Retention wakes every user's Durable Object, so it runs daily;
+ * orphan sandboxes cost money while they live, so they are looked for every 15 minutes.
+ */
+export async function runScheduled(env: Env, cron: string, now: number): Promise<void> {
+  const jobs = cron === DAILY_CRON ? [pruneHistory(env, now), pruneVolumes(env, now)] : [reapOrphans(env)];
+  const results = await Promise.allSettled(jobs);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

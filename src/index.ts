@@ -9,6 +9,6 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   scheduled(controller, env, ctx) {
-    ctx.waitUntil(runScheduled(env, controller.scheduledTime));
+    ctx.waitUntil(runScheduled(env, controller.cron, controller.scheduledTime));
   },
 } satisfies ExportedHandler<Env>;

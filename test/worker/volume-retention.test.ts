@@ -1,7 +1,7 @@
 // The cron trigger: volume files past VOLUME_RETENTION_DAYS and history past HISTORY_RETENTION_DAYS go.
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { pruneVolumes } from "../../src/cron.ts";
+import { DAILY_CRON, pruneVolumes } from "../../src/cron.ts";
 import worker from "../../src/index.ts";
 import { call, createUser } from "./helpers.ts";
 import { fileUrl, put, r2Totals, usage } from "./volume-helpers.ts";
@@ -57,9 +57,15 @@ describe("the scheduled handler", () => {
     await env.DB.batch([historyRow(u.id, "exe_ancient", now - 91 * DAY_MS), historyRow(u.id, "exe_recent", now - 89 * DAY_MS)]);
     await put(u.apiKey, "stale.txt", "x");
 
+    // The 15-minute trigger only reaps orphan sandboxes: retention waits for the daily one.
+    const frequent = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }), env, frequent);
+    await waitOnExecutionContext(frequent);
+    expect((await call(fileUrl("stale.txt"), { key: u.apiKey })).status).toBe(200);
+
     const ctx = createExecutionContext();
     // 31 days from now: stale.txt is past the 30-day volume retention.
-    await worker.scheduled(createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }), env, ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: DAILY_CRON }), env, ctx);
     await waitOnExecutionContext(ctx);
 
     const left = await env.DB.prepare(`SELECT id FROM executions WHERE user_id = ?`).bind(u.id).all<{ id: string }>();
