@@ -270,7 +270,7 @@ def main():
             kind, pr, _f = key.data
             if kind == "in":
                 try:
-                    chunk = os.read(in_fd, 1 << 20)
+                    chunk = os.read(in_fd, 65536)  # (1 MiB would be an mmap + munmap per read)
                 except BlockingIOError:
                     continue
                 if not chunk:

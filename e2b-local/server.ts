@@ -578,22 +578,28 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     throw new RpcError("invalid_argument", "process selector missing");
   }
 
-  function openStream(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, onClose: () => void): {
+  type Stream = {
     send: (m: unknown) => void;
     end: (err?: { code: string; message: string }, last?: unknown) => void;
-  } {
+    /** the message sent every Keepalive-Ping-Interval seconds */
+    keepalive: unknown;
+  };
+
+  /**
+   * A server-streaming response. The headers are not flushed on their own: they go out with the first
+   * message (each stream sends one at once: `start`, or the error end), one write instead of two.
+   */
+  function openStream(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, onClose: () => void): Stream {
     res.writeHead(200, { "content-type": "application/connect+json" });
-    res.flushHeaders();
     rec.streams.add(res);
     let done = false;
     const intervalS = Number(req.headers["keepalive-ping-interval"]) || 0;
     const ka =
       intervalS > 0
         ? setInterval(() => {
-            if (!done) res.write(envelope(keepaliveMsg));
+            if (!done) res.write(envelope(stream.keepalive));
           }, intervalS * 1000)
         : null;
-    let keepaliveMsg: unknown = {};
     const finish = () => {
       if (done) return;
       done = true;
@@ -602,7 +608,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       onClose();
     };
     res.on("close", finish);
-    return {
+    const stream: Stream = {
+      keepalive: {},
       send: (m) => {
         if (!done && !res.destroyed) res.write(envelope(m));
       },
@@ -613,10 +620,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
         res.end(last === undefined ? tail : Buffer.concat([envelope(last), tail]));
         finish();
       },
-      set keepalive(v: unknown) {
-        keepaliveMsg = v;
-      },
-    } as { send: (m: unknown) => void; end: (err?: { code: string; message: string }, last?: unknown) => void };
+    };
+    return stream;
   }
 
   function endEvent(end: { exitCode?: number; signal?: number }) {
@@ -647,35 +652,34 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     const cwd = typeof p.cwd === "string" && p.cwd ? normalize(p.cwd, home) : home;
     const timeoutMs = Number(req.headers["connect-timeout-ms"]) || 0;
     const tag = typeof msg.tag === "string" ? msg.tag : undefined;
-    let listener: ProcListener | null = null;
+    let stream!: ReturnType<typeof openStream>;
     let proc: Proc | null = null;
-    const stream = openStream(req, res, rec, () => {
-      if (proc && listener) proc.listeners.delete(listener);
-    });
-    (stream as any).keepalive = { event: { keepalive: {} } };
-    listener = {
-      onData(s, data) {
-        stream.send({ event: { data: { [s]: data.toString("base64") } } });
-      },
-      onEnd(end) {
-        stream.end(undefined, endEvent(end));
-      },
+    let closed = false;
+    const listener: ProcListener = {
+      onStart: (pid) => stream.send({ event: { start: { pid } } }),
+      onData: (s, data) => stream.send({ event: { data: { [s]: data.toString("base64") } } }),
+      onEnd: (end) => stream.end(undefined, endEvent(end)),
     };
+    // The spawn goes to the agent first, so it forks while the response is set up; the response
+    // headers then go out together with the `start` message (or the error) in one write.
+    const started = rec.box.startProcess({
+      config: { cmd: p.cmd, args, envs: reqEnvs, cwd: typeof p.cwd === "string" ? p.cwd : undefined },
+      env,
+      cwd,
+      uid,
+      stdin: msg.stdin === true,
+      tag,
+      timeoutMs,
+      listener,
+    });
+    stream = openStream(req, res, rec, () => {
+      closed = true;
+      if (proc) proc.listeners.delete(listener);
+    });
+    stream.keepalive = { event: { keepalive: {} } };
     try {
-      proc = await rec.box.startProcess({
-        config: { cmd: p.cmd, args, envs: reqEnvs, cwd: typeof p.cwd === "string" ? p.cwd : undefined },
-        env,
-        cwd,
-        uid,
-        stdin: msg.stdin === true,
-        tag,
-        timeoutMs,
-        listener: {
-          onStart: (pid) => stream.send({ event: { start: { pid } } }),
-          onData: (s, d) => listener!.onData(s, d),
-          onEnd: (e) => listener!.onEnd(e),
-        },
-      });
+      proc = await started;
+      if (closed) proc.listeners.delete(listener);
     } catch (e) {
       const code = (e as { code?: string }).code;
       stream.end({ code: code && code !== "internal" ? code : "internal", message: (e as Error).message });
@@ -694,7 +698,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       },
     };
     const stream = openStream(req, res, rec, () => proc.listeners.delete(listener));
-    (stream as any).keepalive = { event: { keepalive: {} } };
+    stream.keepalive = { event: { keepalive: {} } };
     stream.send({ event: { start: { pid: proc.pid } } });
     proc.listeners.add(listener);
   }
@@ -879,7 +883,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     if (!st.isDirectory()) throw new RpcError("invalid_argument", `path '${msg.path}' is not a directory`);
     let w: FSWatcher | null = null;
     const stream = openStream(req, res, rec, () => w?.close());
-    (stream as any).keepalive = { keepalive: {} };
+    stream.keepalive = { keepalive: {} };
     stream.send({ start: {} });
     w = makeWatcher(rec, r.sbPath, r.hostPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
   }

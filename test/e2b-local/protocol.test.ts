@@ -33,4 +33,38 @@ describe("envd protocol edges", () => {
       expect((await sb.commands.run("echo still fine")).stdout).toBe("still fine\n");
     });
   });
+  it("a Start stream: headers with the start frame, then the end message and the end-stream frame; a failed spawn is one error frame", async () => {
+    await withSandbox(async (sb) => {
+      const url = conn().sandboxUrl as string;
+      const token = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
+      const h = { "E2b-Sandbox-Id": sb.sandboxId, "X-Access-Token": token, "content-type": "application/connect+json", Authorization: "Basic " + btoa("user:") };
+      const frames = (buf: Buffer) => {
+        const out: Array<{ flags: number; msg: any }> = [];
+        for (let i = 0; i < buf.length; ) {
+          const len = buf.readUInt32BE(i + 1);
+          out.push({ flags: buf[i]!, msg: JSON.parse(buf.subarray(i + 5, i + 5 + len).toString()) });
+          i += 5 + len;
+        }
+        return out;
+      };
+      const start = async (process: object) => {
+        const json = Buffer.from(JSON.stringify({ process }));
+        const body = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), json]);
+        body.writeUInt32BE(json.length, 1);
+        const r = await fetch(`${url}/process.Process/Start`, { method: "POST", headers: h, body });
+        expect(r.status).toBe(200);
+        expect(r.headers.get("content-type")).toBe("application/connect+json");
+        return frames(Buffer.from(await r.arrayBuffer()));
+      };
+      const ok = await start({ cmd: "/bin/bash", args: ["-c", "echo hi; exit 3"] });
+      expect(ok[0]!.msg.event.start.pid).toBeGreaterThan(0);
+      expect(ok.at(-2)!.msg.event.end).toMatchObject({ exitCode: 3, exited: true });
+      expect(ok.at(-1)).toEqual({ flags: 2, msg: {} });
+      expect(Buffer.from(ok.filter((f) => f.msg.event?.data).map((f) => f.msg.event.data.stdout).join(""), "base64").toString()).toBe("hi\n");
+      const bad = await start({ cmd: "/bin/true", cwd: "/home/user/no-such-dir" });
+      expect(bad).toHaveLength(1);
+      expect(bad[0]).toMatchObject({ flags: 2, msg: { error: { code: "invalid_argument" } } });
+      expect((await sb.commands.list()).length).toBe(0);
+    });
+  });
 });
