@@ -3,23 +3,50 @@
 // isolation, with no server, HTTP or relaying), plus Sandbox.create p50.
 import { Sandbox } from "e2b";
 import { Worker, isMainThread, parentPort } from "node:worker_threads";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { startE2bLocal } from "../e2b-local/server.ts";
+import { END_OK, envelope } from "../e2b-local/connect.ts";
 import { ms, percentile, printTable } from "./stats.ts";
 
 // The server runs in its own thread (its own event loop, as in real use where the SDK client is
 // another process), the SDK client in the main thread.
 if (!isMainThread) {
   const srv = await startE2bLocal({ port: 0 });
-  parentPort!.postMessage({ t: "ready", url: srv.url, apiKey: srv.apiKey, isolation: srv.isolation.kind });
+  const stub = await startStub();
+  parentPort!.postMessage({ t: "ready", url: srv.url, apiKey: srv.apiKey, isolation: srv.isolation.kind, stubUrl: stub.url });
   parentPort!.on("message", async (m: { t: string; id?: string; argv?: string[]; n?: number }) => {
     if (m.t === "floor") parentPort!.postMessage({ t: "floor", ms: await srv.benchFloor(m.id!, m.argv!, m.n!) });
     if (m.t === "close") {
+      stub.close();
       await srv.close();
       parentPort!.postMessage({ t: "closed" });
     }
   });
 } else {
   await main();
+}
+
+/**
+ * What the SDK and loopback HTTP cost by themselves: a stub that answers `Sandbox.create` and
+ * answers every `process.Process/Start` at once with `start` then `end` (exit 0), no sandbox.
+ */
+async function startStub(): Promise<{ url: string; close(): void }> {
+  const created = JSON.stringify({ sandboxID: "stub", templateID: "base", clientID: "stub", envdVersion: "0.6.13", envdAccessToken: "stub" });
+  const server = createServer({ noDelay: true }, (req, res) => {
+    req.resume();
+    req.on("end", () => {
+      if (!req.headers["e2b-sandbox-id"]) {
+        res.writeHead(201, { "content-type": "application/json" }).end(created);
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/connect+json" });
+      res.write(envelope({ event: { start: { pid: 1 } } }));
+      setImmediate(() => res.end(Buffer.concat([envelope({ event: { end: { exitCode: 0, exited: true, status: "exit status 0" } } }), END_OK])));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
 }
 
 async function main() {
@@ -113,9 +140,21 @@ try {
   }
   await sb.kill();
 
+  const stubConn = { apiUrl: ready.stubUrl, sandboxUrl: ready.stubUrl, apiKey: srv.apiKey };
+  const stub = await Sandbox.create(stubConn);
+  for (let i = 0; i < 20; i++) await stub.commands.run("true");
+  const stubMs: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const t0 = performance.now();
+    await stub.commands.run("true");
+    stubMs.push(performance.now() - t0);
+  }
+
   console.log(`e2b-local bench (${srv.isolation.kind}, n=${N}, ms; floor = the same bash -l -c spawned by the in-sandbox agent, no server)\n`);
   printTable(rows);
-  console.log("");
+  console.log(
+    `\nThe SDK and loopback HTTP alone (commands.run against a stub that answers start + end at once, no sandbox): p50 ${ms(percentile(stubMs, 0.5))}, p95 ${ms(percentile(stubMs, 0.95))}.\n`,
+  );
   printTable([
     {
       "Sandbox.create": `spare pool of 2, n=${CREATES}`,
