@@ -111,25 +111,28 @@ export class Editor {
   }
 
   indentLines() {
-    const ta = this.textarea;
-    const { start, end } = this.selectedLines();
-    const block = ta.value.slice(start, end);
-    const indented = block.replace(/^/gm, this.opts.indent);
-    ta.setSelectionRange(start, end);
-    insertText(ta, indented);
-    ta.setSelectionRange(start, start + indented.length);
+    this.replaceLines((block) => block.replace(/^/gm, this.opts.indent));
   }
 
   dedent() {
+    const unit = this.opts.indent.length;
+    const pattern = new RegExp(`^(\\t| {1,${unit}})`, "gm");
+    this.replaceLines((block) => block.replace(pattern, ""));
+  }
+
+  /**
+   * Replaces the selected lines with `change(lines)` through the editing commands (so Ctrl+Z undoes it),
+   * and selects the result; nothing happens when the lines stay the same.
+   * @param {(lines: string) => string} change
+   */
+  replaceLines(change) {
     const ta = this.textarea;
     const { start, end } = this.selectedLines();
     const block = ta.value.slice(start, end);
-    const unit = this.opts.indent.length;
-    const pattern = new RegExp(`^(\\t| {1,${unit}})`, "gm");
-    const dedented = block.replace(pattern, "");
-    if (dedented === block) return;
+    const changed = change(block);
+    if (changed === block) return;
     ta.setSelectionRange(start, end);
-    insertText(ta, dedented);
-    ta.setSelectionRange(start, start + dedented.length);
+    insertText(ta, changed);
+    ta.setSelectionRange(start, start + changed.length);
   }
 }

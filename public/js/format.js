@@ -55,3 +55,13 @@ export const STATUS_LABELS = {
 
 export const LANGUAGE_LABELS = { python: "Python", node: "Node.js", shell: "Shell" };
 export const LANGUAGE_CHIPS = { python: "py", node: "js", shell: "sh" };
+
+/** "Python", "Node.js", "Shell"; an unknown language as it is. @param {string} lang */
+export function languageLabel(lang) {
+  return LANGUAGE_LABELS[/** @type {keyof typeof LANGUAGE_LABELS} */ (lang)] ?? lang;
+}
+
+/** "Succeeded", "Timed out"…; an unknown status as it is. @param {string} status */
+export function statusLabel(status) {
+  return STATUS_LABELS[/** @type {keyof typeof STATUS_LABELS} */ (status)] ?? status;
+}
