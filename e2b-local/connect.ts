@@ -1,4 +1,5 @@
-// Connect-RPC (JSON codec) framing helpers.
+// Connect-RPC (JSON codec): envelope framing, error codes, and the server-streaming response.
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** One server-stream envelope: flag byte, 4-byte big-endian length, JSON. */
 export function envelope(msg: unknown, flags = 0): Buffer {
@@ -63,4 +64,53 @@ export class RpcError extends Error {
     super(message);
     this.code = code;
   }
+}
+
+export type Stream = {
+  send: (m: unknown) => void;
+  end: (err?: { code: string; message: string }, last?: unknown) => void;
+};
+
+/**
+ * A server-streaming response, registered in `streams` while open. The headers are not flushed on
+ * their own: they go out with the first message (each stream sends one at once: `start`, or the error
+ * end), one write instead of two. `keepalive` is the message sent every Keepalive-Ping-Interval seconds.
+ */
+export function openStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  streams: Set<ServerResponse>,
+  keepalive: unknown,
+  onClose: () => void,
+): Stream {
+  res.writeHead(200, { "content-type": "application/connect+json" });
+  streams.add(res);
+  let done = false;
+  const intervalS = Number(req.headers["keepalive-ping-interval"]) || 0;
+  const ka =
+    intervalS > 0
+      ? setInterval(() => {
+          if (!done) res.write(envelope(keepalive));
+        }, intervalS * 1000)
+      : null;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (ka) clearInterval(ka);
+    streams.delete(res);
+    onClose();
+  };
+  res.on("close", finish);
+  return {
+    send: (m) => {
+      if (!done && !res.destroyed) res.write(envelope(m));
+    },
+    end: (err, last?: unknown) => {
+      if (done || res.destroyed) return finish();
+      const tail = err ? endError(err.code, err.message) : END_OK;
+      // the last message and the end frame in one write
+      res.end(last === undefined ? tail : Buffer.concat([envelope(last), tail]));
+      finish();
+    },
+  };
 }

@@ -6,6 +6,7 @@ import type { Stats } from "node:fs";
 import { lstat, mkdir, chown, readlink, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, systemBinds } from "./sandbox.ts";
+import { RpcError } from "./connect.ts";
 
 export type Mount = { sb: string; host: string; rw: boolean };
 
@@ -17,6 +18,19 @@ export class FsError extends Error {
     this.code = code;
     this.status = status;
   }
+}
+
+/** The Connect error code of an RpcError, an FsError or a Node fs error (errno). */
+export function errorCode(e: unknown): string {
+  if (e instanceof RpcError || e instanceof FsError) return e.code;
+  const c = (e as NodeJS.ErrnoException)?.code;
+  if (c === "ENOENT") return "not_found";
+  if (c === "EEXIST") return "already_exists";
+  if (c === "EACCES" || c === "EPERM" || c === "EROFS") return "permission_denied";
+  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY") return "invalid_argument";
+  if (c === "ENOSPC" || c === "EDQUOT" || c === "EFBIG") return "resource_exhausted";
+  if (c === "invalid_argument" || c === "not_found" || c === "unauthenticated") return c;
+  return "internal";
 }
 
 export const notFound = (p: string) => new FsError("not_found", 404, `path '${p}' does not exist`);

@@ -1,0 +1,139 @@
+// envd's plain HTTP /files: GET downloads one file (gzip on Accept-Encoding), POST uploads one or
+// more (multipart, or a raw, possibly gzipped, body). Errors are JSON `{ code, message }`.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createReadStream } from "node:fs";
+import { chown, open, stat, writeFile } from "node:fs/promises";
+import { posix } from "node:path";
+import { createGzip, gunzip } from "node:zlib";
+import { promisify } from "node:util";
+import { USER_GID } from "./sandbox.ts";
+import { canAccess, errorCode, resolveExisting, resolveForCreate } from "./files.ts";
+import { HttpError, httpError, readBody, sendJson } from "./http.ts";
+import { parseMultipart } from "./multipart.ts";
+import type { SandboxRec } from "./registry.ts";
+import { homeOf, uidOfName, userFromAuth } from "./users.ts";
+
+const gunzipAsync = promisify(gunzip);
+const MAX_FILE_BODY = 1024 * 1024 * 1024;
+
+function filesUser(url: URL, req: IncomingMessage): number {
+  const u = url.searchParams.get("username") || userFromAuth(req);
+  const uid = uidOfName(u);
+  if (uid === null) throw httpError(401, `invalid username: '${u}'`);
+  return uid;
+}
+
+function fsHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  const code = errorCode(e);
+  const status =
+    code === "not_found" ? 404 : code === "invalid_argument" ? 400 : code === "permission_denied" ? 403 : code === "resource_exhausted" ? 507 : code === "unauthenticated" ? 401 : 500;
+  return httpError(status, e instanceof Error ? e.message : String(e));
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  const he = fsHttpError(e);
+  sendJson(res, he.status, he.body);
+}
+
+export async function filesGet(req: IncomingMessage, res: ServerResponse, url: URL, rec: SandboxRec): Promise<void> {
+  req.resume();
+  try {
+    const uid = filesUser(url, req);
+    const p = url.searchParams.get("path");
+    if (!p) throw httpError(400, "path is required");
+    const r = await resolveExisting(rec.mounts, p, homeOf(uid), true);
+    const fh = await open(r.hostPath, "r");
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw httpError(400, `path '${p}' is a directory`);
+      if (!st.isFile() && r.hostPath !== "/dev/null") throw httpError(400, `path '${p}' is not a regular file`);
+      if (!canAccess(st, uid, "r")) throw httpError(403, `permission denied: '${p}'`);
+      const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+      const headers: Record<string, string> = {
+        "content-type": "application/octet-stream",
+        "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(posix.basename(r.sbPath))}`,
+      };
+      if (gzip) headers["content-encoding"] = "gzip";
+      else headers["content-length"] = String(st.size);
+      res.writeHead(200, headers);
+      const rs = createReadStream("", { fd: fh, autoClose: true });
+      const src = gzip ? rs.pipe(createGzip()) : rs;
+      src.pipe(res);
+      rs.on("error", () => res.destroy());
+      res.on("close", () => rs.destroy());
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  } catch (e) {
+    sendError(res, e);
+  }
+}
+
+/** `fileSizeBytes`: the sandbox's file size limit, the largest file it may be given. */
+export async function filesPost(req: IncomingMessage, res: ServerResponse, url: URL, rec: SandboxRec, fileSizeBytes: number): Promise<void> {
+  let uid: number;
+  let body: Buffer;
+  try {
+    uid = filesUser(url, req);
+    body = await readBody(req, MAX_FILE_BODY);
+  } catch (e) {
+    req.resume();
+    sendError(res, e);
+    return;
+  }
+  try {
+    const ctype = String(req.headers["content-type"] ?? "");
+    const qpath = url.searchParams.get("path");
+    let files: Array<{ path: string; data: Buffer }>;
+    if (/^multipart\/form-data/i.test(ctype)) {
+      const parts = parseMultipart(body, ctype).filter((p) => p.name === "file");
+      files = parts.map((p) => ({ path: qpath || p.filename || "", data: p.data }));
+    } else {
+      let data = body;
+      if (/gzip/i.test(String(req.headers["content-encoding"] ?? ""))) {
+        try {
+          data = await gunzipAsync(body);
+        } catch {
+          throw httpError(400, "invalid gzip body");
+        }
+      }
+      files = [{ path: qpath ?? "", data }];
+    }
+    if (files.length === 0) throw httpError(400, "no file in request");
+    const meta: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (k.startsWith("x-metadata-") && typeof v === "string") meta[k.slice("x-metadata-".length)] = v;
+    }
+    const out: unknown[] = [];
+    const home = homeOf(uid);
+    for (const f of files) {
+      if (!f.path) throw httpError(400, "file path is required");
+      const r = await resolveForCreate(rec.mounts, f.path, home, uid);
+      if (!r.mount.rw || !r.hostPath) throw httpError(403, `cannot write '${f.path}': read-only file system`);
+      if (r.existed) {
+        const st = await stat(r.hostPath);
+        if (st.isDirectory()) throw httpError(400, `path '${f.path}' is a directory`);
+        if (!canAccess(st, uid, "w")) throw httpError(403, `permission denied: '${f.path}'`);
+      } else {
+        const parent = await stat(posix.dirname(r.hostPath));
+        if (!canAccess(parent, uid, "w")) throw httpError(403, `permission denied: '${f.path}'`);
+      }
+      if (f.data.length > fileSizeBytes) throw httpError(507, "file too large");
+      await writeFile(r.hostPath, f.data, { mode: 0o644, flag: r.existed ? "w" : "wx" }).catch(async (e) => {
+        if (e.code === "EEXIST") await writeFile(r.hostPath, f.data);
+        else throw e;
+      });
+      if (!r.existed) await chown(r.hostPath, uid, uid === 0 ? 0 : USER_GID);
+      if (Object.keys(meta).length) rec.fileMeta.set(r.sbPath, { ...meta });
+      const entry: Record<string, unknown> = { name: posix.basename(r.sbPath), path: r.sbPath, type: "file" };
+      const m = rec.fileMeta.get(r.sbPath);
+      if (m) entry.metadata = m;
+      out.push(entry);
+    }
+    sendJson(res, 200, out);
+  } catch (e) {
+    sendError(res, e);
+  }
+}

@@ -1,0 +1,97 @@
+// envd's routing, for requests carrying `E2b-Sandbox-Id`: /health, plain /files, and the Connect-RPC
+// services (access token, request decoding, errors as Connect errors), dispatched by method.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Limits } from "./sandbox.ts";
+import { RpcError, codeToStatus, endError, parseEnvelope } from "./connect.ts";
+import { errorCode } from "./files.ts";
+import { MAX_RPC_BODY, readBody, sendJson } from "./http.ts";
+import type { Registry } from "./registry.ts";
+import { uidOf, userFromAuth } from "./users.ts";
+import { processUnary, rpcConnect, rpcStart } from "./envd-process.ts";
+import { filesystemUnary, rpcWatch } from "./envd-filesystem.ts";
+import { filesGet, filesPost } from "./envd-files.ts";
+
+export type EnvdOptions = { registry: Registry; limits: Limits };
+
+export function envdHandler({ registry, limits }: EnvdOptions) {
+  return async function handleEnvd(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
+    const rec = registry.get(id);
+    if (!rec) {
+      req.resume();
+      sendJson(res, 502, { sandboxId: id, message: "The sandbox was not found", code: 502 });
+      return;
+    }
+    const path = url.pathname;
+    if (path === "/health" && req.method === "GET") {
+      res.writeHead(204).end();
+      return;
+    }
+    if (path === "/files") {
+      const token = req.headers["x-access-token"];
+      if (token !== undefined && token !== rec.token) {
+        req.resume();
+        sendJson(res, 401, { code: 401, message: "invalid access token" });
+        return;
+      }
+      if (req.method === "GET") return filesGet(req, res, url, rec);
+      if (req.method === "POST") return filesPost(req, res, url, rec, limits.fileSizeBytes);
+      req.resume();
+      sendJson(res, 405, { code: 405, message: "method not allowed" });
+      return;
+    }
+    const rpc = /^\/(process\.Process|filesystem\.Filesystem)\/([A-Za-z]+)$/.exec(path);
+    if (!rpc || req.method !== "POST") {
+      req.resume();
+      sendJson(res, 404, { code: 404, message: `no route for ${req.method} ${path}` });
+      return;
+    }
+    const ctype = String(req.headers["content-type"] ?? "");
+    const streaming = ctype.startsWith("application/connect+");
+    const service = rpc[1]!;
+    const method = rpc[2]!;
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_RPC_BODY);
+    } catch {
+      return;
+    }
+    const fail = (e: unknown) => {
+      const code = errorCode(e);
+      const message = e instanceof Error ? e.message : String(e);
+      if (streaming) {
+        if (!res.headersSent) res.writeHead(200, { "content-type": "application/connect+json" });
+        res.end(endError(code, message));
+      } else {
+        sendJson(res, codeToStatus(code), { code, message });
+      }
+    };
+    try {
+      if (req.headers["x-access-token"] !== rec.token) throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
+      let msg: Record<string, unknown>;
+      try {
+        msg = (streaming ? parseEnvelope(body) : body.length ? JSON.parse(body.toString("utf8")) : {}) as Record<string, unknown>;
+      } catch (e) {
+        throw new RpcError("invalid_argument", `bad request body: ${(e as Error).message}`);
+      }
+      if (!msg || typeof msg !== "object") throw new RpcError("invalid_argument", "request must be a JSON object");
+      const uid = uidOf(userFromAuth(req));
+      if (service === "process.Process") {
+        if (streaming && method === "Start") return await rpcStart(req, res, rec, msg, uid);
+        if (streaming && method === "Connect") return await rpcConnect(req, res, rec, msg);
+        if (!streaming) {
+          sendJson(res, 200, await processUnary(rec, method, msg));
+          return;
+        }
+      } else {
+        if (streaming && method === "WatchDir") return await rpcWatch(req, res, rec, msg, uid);
+        if (!streaming) {
+          sendJson(res, 200, await filesystemUnary(rec, method, msg, uid));
+          return;
+        }
+      }
+      throw new RpcError("unimplemented", `${service}/${method} is not implemented by e2b-local`);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
