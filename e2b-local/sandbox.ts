@@ -325,6 +325,8 @@ export class Box {
       child = spawn(this.isolation.bin, unshareArgs(d, this.internet, command), {
         stdio: ["pipe", "pipe", "inherit"],
         env: { PATH: SANDBOX_PATH },
+        // Its own process group: a Ctrl+C in the terminal is the server's to handle, not the sandbox's.
+        detached: true,
       });
       this.child = child;
     } else {
@@ -358,7 +360,7 @@ export class Box {
         "--setenv", "PATH", SANDBOX_PATH,
       );
       // arguments through fd 3 (--args): host paths stay out of the sandbox's `ps`
-      child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"] });
+      child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"], detached: true });
       this.child = child;
       const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
       argPipe.on("error", () => {});
