@@ -129,6 +129,11 @@ export class Client {
     return this.request(filePath(name), { method: "DELETE" });
   }
 
+  /** Kills a running execution; its stream then ends with status `cancelled`. @param {string} id */
+  cancel(id) {
+    return this.request(`/api/v1/executions/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  }
+
   /**
    * Runs code and streams its events; resolves when the stream ends.
    * @param {{language: string, code: string, conversationId: string}} body

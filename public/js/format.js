@@ -48,6 +48,7 @@ export const STATUS_LABELS = {
   succeeded: "Succeeded",
   failed: "Failed",
   timed_out: "Timed out",
+  cancelled: "Cancelled",
   error: "Error",
   stopped: "Stopped",
   running: "Running",

@@ -88,6 +88,8 @@ export function summary(r) {
       return `Failed with exit code ${r.exitCode} after ${d}.`;
     case "timed_out":
       return `Timed out after ${d}; the code was stopped.`;
+    case "cancelled":
+      return `Cancelled after ${d}: the code was stopped.`;
     default:
       return `Ended with an error after ${d}.`;
   }

@@ -26,6 +26,8 @@ if (!LANGUAGES.includes(/** @type {any} */ (language))) language = "python";
 
 /** The run in flight, to stop it; null when idle. @type {AbortController | null} */
 let controller = null;
+/** Its execution id, once the server has started it (Stop then cancels it on the server). */
+let runningId = "";
 
 /** What a run sets off elsewhere on the page; given by initRunner. */
 let hooks = { onRunStart: () => {}, onRunEnd: () => {} };
@@ -103,6 +105,7 @@ async function run() {
       switch (event) {
         case "start":
           executionId = data.id;
+          runningId = data.id;
           rememberConversations([data.conversationId]);
           break;
         case "stdout":
@@ -126,6 +129,7 @@ async function run() {
     if (!(e instanceof DOMException && e.name === "AbortError")) failure = e;
   } finally {
     controller = null;
+    runningId = "";
     setRunning(false);
   }
 
@@ -146,6 +150,23 @@ async function run() {
   }
   noteIfEmpty();
   hooks.onRunEnd();
+}
+
+/**
+ * Stop: a run the server has started is cancelled there (the stream then ends with `cancelled`);
+ * before that, or if cancelling fails, the stream is simply closed.
+ */
+async function stop() {
+  const running = controller;
+  if (!running) return;
+  if (!runningId) return running.abort();
+  stopButton.disabled = true;
+  setRunStatus("Stopping…", "running");
+  try {
+    await client.cancel(runningId);
+  } catch {
+    running.abort();
+  }
 }
 
 /** @param {string | undefined} code */
@@ -209,7 +230,7 @@ export function initRunner(runHooks) {
   if (isMac) for (const el of document.querySelectorAll(".mod")) el.textContent = "⌘";
 
   runButton.addEventListener("click", () => void run());
-  stopButton.addEventListener("click", () => controller?.abort());
+  stopButton.addEventListener("click", () => void stop());
   document.addEventListener("keydown", (e) => {
     // Ctrl/Cmd+Enter runs from anywhere on the page, not only from the editor.
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !(e.target instanceof HTMLTextAreaElement)) {

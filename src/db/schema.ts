@@ -33,7 +33,7 @@ export const executions = sqliteTable(
     conversationId: text("conversation_id").notNull(),
     language: text("language", { enum: ["python", "node", "shell"] }).notNull(),
     code: text("code").notNull(),
-    status: text("status", { enum: ["succeeded", "failed", "timed_out", "error"] }).notNull(),
+    status: text("status", { enum: ["succeeded", "failed", "timed_out", "cancelled", "error"] }).notNull(),
     exitCode: integer("exit_code"),
     stdout: text("stdout").notNull().default(""),
     stderr: text("stderr").notNull().default(""),

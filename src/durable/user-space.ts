@@ -55,6 +55,8 @@ export class UserSpace extends DurableObject<Env> {
   /** Sandboxes being created or connected: concurrent first requests share one. */
   private readonly opening = new Map<string, Promise<Sandbox>>();
   private running = 0;
+  /** How to kill each execution in progress, by execution id. */
+  private readonly cancellers = new Map<string, () => Promise<void>>();
   /** Executions in progress per conversation: the reaper leaves those sandboxes alone. */
   private readonly inUse = new Map<string, number>();
   private alarmSet = false;
@@ -113,6 +115,16 @@ export class UserSpace extends DurableObject<Env> {
     return { ok: true, value: readable };
   }
 
+  /** Kills a running execution; false when it is not running here (finished, or never was). */
+  async cancel(executionId: string): Promise<Outcome<boolean>> {
+    return capture(async () => {
+      const kill = this.cancellers.get(executionId);
+      if (!kill) return false;
+      await kill();
+      return true;
+    });
+  }
+
   private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
     const config = limits(this.env);
     if (this.running >= config.maxConcurrentExecutions) {
@@ -151,7 +163,9 @@ export class UserSpace extends DurableObject<Env> {
             produced = true;
             emit?.({ type: "stderr", data });
           },
+          onStarted: (cancel) => this.cancellers.set(id, cancel),
         });
+        this.cancellers.delete(id);
         if (outcome.kind === "sandbox_lost") {
           const alive = await sandbox.isRunning().catch(() => false);
           if (alive) throw sandboxUnavailable("The sandbox did not run the code", outcome.error);
@@ -163,8 +177,8 @@ export class UserSpace extends DurableObject<Env> {
         this.touch(req.conversationId, sandbox);
         result = {
           ...base,
-          status: outcome.kind === "timed_out" ? "timed_out" : outcome.exitCode === 0 ? "succeeded" : "failed",
-          exitCode: outcome.kind === "timed_out" ? null : outcome.exitCode,
+          status: outcome.kind === "exited" ? (outcome.exitCode === 0 ? "succeeded" : "failed") : outcome.kind,
+          exitCode: outcome.kind === "exited" ? outcome.exitCode : null,
           stdout: outcome.stdout,
           stderr: outcome.stderr,
           truncated: outcome.truncated,
@@ -187,6 +201,7 @@ export class UserSpace extends DurableObject<Env> {
       };
     } finally {
       this.running--;
+      this.cancellers.delete(id);
       release();
     }
     this.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));

@@ -7,6 +7,7 @@ export interface LanguageStats {
   succeeded: number;
   failed: number;
   timedOut: number;
+  cancelled: number;
   errors: number;
   averageDuration: number;
 }
@@ -23,7 +24,13 @@ export interface UserStats {
 
 const RECENT_ERRORS_KEPT = 10;
 
-const COLUMN: Record<ExecutionStatus, string> = { succeeded: "succeeded", failed: "failed", timed_out: "timed_out", error: "errors" };
+const COLUMN: Record<ExecutionStatus, string> = {
+  succeeded: "succeeded",
+  failed: "failed",
+  timed_out: "timed_out",
+  cancelled: "cancelled",
+  error: "errors",
+};
 
 type CounterRow = {
   language: Language;
@@ -31,6 +38,7 @@ type CounterRow = {
   succeeded: number;
   failed: number;
   timed_out: number;
+  cancelled: number;
   errors: number;
   duration_total: number;
 };
@@ -45,8 +53,8 @@ export class ExecutionMetrics {
     sql.exec(`
       CREATE TABLE IF NOT EXISTS counters (
         language TEXT PRIMARY KEY, total INTEGER NOT NULL DEFAULT 0, succeeded INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
-        duration_total INTEGER NOT NULL DEFAULT 0);
+        failed INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0, duration_total INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS recent_errors (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, language TEXT NOT NULL,
         status TEXT NOT NULL, message TEXT NOT NULL, at INTEGER NOT NULL);
@@ -89,6 +97,7 @@ export class ExecutionMetrics {
         succeeded: row.succeeded,
         failed: row.failed,
         timedOut: row.timed_out,
+        cancelled: row.cancelled,
         errors: row.errors,
         averageDuration: row.total ? Math.round(row.duration_total / row.total) : 0,
       };

@@ -4,7 +4,7 @@ import type { ApiErrorData } from "../error-codes.ts";
 export const LANGUAGES = ["python", "node", "shell"] as const;
 export type Language = (typeof LANGUAGES)[number];
 
-export const STATUSES = ["succeeded", "failed", "timed_out", "error"] as const;
+export const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "error"] as const;
 export type ExecutionStatus = (typeof STATUSES)[number];
 
 export interface ExecutionRequest {

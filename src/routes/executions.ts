@@ -76,6 +76,15 @@ export const executionRoutes = new Hono<AppEnv>()
   .get("/:id", async (c) => {
     await flushHistory(c.env, c.var.user.id);
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+  })
+  // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
+  .post("/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    if (unwrap(await userSpace(c.env, c.var.user.id).cancel(id))) return c.json({ id, cancelled: true }, 202);
+    // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
+    await flushHistory(c.env, c.var.user.id);
+    const done = await getExecution(getDb(c.env), c.var.user.id, id);
+    throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
   });
 
 /** Read-your-writes: the caller's finished executions reach D1 before their history is read. */

@@ -103,11 +103,14 @@ export interface RunOptions {
   outputLimitBytes: number;
   onStdout?: (data: string) => void;
   onStderr?: (data: string) => void;
+  /** Called once the process runs, with a function that kills it (the run then ends `cancelled`). */
+  onStarted?: (cancel: () => Promise<void>) => void;
 }
 
 export type RunOutcome =
   | { kind: "exited"; exitCode: number; stdout: string; stderr: string; truncated: boolean }
   | { kind: "timed_out"; stdout: string; stderr: string; truncated: boolean }
+  | { kind: "cancelled"; stdout: string; stderr: string; truncated: boolean }
   | { kind: "sandbox_lost"; error: unknown };
 
 /** Runs code to completion in `sandbox`: one command, streamed, capped, killed at the deadline. */
@@ -134,8 +137,11 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     stderr: stderr.text(),
     truncated: stdout.truncated || stderr.truncated,
   });
+  let cancelled = false;
   try {
-    const result = await sandbox.commands.run(cmd, {
+    // In the background only to learn the pid (for cancel); it is the same single Start stream.
+    const handle = await sandbox.commands.run(cmd, {
+      background: true,
       envs,
       timeoutMs: opts.timeoutMs,
       // Live listeners get what is kept, so a stream is bounded like the result.
@@ -148,10 +154,16 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
         if (kept) opts.onStderr?.(kept);
       },
     });
+    opts.onStarted?.(async () => {
+      cancelled = true;
+      await handle.kill();
+    });
+    const result = await handle.wait();
     return { kind: "exited", exitCode: result.exitCode, ...output() };
   } catch (error) {
     const reachedDeadline = Date.now() - started >= opts.timeoutMs - 50;
     if (error instanceof CommandExitError) {
+      if (cancelled && error.exitCode < 0) return { kind: "cancelled", ...output() };
       if (reachedDeadline && error.exitCode < 0) return { kind: "timed_out", ...output() };
       return { kind: "exited", exitCode: error.exitCode, ...output() };
     }

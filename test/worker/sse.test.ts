@@ -131,3 +131,38 @@ describe("POST /api/v1/executions as SSE", () => {
     }
   });
 });
+
+describe("POST /api/v1/executions/:id/cancel", () => {
+  it("kills a running execution, which ends cancelled and is recorded so", async () => {
+    const u = await createUser("canceller");
+    const events = sseReader(await stream(u.apiKey, { language: "shell", code: "echo begun; sleep 30; echo never", conversationId: "c" }));
+    const start = (await events.next())!;
+    let e = await events.next();
+    while (e && e.event !== "stdout") e = await events.next();
+
+    const other = await createUser("bystander");
+    expect((await call(`/api/v1/executions/${start.data.id}/cancel`, { key: other.apiKey, method: "POST" })).status).toBe(404);
+
+    const res = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
+    expect(res.status).toBe(202);
+    let end: SseEvent | null = null;
+    for (let x = await events.next(); x; x = await events.next()) if (x.event === "end") end = x;
+    expect(end!.data).toMatchObject({ id: start.data.id, status: "cancelled", exitCode: null, stdout: "begun\n" });
+
+    const recorded = await (await call(`/api/v1/executions/${start.data.id}`, { key: u.apiKey })).json<any>();
+    expect(recorded.status).toBe("cancelled");
+    const stats = await (await call("/api/v1/stats", { key: u.apiKey })).json<any>();
+    expect(stats.user.byLanguage.shell).toMatchObject({ total: 1, cancelled: 1 });
+    // The sandbox lives on, and the killed process is gone.
+    const after = await execute(u.apiKey, {
+      language: "shell",
+      code: "for i in $(seq 50); do pgrep -x sleep >/dev/null || { echo none; exit; }; sleep 0.1; done; echo still running",
+      conversationId: "c",
+    });
+    expect(after.json).toMatchObject({ status: "succeeded", stdout: "none\n", sandboxId: start.data.sandboxId });
+
+    const again = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
+    expect(again.status).toBe(409);
+    expect((await again.json<ErrorBody>()).error.code).toBe("conflict");
+  });
+});
