@@ -47,12 +47,13 @@ function rssBytes(pid: number): number {
 const bytes = new Uint8Array(SIZE).map((_, i) => (i * 2654435761) >>> 24);
 const expected = createHash("sha256").update(bytes).digest("hex");
 
-/** The baseline: the R2 binding and nothing else — no auth, no Durable Object, no checks. */
+/** The baseline: the R2 binding and nothing else — no auth, no Durable Object, no checks — served
+ * like Phoenix serves a file (with its length) by a dev server set up like Phoenix's. */
 const BARE_WORKER = `export default {
   async fetch(request, env) {
     if (request.method === "PUT") return Response.json({ size: (await env.VOLUMES.put("bench/blob.bin", request.body)).size });
     const object = await env.VOLUMES.get("bench/blob.bin");
-    return new Response(object.body);
+    return new Response(object.body, { headers: { "Content-Length": String(object.size), "Content-Type": "application/octet-stream" } });
   },
 };`;
 
@@ -68,7 +69,7 @@ async function startBareWorker(dir: string): Promise<{ url: string; stop: () => 
   const child = spawn(
     process.execPath,
     [wrangler, "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0",
-      "--show-interactive-dev-session=false", "--persist-to", join(dir, "state")],
+      "--log-level", "warn", "--show-interactive-dev-session=false", "--persist-to", join(dir, "state")],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" }, stdio: "ignore", detached: true },
   );
   const url = `http://127.0.0.1:${port}`;
