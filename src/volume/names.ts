@@ -1,16 +1,15 @@
 // Volume file names: the one place they are checked, so a name can never leave `volumes/<userId>/`.
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
+import { utf8Length } from "../executions/output.ts";
 
 /** Longest name, in UTF-8 bytes (R2 keys allow 1024; the prefix and headroom take the rest). */
 export const MAX_NAME_BYTES = 512;
 
-const encoder = new TextEncoder();
-
 /** Why a name is refused, or undefined when it is fine. The message names the rule. */
 export function nameProblem(name: string): string | undefined {
   if (name === "") return "must not be empty";
-  if (encoder.encode(name).length > MAX_NAME_BYTES) return `must be at most ${MAX_NAME_BYTES} bytes`;
+  if (utf8Length(name) > MAX_NAME_BYTES) return `must be at most ${MAX_NAME_BYTES} bytes`;
   // C0, DEL and C1 controls: invisible in listings and terminals, and unsafe in tar headers.
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "must not contain control characters";
   if (name.includes("\\")) return "must not contain backslashes";

@@ -177,6 +177,8 @@ describe("names", () => {
 
   it("accepts a name of exactly 512 bytes and unicode names", async () => {
     expect((await put(key, "y".repeat(512), "x")).status).toBe(201);
+    // Counted in UTF-8 bytes, not characters: 256 two-byte characters are exactly 512 bytes.
+    expect((await put(key, "é".repeat(256), "x")).status).toBe(201);
     expect((await put(key, "données/résumé ✓.txt", "x")).status).toBe(201);
     const read = await call(fileUrl("données/résumé ✓.txt"), { key });
     expect(await read.text()).toBe("x");
