@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   length_required: 411,
+  precondition_failed: 412,
   payload_too_large: 413,
   range_not_satisfiable: 416,
   rate_limited: 429,

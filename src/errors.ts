@@ -10,11 +10,18 @@ export { ERROR_STATUS, type ApiErrorData, type ErrorCode };
 export class ApiError extends HTTPException {
   readonly code: ErrorCode;
   readonly retryAfterSeconds: number | undefined;
+  /** Extra response headers the status calls for (e.g. `Content-Range` on a 416); not carried over RPC. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { retryAfterSeconds?: number; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
     super(ERROR_STATUS[code], { message, cause: opts.cause });
     this.code = code;
     this.retryAfterSeconds = opts.retryAfterSeconds;
+    this.headers = opts.headers;
   }
 
   /** The plain form that crosses Durable Object RPC (class identity does not survive it). */
@@ -40,7 +47,7 @@ export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
     console.error(`[${requestId}] unhandled error`, err);
     apiError = new ApiError("internal_error", "Internal error; quote the request id when reporting it.");
   }
-  const headers: Record<string, string> = { "X-Request-Id": requestId };
+  const headers: Record<string, string> = { ...apiError.headers, "X-Request-Id": requestId };
   if (apiError.retryAfterSeconds !== undefined) headers["Retry-After"] = String(apiError.retryAfterSeconds);
   return c.json(
     { error: { code: apiError.code, message: apiError.message, requestId } },

@@ -82,18 +82,26 @@ export const volumeRoutes = new Hono<AppEnv>()
       // R2 refuses a range that starts past the end; answer as HTTP does.
       const head = range && (await c.env.VOLUMES.head(key));
       if (!head) throw err;
-      return c.body(null, 416, { "Content-Range": `bytes */${head.size}`, ...fileHeaders(head) });
+      throw rangeNotSatisfiable(head);
     }
     if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
     if (!("body" in object)) {
-      const notModified = c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined;
-      return c.body(null, notModified ? 304 : 412, fileHeaders(object));
+      // R2 answers a failed condition without a body; If-None-Match / If-Modified-Since mean 304, the others 412.
+      if (c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined) {
+        return c.body(null, 304, fileHeaders(object));
+      }
+      throw new ApiError("precondition_failed", `If-Match / If-Unmodified-Since: '${name}' has changed (its ETag is now ${object.httpEtag})`, {
+        headers: validatorHeaders(object),
+      });
     }
     const body = (object as R2ObjectBody).body;
     const headers = fileHeaders(object);
     if (range) {
       const { offset, length } = resolveRange(range, object.size);
-      if (length <= 0) return c.body(null, 416, { ...headers, "Content-Range": `bytes */${object.size}` });
+      if (length <= 0) {
+        await body.cancel();
+        throw rangeNotSatisfiable(object);
+      }
       return c.body(body, 206, { ...headers, "Content-Length": String(length), "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}` });
     }
     return c.body(body, 200, { ...headers, "Content-Length": String(object.size) });
@@ -155,10 +163,20 @@ function uploadLength(c: Context<AppEnv>): number {
 function fileHeaders(object: R2Object): Record<string, string> {
   const headers = new Headers();
   object.writeHttpMetadata(headers);
-  headers.set("ETag", object.httpEtag);
-  headers.set("Last-Modified", object.uploaded.toUTCString());
-  headers.set("Accept-Ranges", "bytes");
+  for (const [name, value] of Object.entries(validatorHeaders(object))) headers.set(name, value);
   return Object.fromEntries(headers);
+}
+
+/** What identifies the file's version, without its content headers (an error body is JSON). */
+function validatorHeaders(object: R2Object): Record<string, string> {
+  return { ETag: object.httpEtag, "Last-Modified": object.uploaded.toUTCString(), "Accept-Ranges": "bytes" };
+}
+
+// 416 with the error body, and the `Content-Range: bytes */size` RFC 9110 asks for.
+function rangeNotSatisfiable(object: R2Object): ApiError {
+  return new ApiError("range_not_satisfiable", `Range: starts past the end of the file (${object.size} bytes)`, {
+    headers: { ...validatorHeaders(object), "Content-Range": `bytes */${object.size}` },
+  });
 }
 
 /** One `bytes=` range; anything else (several ranges, other units, nonsense) is ignored, as RFC 9110 allows. */

@@ -83,9 +83,35 @@ describe("files", () => {
       expect(res.headers.get("Content-Length")).toBe(String(body.length));
       expect(await res.text()).toBe(body);
     }
-    const beyond = await call(fileUrl("range.bin"), { key: user.apiKey, headers: { Range: "bytes=50-" } });
-    expect(beyond.status).toBe(416);
-    expect(beyond.headers.get("Content-Range")).toBe("bytes */10");
+  });
+
+  it("answers 416 and 412 with the error body, keeping Content-Range on the 416", async () => {
+    await put(user.apiKey, "cond.bin", "0123456789");
+    for (const range of ["bytes=50-", "bytes=-0"]) {
+      const beyond = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { Range: range } });
+      expect(beyond.status, range).toBe(416);
+      expect(beyond.headers.get("Content-Range")).toBe("bytes */10");
+      expect(beyond.headers.get("Content-Type")).toContain("application/json");
+      const body = await beyond.json<ErrorBody>();
+      expect(body.error).toMatchObject({ code: "range_not_satisfiable", requestId: beyond.headers.get("X-Request-Id") });
+      expect(body.error.message).toContain("Range");
+    }
+
+    const failed = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-Match": '"not-the-etag"' } });
+    expect(failed.status).toBe(412);
+    expect(failed.headers.get("ETag")).toMatch(/^".+"$/);
+    const body = await failed.json<ErrorBody>();
+    expect(body.error.code).toBe("precondition_failed");
+    expect(body.error.message).toContain("If-Match");
+    expect(body.error.requestId).toBeTruthy();
+
+    // A matching If-Match still reads the file; a 304 stays bodiless (it is not an error).
+    const matched = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-Match": failed.headers.get("ETag")! } });
+    expect(matched.status).toBe(200);
+    expect(await matched.text()).toBe("0123456789");
+    const cached = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-None-Match": failed.headers.get("ETag")! } });
+    expect(cached.status).toBe(304);
+    expect(await cached.text()).toBe("");
   });
 
   it("refuses a PUT without a length (411), and takes a chunked one with Upload-Length", async () => {
