@@ -16,6 +16,7 @@ import {
   killSandbox,
   listPhoenixSandboxes,
   runCode,
+  type RunOutcome,
   sandboxEndsAt,
   SANDBOX_APP,
   sandboxUnavailable,
@@ -53,10 +54,10 @@ export class UserSpace extends DurableObject<Env> {
   /** Connected SDK handles, so a warm execution costs one round trip to E2B. */
   private readonly live = new Map<string, Sandbox>();
   /** Sandboxes being created or connected: concurrent first requests share one. */
-  private readonly opening = new Map<string, Promise<Sandbox>>();
+  private readonly opening = new Map<string, { sandbox: Promise<Sandbox>; create: boolean }>();
   private running = 0;
-  /** How to kill each execution in progress, by execution id. */
-  private readonly cancellers = new Map<string, () => Promise<void>>();
+  /** Each execution in progress, by id: whether it was cancelled, and how to kill its process. */
+  private readonly runs = new Map<string, { cancelled: boolean; kill?: () => Promise<void> }>();
   /** Executions in progress per conversation: the reaper leaves those sandboxes alone. */
   private readonly inUse = new Map<string, number>();
   private alarmSet = false;
@@ -115,12 +116,16 @@ export class UserSpace extends DurableObject<Env> {
     return { ok: true, value: readable };
   }
 
-  /** Kills a running execution; false when it is not running here (finished, or never was). */
+  /**
+   * Cancels a running execution: its process is killed now, or as soon as it starts if it is still
+   * waiting for its sandbox. False when it is not running here (finished, or never was).
+   */
   async cancel(executionId: string): Promise<Outcome<boolean>> {
     return capture(async () => {
-      const kill = this.cancellers.get(executionId);
-      if (!kill) return false;
-      await kill();
+      const run = this.runs.get(executionId);
+      if (!run) return false;
+      run.cancelled = true;
+      await run.kill?.();
       return true;
     });
   }
@@ -137,6 +142,8 @@ export class UserSpace extends DurableObject<Env> {
     this.running++;
     const release = this.hold(req.conversationId);
     const id = newId("exe");
+    const control: { cancelled: boolean; kill?: () => Promise<void> } = { cancelled: false };
+    this.runs.set(id, control);
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
     let sandboxId: string | null = null;
@@ -146,33 +153,35 @@ export class UserSpace extends DurableObject<Env> {
       for (let attempt = 0; ; attempt++) {
         const sandbox = await this.sandboxFor(req.conversationId, req.userId);
         sandboxId = sandbox.sandboxId;
-        let produced = false;
+        let started = false;
         if (attempt === 0) emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
-        const outcome = await runCode(sandbox, {
+        const outcome: RunOutcome = control.cancelled
+          ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
+          : await runCode(sandbox, {
           language: req.language,
           code: req.code,
           executionId: id,
           timeoutMs: req.timeoutMs,
           envs: req.envs,
           outputLimitBytes: config.outputLimitBytes,
-          onStdout: (data) => {
-            produced = true;
-            emit?.({ type: "stdout", data });
-          },
-          onStderr: (data) => {
-            produced = true;
-            emit?.({ type: "stderr", data });
-          },
-          onStarted: (cancel) => this.cancellers.set(id, cancel),
-        });
-        this.cancellers.delete(id);
+              onStdout: (data) => emit?.({ type: "stdout", data }),
+              onStderr: (data) => emit?.({ type: "stderr", data }),
+              onStarted: (kill) => {
+                started = true;
+                control.kill = kill;
+                if (control.cancelled) void kill().catch(() => {});
+              },
+            });
         if (outcome.kind === "sandbox_lost") {
           const alive = await sandbox.isRunning().catch(() => false);
           if (alive) throw sandboxUnavailable("The sandbox did not run the code", outcome.error);
           this.forget(req.conversationId, sandbox.sandboxId);
-          // E2B expired or killed it: a fresh sandbox, once, if the client saw nothing yet.
-          if (attempt === 0 && !produced) continue;
-          throw sandboxUnavailable("The sandbox stopped while running the code", outcome.error);
+          // E2B expired or killed it before the code started: a fresh sandbox, once. Code that
+          // had started is never run twice.
+          if (attempt === 0 && !started) continue;
+          throw new ApiError("sandbox_unavailable", "The sandbox stopped while running the code (closed, expired or killed).", {
+            cause: outcome.error,
+          });
         }
         this.touch(req.conversationId, sandbox);
         result = {
@@ -201,7 +210,7 @@ export class UserSpace extends DurableObject<Env> {
       };
     } finally {
       this.running--;
-      this.cancellers.delete(id);
+      this.runs.delete(id);
       release();
     }
     this.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
@@ -234,12 +243,14 @@ export class UserSpace extends DurableObject<Env> {
   private sandboxFor(conversationId: string, userId: string, create = true): Promise<Sandbox> {
     const cached = this.live.get(conversationId);
     if (cached) return Promise.resolve(cached);
-    let pending = this.opening.get(conversationId);
-    if (!pending) {
-      pending = this.open(conversationId, userId, create).finally(() => this.opening.delete(conversationId));
-      this.opening.set(conversationId, pending);
+    const pending = this.opening.get(conversationId);
+    if (pending) {
+      // A look-only open ends in a 404 when there is no sandbox; one that may create tries again.
+      return create && !pending.create ? pending.sandbox.catch(() => this.sandboxFor(conversationId, userId, true)) : pending.sandbox;
     }
-    return pending;
+    const sandbox = this.open(conversationId, userId, create).finally(() => this.opening.delete(conversationId));
+    this.opening.set(conversationId, { sandbox, create });
+    return sandbox;
   }
 
   private async open(conversationId: string, userId: string, create: boolean): Promise<Sandbox> {
@@ -432,18 +443,24 @@ export class UserSpace extends DurableObject<Env> {
     for (const row of stale) {
       // A run in progress keeps its sandbox even past the idle mark.
       if (this.inUse.has(row.conversation_id) || this.opening.has(row.conversation_id)) continue;
-      await killSandbox(this.env, row.sandbox_id).catch((err) => console.error(`reaping ${row.sandbox_id}`, err));
+      // Forgotten first, so a run arriving while the kill is in flight starts a fresh sandbox.
       this.forget(row.conversation_id, row.sandbox_id);
+      await killSandbox(this.env, row.sandbox_id).catch((err) => console.error(`reaping ${row.sandbox_id}`, err));
     }
     await this.scheduleReaping();
   }
 
   /** Sets the alarm for the next idle sandbox, or sooner to retry history D1 refused. */
   private async scheduleReaping(): Promise<void> {
-    const next = this.sql.exec<{ at: number | null }>(`SELECT MIN(last_used_at) AS at FROM sandboxes`).one().at;
-    const retry = this.history.pending() > 0 ? Date.now() + HISTORY_RETRY_MS : Infinity;
-    if (next === null && retry === Infinity) return;
-    const due = Math.min(Math.max((next ?? Infinity) + limits(this.env).sandboxIdleTimeoutMs, Date.now() + 1000), retry);
+    const now = Date.now();
+    // A sandbox in use counts as used now: it is touched when its run ends.
+    const lastUses = this.sql
+      .exec<{ conversation_id: string; last_used_at: number }>(`SELECT conversation_id, last_used_at FROM sandboxes`)
+      .toArray()
+      .map((r) => (this.inUse.has(r.conversation_id) ? now : r.last_used_at));
+    const retry = this.history.pending() > 0 ? now + HISTORY_RETRY_MS : Infinity;
+    if (lastUses.length === 0 && retry === Infinity) return;
+    const due = Math.min(Math.max(Math.min(...lastUses) + limits(this.env).sandboxIdleTimeoutMs, now + 1000), retry);
     if (this.alarmSet) {
       const current = await this.ctx.storage.getAlarm();
       if (current !== null && current <= due) return;

@@ -7,6 +7,7 @@ import {
   Sandbox,
   ServiceBusyError,
   TimeoutError,
+  type CommandHandle,
   type ConnectionOpts,
 } from "e2b";
 import { ApiError } from "../errors.ts";
@@ -36,7 +37,13 @@ export function connectionOpts(env: Env): ConnectionOpts {
 
 export async function createSandbox(env: Env, metadata: SandboxMetadata, timeoutMs: number): Promise<Sandbox> {
   try {
-    return await Sandbox.create(env.E2B_TEMPLATE || "base", { ...connectionOpts(env), metadata, timeoutMs });
+    return await Sandbox.create(env.E2B_TEMPLATE || "base", {
+      ...connectionOpts(env),
+      metadata,
+      timeoutMs,
+      // Explicit, so E2B and e2b-local (whose defaults differ) give untrusted code the same network.
+      allowInternetAccess: env.SANDBOX_INTERNET_ACCESS === "true",
+    });
   } catch (err) {
     throw sandboxUnavailable("Could not start a sandbox", err);
   }
@@ -138,9 +145,10 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     truncated: stdout.truncated || stderr.truncated,
   });
   let cancelled = false;
+  let handle: CommandHandle | undefined;
   try {
     // In the background only to learn the pid (for cancel); it is the same single Start stream.
-    const handle = await sandbox.commands.run(cmd, {
+    handle = await sandbox.commands.run(cmd, {
       background: true,
       envs,
       timeoutMs: opts.timeoutMs,
@@ -154,9 +162,10 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
         if (kept) opts.onStderr?.(kept);
       },
     });
+    const started = handle;
     opts.onStarted?.(async () => {
       cancelled = true;
-      await handle.kill();
+      await started.kill();
     });
     const result = await handle.wait();
     return { kind: "exited", exitCode: result.exitCode, ...output() };
@@ -167,7 +176,11 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
       if (reachedDeadline && error.exitCode < 0) return { kind: "timed_out", ...output() };
       return { kind: "exited", exitCode: error.exitCode, ...output() };
     }
-    if (reachedDeadline && error instanceof TimeoutError) return { kind: "timed_out", ...output() };
+    if (reachedDeadline && error instanceof TimeoutError) {
+      // The SDK gave up waiting; make sure the process does not outlive its deadline either.
+      await handle?.kill().catch(() => {});
+      return { kind: "timed_out", ...output() };
+    }
     return { kind: "sandbox_lost", error };
   }
 }

@@ -19,9 +19,9 @@ export function inlineCommand(language: Language): string {
   return `exec ${INTERPRETER[language]} ${flag} "$${CODE_ENV}"`;
 }
 
-/** The command for code already written to `path` in the sandbox. */
+/** The command for code already written to `path` in the sandbox; the file goes when it ends. */
 export function fileCommand(language: Language, path: string): string {
-  return `exec ${INTERPRETER[language]} '${path}'`;
+  return `${INTERPRETER[language]} '${path}'; status=$?; rm -f '${path}'; exit $status`;
 }
 
 export function codeFilePath(language: Language, executionId: string): string {

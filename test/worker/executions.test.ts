@@ -243,3 +243,42 @@ describe("history when D1 fails", () => {
     expect(history.items[0]).toMatchObject({ id: json.id, stdout: "kept\n" });
   });
 });
+
+describe("sandbox races", () => {
+  it("a run arriving while a look-only request finds the sandbox gone still gets a fresh one", async () => {
+    const u = await createUser("racer");
+    const first = await execute(u.apiKey, { language: "shell", code: "echo one", conversationId: "r" });
+    // As after a restart of the user's object: no cached handle, only the stored sandbox id. Then
+    // the sandbox is killed behind its back.
+    await runInDurableObject(userSpace(env, u.id), (instance) => {
+      (instance as unknown as { live: Map<string, unknown> }).live.clear();
+    });
+    expect(await Sandbox.kill(first.json.sandboxId, e2b)).toBe(true);
+    const [look, run] = await Promise.all([
+      call("/api/v1/sandboxes/r/files?path=.", { key: u.apiKey }),
+      execute(u.apiKey, { language: "shell", code: "echo two", conversationId: "r" }),
+    ]);
+    expect(look.status).toBe(404);
+    expect(run.res.status).toBe(200);
+    expect(run.json).toMatchObject({ status: "succeeded", stdout: "two\n" });
+  });
+
+  it("never runs code twice: a sandbox lost after the code started ends the run in error", async () => {
+    const u = await createUser("once");
+    await execute(u.apiKey, { language: "shell", code: "true", conversationId: "o" });
+    const running = execute(u.apiKey, { language: "shell", code: "touch /tmp/started; sleep 20", conversationId: "o" });
+    // Wait (bounded) until the code has visibly started, then close the sandbox under it.
+    let started = false;
+    for (let i = 0; i < 200 && !started; i++) {
+      started = (await call("/api/v1/sandboxes/o/file?path=/tmp/started", { key: u.apiKey })).status === 200;
+      if (!started) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(started).toBe(true);
+    expect((await call("/api/v1/sandboxes/o", { key: u.apiKey, method: "DELETE" })).status).toBe(204);
+    const { res, json } = await running;
+    expect(res.status).toBe(502);
+    expect((json as ErrorBody).error.code).toBe("sandbox_unavailable");
+    // No second sandbox was created to run it again.
+    expect(await sandboxesOf(u.id, "o")).toHaveLength(0);
+  });
+});
