@@ -1,10 +1,9 @@
 // The control-plane REST API (what the SDK calls with `apiUrl`): create, connect, list, get, kill
 // and set the timeout of sandboxes, behind the X-API-KEY check.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
 import type { Limits } from "./sandbox.ts";
 import type { Registry, SandboxRec } from "./registry.ts";
-import { MAX_RPC_BODY, httpError, readBody, sendJson } from "./http.ts";
+import { MAX_RPC_BODY, httpError, keyEquals, readBody, sendJson } from "./http.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -16,12 +15,6 @@ export type ApiOptions = {
   apiKeys: string[];
   limits: Limits;
 };
-
-function keyEquals(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 function timeoutSeconds(v: unknown, dflt: number): number {
   if (v === undefined || v === null) return dflt;

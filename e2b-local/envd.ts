@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Limits } from "./sandbox.ts";
 import { RpcError, codeToStatus, endError, parseEnvelope } from "./connect.ts";
 import { errorCode } from "./files.ts";
-import { MAX_RPC_BODY, readBody, sendJson } from "./http.ts";
+import { MAX_RPC_BODY, keyEquals, readBody, sendJson } from "./http.ts";
 import type { Registry } from "./registry.ts";
 import { uidOf, userFromAuth } from "./users.ts";
 import { processUnary, rpcConnect, rpcStart } from "./envd-process.ts";
@@ -27,10 +27,11 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       return;
     }
     if (path === "/files") {
-      const token = req.headers["x-access-token"];
-      if (token !== undefined && token !== rec.token) {
+      // The SDK sends X-Access-Token on /files too (its envd REST client carries it on every call).
+      // Signed /files URLs (`signature=`, no token) are not implemented, so a missing token is refused.
+      if (!keyEquals(req.headers["x-access-token"], rec.token)) {
         req.resume();
-        sendJson(res, 401, { code: 401, message: "invalid access token" });
+        sendJson(res, 401, { code: 401, message: "invalid or missing X-Access-Token" });
         return;
       }
       if (req.method === "GET") return filesGet(req, res, url, rec);
@@ -66,7 +67,7 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       }
     };
     try {
-      if (req.headers["x-access-token"] !== rec.token) throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
+      if (!keyEquals(req.headers["x-access-token"], rec.token)) throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
       let msg: Record<string, unknown>;
       try {
         msg = (streaming ? parseEnvelope(body) : body.length ? JSON.parse(body.toString("utf8")) : {}) as Record<string, unknown>;

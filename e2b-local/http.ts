@@ -1,9 +1,18 @@
 // Small HTTP helpers shared by the control-plane API and envd: an error that carries its HTTP
 // status and JSON body, a JSON response, and a size-capped request body.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { timingSafeEqual } from "node:crypto";
 
 /** The largest JSON body accepted by the API and by envd's RPCs. */
 export const MAX_RPC_BODY = 16 * 1024 * 1024;
+
+/** Constant-time comparison of a presented secret (API key, access token) with the expected one. */
+export function keyEquals(a: unknown, b: string): boolean {
+  if (typeof a !== "string") return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 export class HttpError extends Error {
   status: number;
