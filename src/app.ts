@@ -1,6 +1,5 @@
 // Builds the Hono app: request ids, auth, one error shape, and the route modules.
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { Hono, type Context } from "hono";
 import { timing } from "hono/timing";
 import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
@@ -13,6 +12,7 @@ import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
 import type { AppEnv } from "./types.ts";
+import { jsonBodyLimit } from "./validation.ts";
 
 /** JSON bodies (code is ≤ 256 KiB; envs and the rest fit well within this). */
 const JSON_BODY_LIMIT = 1024 * 1024;
@@ -23,20 +23,18 @@ export function createApp() {
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).
   app.use("/api/*", timing({ totalDescription: "Worker" }));
   app.onError(errorResponse);
-  app.notFound((c) => errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c));
+  const noRoute = (c: Context<AppEnv>) => errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c);
+  app.notFound(noRoute);
 
-  const jsonLimit = bodyLimit({
-    maxSize: JSON_BODY_LIMIT,
-    onError: () => {
-      throw new ApiError("payload_too_large", `Request body must be at most ${JSON_BODY_LIMIT} bytes.`);
-    },
-  });
+  const jsonLimit = jsonBodyLimit(JSON_BODY_LIMIT);
 
   app.route("/api/health", healthRoutes);
 
   app.use("/api/v1/admin/*", requireOwner);
   app.use("/api/v1/admin/*", jsonLimit);
   app.route("/api/v1/admin", adminRoutes);
+  // An unknown owner path is a 404 here, not a user-key 401 further down.
+  app.all("/api/v1/admin/*", noRoute);
 
   app.use("/api/v1/*", requireUser);
   app.use("/api/v1/executions", jsonLimit);

@@ -1,7 +1,8 @@
 // zod validation for routes: one schema validates and types the input; failures name the field.
 import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
-import type { z } from "zod";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
 import { ApiError } from "./errors.ts";
 
 export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): string {
@@ -15,5 +16,23 @@ export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): 
 export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   return zValidator(target, schema, (result) => {
     if (!result.success) throw new ApiError("invalid_request", describeIssues(result.error));
+  });
+}
+
+/** A conversation names a user's sandbox; clients never name sandbox ids. */
+export const conversationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+/** The `:conversationId` route parameter. */
+export const conversationParam = z.object({ conversationId: conversationIdSchema });
+
+/** Refuses a request body over `maxSize` bytes with 413, before it is read. */
+export function jsonBodyLimit(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError("payload_too_large", `Request body must be at most ${maxSize} bytes.`);
+    },
   });
 }

@@ -2,7 +2,7 @@
 // the concurrency limit and the idle-reaping alarm, and fronts its metrics, history outbox and volume ledger.
 import { DurableObject } from "cloudflare:workers";
 import { limits } from "../config.ts";
-import { capture as captureOutcome, type Outcome } from "./outcome.ts";
+import { capture, type Outcome } from "./outcome.ts";
 import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
@@ -80,7 +80,7 @@ export class UserSpace extends DurableObject<Env> {
 
   /** Runs code in the conversation's sandbox and records it; the JSON API. */
   async execute(req: ExecutionRequest): Promise<Outcome<ExecutionResult>> {
-    return capture(() => this.run(req));
+    return captureSandbox(() => this.run(req));
   }
 
   /**
@@ -121,7 +121,7 @@ export class UserSpace extends DurableObject<Env> {
    * waiting for its sandbox. False when it is not running here (finished, or never was).
    */
   async cancel(executionId: string): Promise<Outcome<boolean>> {
-    return capture(async () => {
+    return captureSandbox(async () => {
       const run = this.runs.get(executionId);
       if (!run) return false;
       run.cancelled = true;
@@ -330,7 +330,7 @@ export class UserSpace extends DurableObject<Env> {
 
   /** The user's sandboxes that E2B still runs; rows of ones it no longer has are dropped. */
   async liveSandboxes(userId: string): Promise<Outcome<SandboxInfo[]>> {
-    return capture(async () => {
+    return captureSandbox(async () => {
       const asked = Date.now();
       const running = await listPhoenixSandboxes(this.env, { userId }).catch((err: unknown) => {
         throw sandboxUnavailable("Could not list sandboxes", err);
@@ -346,7 +346,7 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   async sandboxInfo(conversationId: string): Promise<Outcome<SandboxInfo>> {
-    return capture(async () => {
+    return captureSandbox(async () => {
       const row = this.sandboxRow(conversationId);
       if (!row) throw noSandbox(conversationId);
       const endsAt = await sandboxEndsAt(this.env, row.sandbox_id).catch((err: unknown) => {
@@ -362,7 +362,7 @@ export class UserSpace extends DurableObject<Env> {
 
   /** Kills the conversation's sandbox; the next execution there starts a fresh one. */
   async closeSandbox(conversationId: string): Promise<Outcome<SandboxInfo>> {
-    return capture(async () => {
+    return captureSandbox(async () => {
       const row = this.sandboxRow(conversationId);
       if (!row) throw noSandbox(conversationId);
       const killed = await killSandbox(this.env, row.sandbox_id).catch((err: unknown) => {
@@ -375,11 +375,11 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   async listSandboxFiles(conversationId: string, path: string): Promise<Outcome<FileEntry[]>> {
-    return capture(() => this.withSandbox(conversationId, null, (sandbox) => listFiles(sandbox, path)));
+    return captureSandbox(() => this.withSandbox(conversationId, null, (sandbox) => listFiles(sandbox, path)));
   }
 
   async readSandboxFile(conversationId: string, path: string): Promise<Outcome<ReadableStream<Uint8Array>>> {
-    return capture(() => this.withSandbox(conversationId, null, (sandbox) => readFile(sandbox, path)));
+    return captureSandbox(() => this.withSandbox(conversationId, null, (sandbox) => readFile(sandbox, path)));
   }
 
   /** Streams `body` into a file, starting the conversation's sandbox if it has none. */
@@ -389,14 +389,14 @@ export class UserSpace extends DurableObject<Env> {
     path: string,
     body: ReadableStream<Uint8Array>,
   ): Promise<Outcome<{ path: string; size: number }>> {
-    const outcome = await capture(() => this.withSandbox(conversationId, userId, (sandbox) => writeFile(sandbox, path, body)));
+    const outcome = await captureSandbox(() => this.withSandbox(conversationId, userId, (sandbox) => writeFile(sandbox, path, body)));
     if (!outcome.ok) body.cancel().catch(() => {});
     return outcome;
   }
 
   async installSandboxPackages(conversationId: string, userId: string, body: InstallBody): Promise<Outcome<InstallResult>> {
     const outputLimit = limits(this.env).outputLimitBytes;
-    return capture(() => this.withSandbox(conversationId, userId, (sandbox) => installPackages(sandbox, body, outputLimit)));
+    return captureSandbox(() => this.withSandbox(conversationId, userId, (sandbox) => installPackages(sandbox, body, outputLimit)));
   }
 
   /** Ids of the sandboxes this object tracks: the cron's orphan reaper spares these. */
@@ -491,7 +491,7 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   async reserveVolume(userId: string, entries: { name: string; size: number }[]): Promise<Outcome<Reservation[]>> {
-    return captureOutcome(() => this.volume.reserve(userId, entries));
+    return capture(() => this.volume.reserve(userId, entries));
   }
 
   async commitVolume(commits: Commit[]): Promise<boolean> {
@@ -513,14 +513,14 @@ export class UserSpace extends DurableObject<Env> {
       commit: async (commits) => this.volume.commit(commits),
       release: async (ids) => this.volume.release(ids),
     };
-    return capture(() =>
+    return captureSandbox(() =>
       this.withSandbox(conversationId, null, (sandbox) => persistFromSandbox(sandbox, this.env.VOLUMES, ledger, userId, path, name)),
     );
   }
 
   /** Copies a volume file into the conversation's sandbox, starting one if it has none. */
   async restoreFile(conversationId: string, userId: string, name: string, path: string): Promise<Outcome<{ name: string; path: string; size: number }>> {
-    return capture(async () => {
+    return captureSandbox(async () => {
       const object = await this.env.VOLUMES.get(volumeKey(userId, name));
       if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
       try {
@@ -559,6 +559,6 @@ function toApiError(err: unknown): ApiError {
 }
 
 /** Sandbox work over RPC: a failure that is not an ApiError is the sandbox's. */
-function capture<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
-  return captureOutcome(fn, toApiError);
+function captureSandbox<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  return capture(fn, toApiError);
 }

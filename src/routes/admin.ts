@@ -77,10 +77,15 @@ export const adminRoutes = new Hono<AppEnv>()
     return c.json({ id: row.id, userId, apiKey, prefix: row.prefix, createdAt: new Date(row.createdAt).toISOString() }, 201);
   })
   .get("/users/:id/keys", async (c) => {
-    const rows = await getDb(c.env)
+    const db = getDb(c.env);
+    const userId = c.req.param("id");
+    if (!(await db.select({ id: users.id }).from(users).where(eq(users.id, userId)).get())) {
+      throw new ApiError("not_found", `No user ${userId}.`);
+    }
+    const rows = await db
       .select({ id: apiKeys.id, prefix: apiKeys.prefix, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
       .from(apiKeys)
-      .where(eq(apiKeys.userId, c.req.param("id")))
+      .where(eq(apiKeys.userId, userId))
       .orderBy(apiKeys.createdAt);
     return c.json({
       items: rows.map((k) => ({

@@ -12,11 +12,8 @@ import { streamExecution } from "../executions/sse.ts";
 import { LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import { userSpace } from "../durable/stub.ts";
 import type { AppEnv } from "../types.ts";
-import { validate } from "../validation.ts";
+import { conversationIdSchema, validate } from "../validation.ts";
 
-export const conversationIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
 const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be a valid environment variable name");
 

@@ -7,10 +7,8 @@ import { unwrap } from "../durable/outcome.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
 import { installSchema } from "../sandbox/packages.ts";
 import type { AppEnv } from "../types.ts";
-import { validate } from "../validation.ts";
-import { conversationIdSchema } from "./executions.ts";
+import { conversationParam, validate } from "../validation.ts";
 
-const conversationParam = z.object({ conversationId: conversationIdSchema });
 const listQuery = z.object({ path: sandboxPathSchema.default(SANDBOX_HOME) });
 const fileQuery = z.object({ path: sandboxPathSchema });
 

@@ -1,28 +1,19 @@
 // POST /api/v1/sandboxes/:conversationId/files/persist and …/restore: copies between a conversation's
 // sandbox and the caller's volume, done in the caller's Durable Object (which owns the sandbox).
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { userSpace } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
-import { ApiError } from "../errors.ts";
 import { sandboxPathSchema } from "../sandbox/files.ts";
 import type { AppEnv } from "../types.ts";
-import { validate } from "../validation.ts";
+import { conversationParam, jsonBodyLimit, validate } from "../validation.ts";
 import { volumeNameSchema } from "../volume/names.ts";
-import { conversationIdSchema } from "./executions.ts";
 
-const conversationParam = z.object({ conversationId: conversationIdSchema });
 const persistSchema = z.object({ path: sandboxPathSchema, name: volumeNameSchema });
 const restoreSchema = z.object({ name: volumeNameSchema, path: sandboxPathSchema });
 
 /** Both bodies are two short strings. */
-const smallJson = bodyLimit({
-  maxSize: 16 * 1024,
-  onError: () => {
-    throw new ApiError("payload_too_large", "Request body must be at most 16384 bytes.");
-  },
-});
+const smallJson = jsonBodyLimit(16 * 1024);
 
 export const volumeSandboxRoutes = new Hono<AppEnv>()
   .post("/:conversationId/files/persist", smallJson, validate("param", conversationParam), validate("json", persistSchema), async (c) => {

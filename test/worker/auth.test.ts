@@ -47,6 +47,10 @@ describe("owner routes", () => {
     expect(again.status).toBe(404);
     const missing = await call(`/api/v1/admin/users/usr_nobody/keys`, { key: OWNER_TOKEN, method: "POST" });
     expect(missing.status).toBe(404);
+    expect((await call(`/api/v1/admin/users/usr_nobody/keys`, { key: OWNER_TOKEN })).status).toBe(404);
+    const listed = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{ items: { id: string; revokedAt: string | null }[] }>();
+    expect(listed.items.find((k) => k.id === user.keyId)?.revokedAt).toBeTruthy();
+    expect(listed.items.find((k) => k.id === second.id)?.revokedAt).toBeNull();
   });
 
   it("validates the user name", async () => {
@@ -71,9 +75,12 @@ describe("user routes", () => {
     expect(res.headers.get("X-Request-Id")).toBeTruthy();
   });
 
-  it("unknown routes are a JSON 404", async () => {
+  it("unknown routes are a JSON 404, for users and for the owner", async () => {
     const res = await call("/api/v1/nope", { key: (await createUser()).apiKey });
     expect(res.status).toBe(404);
     expect((await res.json<ErrorBody>()).error.code).toBe("not_found");
+    const owner = await call("/api/v1/admin/nope", { key: OWNER_TOKEN });
+    expect(owner.status).toBe(404);
+    expect((await owner.json<ErrorBody>()).error.code).toBe("not_found");
   });
 });
