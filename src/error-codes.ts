@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   sandbox_unavailable: 502,
   sandbox_busy: 503,
   sandbox_timeout: 504,
+  /** R2 failed a read or write: nothing was stored; retrying is safe. */
+  storage_unavailable: 503,
   quota_exceeded: 507,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

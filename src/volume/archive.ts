@@ -2,7 +2,7 @@
 import { ApiError } from "../errors.ts";
 import { checkName } from "./names.ts";
 import type { LedgerPort } from "./store.ts";
-import { exactly } from "./store.ts";
+import { putExactly } from "./store.ts";
 import { readTar, TAR_END, tarHeader, tarPadding } from "./tar.ts";
 import { listVolume, volumeKey, volumePrefix } from "./usage.ts";
 
@@ -90,13 +90,8 @@ export async function importVolume(
       }
       const key = `${stagingDir}${stagedKeys.length}`;
       stagedKeys.push(key);
-      try {
-        await bucket.put(key, exactly(entry.body, entry.size));
-      } catch (err) {
-        // The reader's error crosses the native stream as a plain Error: keep its message, restore its kind.
-        const message = err instanceof Error && err.message.startsWith("body:") ? err.message : `body: the archive broke off inside '${name}'`;
-        throw new ApiError("invalid_request", message, { cause: err });
-      }
+      // The tar reader's own "body: …" errors keep their words; R2 failing is 503, not the archive's fault.
+      await putExactly(bucket, key, entry.body, entry.size, undefined, `the archive entry '${name.slice(0, 200)}'`);
       staged.set(name, { name, size: entry.size, key });
     }
 

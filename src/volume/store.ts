@@ -46,10 +46,10 @@ export async function storeFile(
   const key = volumeKey(userId, name);
   let object: R2Object;
   try {
-    object = await bucket.put(key, exactly(body, size), httpMetadata ? { httpMetadata } : undefined);
+    object = await putExactly(bucket, key, body, size, httpMetadata ? { httpMetadata } : undefined);
   } catch (err) {
     await ledger.release([reservation.id]).catch(() => {});
-    throw new ApiError("invalid_request", `body: the upload did not deliver exactly ${size} bytes, so nothing was stored`, { cause: err });
+    throw err;
   }
   if (!(await ledger.commit([{ id: reservation.id, name, size: object.size }]))) {
     await bucket.delete(key);
@@ -64,9 +64,122 @@ export async function storeFile(
   };
 }
 
-/** R2 needs a known length; this also refuses a body that is shorter or longer than announced. */
-export function exactly(body: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
+/**
+ * Puts exactly `size` bytes of `body` at `key` (an R2 put is all or nothing). A body that ends early,
+ * runs long or breaks off is `400 invalid_request` (the sender's fault); R2 failing is
+ * `503 storage_unavailable`. `what` names the body in the 400's message.
+ */
+export async function putExactly(
+  bucket: R2Bucket,
+  key: string,
+  body: ReadableStream<Uint8Array>,
+  size: number,
+  options?: R2PutOptions,
+  what = "the upload",
+): Promise<R2Object> {
+  const delivery = exactly(body, size);
+  try {
+    return await bucket.put(key, delivery.stream, options);
+  } catch (err) {
+    // A fault of the body is recorded before the stream R2 reads is failed, so it is known by now.
+    const fault = delivery.fault();
+    delivery.stop(err);
+    // The tar reader's own errors are already the API's words.
+    if (fault?.cause instanceof ApiError) throw fault.cause;
+    if (fault) {
+      const message = fault.kind === "broken" ? bodyMessage(fault.cause) : undefined;
+      const described = {
+        short: `body: ${what} ended after ${fault.delivered} of the ${size} bytes announced, so nothing was stored`,
+        long: `body: ${what} sent more than the ${size} bytes announced, so nothing was stored`,
+        broken: message ?? `body: ${what} broke off after ${fault.delivered} of ${size} bytes, so nothing was stored`,
+      }[fault.kind];
+      throw new ApiError("invalid_request", described, { cause: fault.cause ?? err });
+    }
+    throw new ApiError("storage_unavailable", "Storage failed while writing the file; nothing was stored. Retry shortly.", { cause: err });
+  }
+}
+
+/** Why a body stopped delivering: it ended early, ran past its length, or its source failed. */
+export interface BodyFault {
+  kind: "short" | "long" | "broken";
+  /** Bytes read from the body when the fault was seen. */
+  delivered: number;
+  cause?: unknown;
+}
+
+/**
+ * R2 needs a known length: `stream` carries exactly `size` bytes of `body`, or fails. `fault()` tells
+ * whether the body itself was to blame (set before `stream` fails); undefined means whatever failed
+ * was downstream (R2).
+ */
+export function exactly(
+  body: ReadableStream<Uint8Array>,
+  size: number,
+): { stream: ReadableStream<Uint8Array>; fault(): BodyFault | undefined; stop(reason: unknown): void } {
   const sized = new FixedLengthStream(size);
-  body.pipeTo(sized.writable).catch(() => {});
-  return sized.readable;
+  const writer = sized.writable.getWriter();
+  const reader = readerOf(body);
+  let fault: BodyFault | undefined;
+  let delivered = 0;
+  const failWith = async (f: BodyFault, reason: unknown) => {
+    fault = f;
+    await writer.abort(reason).catch(() => {});
+  };
+  void (async () => {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        return failWith({ kind: "broken", delivered, cause: err }, err);
+      }
+      if (chunk.done) {
+        if (delivered < size) return failWith({ kind: "short", delivered }, new Error(`body ended after ${delivered} of ${size} bytes`));
+        return writer.close();
+      }
+      delivered += chunk.value.byteLength;
+      if (delivered > size) {
+        await reader.cancel().catch(() => {});
+        return failWith({ kind: "long", delivered }, new Error(`body ran past ${size} bytes`));
+      }
+      // Backpressure from R2, with a chunk in flight meanwhile. A write fails only when R2 stops
+      // reading: that failure is R2's, so no fault is recorded (the put reports it).
+      await writer.ready;
+      writer.write(chunk.value).catch(() => {});
+    }
+  })().catch(async (err) => {
+    await reader.cancel(err).catch(() => {});
+  });
+  return {
+    stream: sized.readable,
+    fault: () => fault,
+    // When R2 gave up without reading on, stop reading the body too.
+    stop: (reason) => {
+      void reader.cancel(reason).catch(() => {});
+      void writer.abort(reason).catch(() => {});
+    },
+  };
+}
+
+/** Big reads where the body is a byte stream (a request body): far fewer trips through JS per MiB. */
+const READ_CHUNK = 256 * 1024;
+
+function readerOf(body: ReadableStream<Uint8Array>): { read(): Promise<ReadableStreamReadResult<Uint8Array>>; cancel(reason?: unknown): Promise<void> } {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream (e.g. the tar reader's entries): plain reads.
+  }
+  if (!byob) return body.getReader();
+  const reader = byob;
+  return {
+    read: () => reader.read(new Uint8Array(READ_CHUNK)),
+    cancel: (reason) => reader.cancel(reason),
+  };
+}
+
+/** A reader error that already speaks to the client ("body: …", e.g. from the tar reader) keeps its words. */
+function bodyMessage(cause: unknown): string | undefined {
+  return cause instanceof Error && cause.message.startsWith("body:") ? cause.message : undefined;
 }

@@ -2,6 +2,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userSpace } from "../../src/durable/stub.ts";
+import { ApiError } from "../../src/errors.ts";
+import { storeFile, type LedgerPort } from "../../src/volume/store.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
 
@@ -130,9 +132,12 @@ describe("files", () => {
 
   it("stores nothing when a streamed body does not match its announced length", async () => {
     const before = await usage(user.apiKey);
-    for (const announced of ["999", "1001"]) {
+    for (const [announced, says] of [["999", "more than the 999 bytes"], ["1001", "ended after 1000 of the 1001 bytes"]] as const) {
       const res = await put(user.apiKey, "liar.bin", pattern(1000), { "Upload-Length": announced });
       expect(res.status).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain(says);
     }
     expect((await call(fileUrl("liar.bin"), { key: user.apiKey })).status).toBe(404);
     expect(await usage(user.apiKey)).toEqual(before);
@@ -149,11 +154,37 @@ describe("files", () => {
       },
     });
     const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) }).catch(() => undefined);
-    if (res) expect(res.status).toBeGreaterThanOrEqual(400);
+    if (res) expect(res.status).toBe(400);
     // The reservation is released once the Worker sees the failure.
     await expect.poll(async () => (await usage(user.apiKey)).reservedBytes).toBe(0);
     expect(await usage(user.apiKey)).toEqual(before);
     expect(await env.VOLUMES.head(`volumes/${user.id}/aborted.bin`)).toBeNull();
+  });
+
+  it("answers 503 storage_unavailable, not 400, when R2 fails a complete body, and gives the bytes back", async () => {
+    const released: string[][] = [];
+    const ledger: LedgerPort = {
+      reserve: async (entries) => entries.map(({ name, size }) => ({ id: `res-${name}`, name, size, existed: false })),
+      commit: async () => true,
+      release: async (ids) => void released.push(ids),
+    };
+    // R2 reads part of the (well-formed) body, then fails as it does on an internal error.
+    const failing = {
+      put: async (_key: string, value: ReadableStream<Uint8Array>) => {
+        await value.getReader().read();
+        throw new Error("put: We encountered an internal error. Please try again. (10001)");
+      },
+    } as unknown as R2Bucket;
+    const err = await storeFile(failing, ledger, user.id, "r2-down.bin", 3 * MiB, sized(3 * MiB)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe("storage_unavailable");
+    expect((err as ApiError).status).toBe(503);
+    expect(released).toEqual([["res-r2-down.bin"]]);
+
+    // The same fault from the body's side is still the sender's: 400.
+    const short = await storeFile(env.VOLUMES, ledger, user.id, "short.bin", 3 * MiB, pattern(MiB)).catch((e: unknown) => e);
+    expect((short as ApiError).code).toBe("invalid_request");
+    expect(await env.VOLUMES.head(`volumes/${user.id}/short.bin`)).toBeNull();
   });
 
   it("uploads and downloads 90 MiB intact (same SHA-256)", async () => {
