@@ -98,23 +98,49 @@ export async function importVolume(
     const entries = [...staged.values()];
     if (!entries.length) return { files: [], totalBytes: 0 };
     const reservations = await ledger.reserve(entries.map(({ name, size }) => ({ name, size })));
+    let putBack: () => Promise<void>;
     try {
-      await moveIn(bucket, userId, entries, reservations.map((r) => r.existed), stagingDir, stagedKeys);
+      putBack = await moveIn(bucket, userId, entries, reservations.map((r) => r.existed), stagingDir, stagedKeys);
     } catch (err) {
       await ledger.release(reservations.map((r) => r.id)).catch(() => {});
       throw err;
     }
-    await ledger.commit(entries.map((e, i) => ({ id: reservations[i]!.id, name: e.name, size: e.size })));
+    if (!(await ledger.commit(entries.map((e, i) => ({ id: reservations[i]!.id, name: e.name, size: e.size }))))) {
+      // The reservation lapsed and the volume filled meanwhile: the ledger still counts what was there, so restore it.
+      await putBack();
+      throw new ApiError(
+        "quota_exceeded",
+        "Volume quota exceeded: the import took so long that its reservation lapsed, and the volume filled up meanwhile; nothing was stored and the volume was put back as it was.",
+      );
+    }
     return { files: entries.map(({ name, size }) => ({ name, size })), totalBytes: stagedBytes };
   } finally {
     for (let i = 0; i < stagedKeys.length; i += 1000) await bucket.delete(stagedKeys.slice(i, i + 1000)).catch(() => {});
   }
 }
 
-/** Copies staged files into place; what it replaced is kept aside first so a failure can put it back. */
-async function moveIn(bucket: R2Bucket, userId: string, entries: Staged[], existed: boolean[], stagingDir: string, stagedKeys: string[]) {
+/**
+ * Copies staged files into place; what it replaced is kept aside first so a failure can put it back.
+ * Returns that putting back, for when the ledger refuses the commit afterwards (the backups live in
+ * staging until the import ends).
+ */
+async function moveIn(
+  bucket: R2Bucket,
+  userId: string,
+  entries: Staged[],
+  existed: boolean[],
+  stagingDir: string,
+  stagedKeys: string[],
+): Promise<() => Promise<void>> {
   const backups = new Map<string, string>();
   const moved: Staged[] = [];
+  const putBack = async () => {
+    for (const entry of moved) {
+      const backup = backups.get(entry.name);
+      if (backup) await copy(bucket, backup, volumeKey(userId, entry.name)).catch(() => {});
+      else await bucket.delete(volumeKey(userId, entry.name)).catch(() => {});
+    }
+  };
   try {
     for (const [i, entry] of entries.entries()) {
       if (!existed[i]) continue;
@@ -127,13 +153,10 @@ async function moveIn(bucket: R2Bucket, userId: string, entries: Staged[], exist
       moved.push(entry);
     }
   } catch (err) {
-    for (const entry of moved) {
-      const backup = backups.get(entry.name);
-      if (backup) await copy(bucket, backup, volumeKey(userId, entry.name)).catch(() => {});
-      else await bucket.delete(volumeKey(userId, entry.name)).catch(() => {});
-    }
+    await putBack();
     throw new ApiError("internal_error", "The import failed while storing the files; the volume was put back as it was.", { cause: err });
   }
+  return putBack;
 }
 
 async function copy(bucket: R2Bucket, from: string, to: string): Promise<boolean> {

@@ -20,6 +20,12 @@ export interface Commit {
   id: string;
   name: string;
   size: number;
+  /**
+   * The object was written over the name's previous file, which is therefore gone whatever the
+   * outcome: a refused commit forgets the name too (the caller deletes the object). Not set by an
+   * import, which keeps a backup and puts the previous file back.
+   */
+  inPlace?: boolean;
 }
 
 type ReservationRow = { id: string; name: string; size: number; credit: number; expires_at: number };
@@ -92,7 +98,8 @@ export class VolumeLedger {
   /**
    * Records stored objects at their real size and gives back their reservations. A commit whose
    * reservation expired is checked against the quota again; false means it does not fit and the
-   * caller must delete what it stored.
+   * caller must delete what it stored (and put back what it replaced, unless it wrote `inPlace`:
+   * then the previous file is gone and is forgotten here, so usage matches R2 once the caller deletes).
    */
   commit(commits: Commit[]): boolean {
     this.expire(Date.now());
@@ -102,6 +109,7 @@ export class VolumeLedger {
       const growth = late.reduce((sum, c) => sum + c.size - (this.fileSize(c.name) ?? 0), 0);
       if (this.usedBytes() + this.reservedBytes() + growth > this.quotaBytes()) {
         this.release(commits.map((c) => c.id));
+        this.forget(commits.filter((c) => c.inPlace).map((c) => c.name));
         return false;
       }
     }

@@ -51,9 +51,15 @@ export async function storeFile(
     await ledger.release([reservation.id]).catch(() => {});
     throw err;
   }
-  if (!(await ledger.commit([{ id: reservation.id, name, size: object.size }]))) {
+  // Written in place (no temporary key: R2 cannot rename, and copying every upload to save a file only
+  // a >2 h upload into a since-filled volume can lose would double every upload's cost).
+  if (!(await ledger.commit([{ id: reservation.id, name, size: object.size, inPlace: true }]))) {
     await bucket.delete(key);
-    throw new ApiError("quota_exceeded", "Volume quota exceeded: the upload took so long that its reservation lapsed and it no longer fits.");
+    const lost = reservation.existed ? ` It had already replaced the previous '${name}', so that file is gone too.` : "";
+    throw new ApiError(
+      "quota_exceeded",
+      `Volume quota exceeded: the upload took so long that its reservation lapsed, and the volume filled up meanwhile; it no longer fits, so it was deleted.${lost}`,
+    );
   }
   return {
     name,

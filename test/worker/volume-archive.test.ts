@@ -1,6 +1,10 @@
 // Volume export (a tar of every file) and import (checked first, stored all or none).
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { userSpace } from "../../src/durable/stub.ts";
+import { ApiError } from "../../src/errors.ts";
+import { ledgerFor } from "../../src/routes/volume.ts";
+import { importVolume } from "../../src/volume/archive.ts";
 import { TAR_END, tarHeader, tarPadding } from "../../src/volume/tar.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
@@ -168,6 +172,34 @@ describe("import", () => {
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: truth.bytes, fileCount: 2, reservedBytes: 0 });
     const a = await call(fileUrl("a.bin"), { key: u.apiKey });
     expect(await sha256(a.body!)).toBe(await sha256(pattern(1 * MiB, 9)));
+  });
+
+  it("an import whose reservation lapsed and no longer fits puts the volume back as it was", async () => {
+    const u = await createUser("import-late");
+    await put(u.apiKey, "keep.txt", "old contents");
+    const ledger = ledgerFor(env, u.id);
+    const slow = {
+      ...ledger,
+      // Between moving the files in and committing: the reservation lapses and the room is taken.
+      commit: async (commits: Parameters<typeof ledger.commit>[0]) => {
+        await runInDurableObject(userSpace(env, u.id), (_instance, state) => {
+          state.storage.sql.exec(`UPDATE volume_reservations SET expires_at = 0`);
+        });
+        expect((await put(u.apiKey, "filler.bin", sized(100 * MiB - 12))).status).toBe(201);
+        return ledger.commit(commits);
+      },
+    };
+    const { body } = tarOf([{ name: "keep.txt", size: 3000, seed: 1 }, { name: "new.bin", size: 2000 }]);
+    const err = await importVolume(env.VOLUMES, slow, u.id, body, 100 * MiB).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe("quota_exceeded");
+
+    // Stored but uncounted would be the bug: the import's files are gone and keep.txt is the old one.
+    expect(await names(u.apiKey)).toEqual(["filler.bin", "keep.txt"]);
+    expect(await (await call(fileUrl("keep.txt"), { key: u.apiKey })).text()).toBe("old contents");
+    const truth = await r2Totals(u.id);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: truth.bytes, fileCount: truth.count, reservedBytes: 0 });
+    expect(await stagingLeft()).toBe(0);
   });
 
   it("refuses an archive bigger than the whole quota while reading it", async () => {

@@ -344,6 +344,42 @@ describe("quota", () => {
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 2 * MiB, reservedBytes: 0 });
   });
 
+  it("a late upload that no longer fits is deleted, and the file it overwrote is no longer counted", async () => {
+    const u = await createUser("late");
+    expect((await put(u.apiKey, "doc.bin", sized(10 * MiB))).status).toBe(201);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sent = 0;
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === MiB) await gate;
+        if (sent >= 20 * MiB) return controller.close();
+        controller.enqueue(new Uint8Array(MiB));
+        sent += MiB;
+      },
+    });
+    // doc.bin 10 → 20 MiB holds 10 MiB more while it streams.
+    const late = put(u.apiKey, "doc.bin", slow, { "Upload-Length": String(20 * MiB) });
+    await expect.poll(async () => (await usage(u.apiKey)).reservedBytes).toBe(10 * MiB);
+    // Its reservation lapses (as after two hours), and the room goes to another file.
+    await runInDurableObject(userSpace(env, u.id), (_instance, state) => {
+      state.storage.sql.exec(`UPDATE volume_reservations SET expires_at = 0`);
+    });
+    expect((await put(u.apiKey, "filler.bin", sized(85 * MiB))).status).toBe(201);
+    release();
+
+    const res = await late;
+    expect(res.status).toBe(507);
+    const body = await res.json<ErrorBody>();
+    expect(body.error.code).toBe("quota_exceeded");
+    expect(body.error.message).toContain("previous 'doc.bin'");
+    // R2 overwrote doc.bin before the refusal, so it is gone: the ledger must not count it either.
+    expect(await env.VOLUMES.head(`volumes/${u.id}/doc.bin`)).toBeNull();
+    const truth = await r2Totals(u.id);
+    expect(truth).toEqual({ bytes: 85 * MiB, count: 1 });
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: truth.bytes, fileCount: truth.count, reservedBytes: 0 });
+  });
+
   it("reconciles usage from the R2 listing when it drifted", async () => {
     const u = await createUser("drift");
     await put(u.apiKey, "kept.bin", sized(10 * MiB));
