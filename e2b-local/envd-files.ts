@@ -1,13 +1,14 @@
 // envd's plain HTTP /files: GET downloads one file (gzip on Accept-Encoding), POST uploads one or
 // more (multipart, or a raw, possibly gzipped, body). Errors are JSON `{ code, message }`.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createReadStream } from "node:fs";
-import { chown, open, stat, writeFile } from "node:fs/promises";
+import { createReadStream, constants as C } from "node:fs";
+import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { posix } from "node:path";
 import { createGzip, gunzip } from "node:zlib";
 import { promisify } from "node:util";
 import { USER_GID } from "./sandbox.ts";
-import { canAccess, errorCode, resolveExisting, resolveForCreate } from "./files.ts";
+import { at, canAccess, errorCode, openAt, raced, resolveExisting, resolveForCreate } from "./files.ts";
 import { HttpError, httpError, readBody, sendJson } from "./http.ts";
 import { parseMultipart } from "./multipart.ts";
 import type { SandboxRec } from "./registry.ts";
@@ -43,7 +44,9 @@ export async function filesGet(req: IncomingMessage, res: ServerResponse, url: U
     const p = url.searchParams.get("path");
     if (!p) throw httpError(400, "path is required");
     const r = await resolveExisting(rec.mounts, p, homeOf(uid), true);
-    const fh = await open(r.hostPath, "r");
+    // opened relative to its open parent directory, the last component not followed (files.ts): a
+    // link swapped in after resolve() is refused, never read through; O_NONBLOCK: a FIFO does not hang
+    const fh = await openAt(rec.mounts, r.sbPath, C.O_RDONLY | C.O_NONBLOCK);
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw httpError(400, `path '${p}' is a directory`);
@@ -112,20 +115,8 @@ export async function filesPost(req: IncomingMessage, res: ServerResponse, url: 
       if (!f.path) throw httpError(400, "file path is required");
       const r = await resolveForCreate(rec.mounts, f.path, home, uid);
       if (!r.mount.rw || !r.hostPath) throw httpError(403, `cannot write '${f.path}': read-only file system`);
-      if (r.existed) {
-        const st = await stat(r.hostPath);
-        if (st.isDirectory()) throw httpError(400, `path '${f.path}' is a directory`);
-        if (!canAccess(st, uid, "w")) throw httpError(403, `permission denied: '${f.path}'`);
-      } else {
-        const parent = await stat(posix.dirname(r.hostPath));
-        if (!canAccess(parent, uid, "w")) throw httpError(403, `permission denied: '${f.path}'`);
-      }
       if (f.data.length > fileSizeBytes) throw httpError(507, "file too large");
-      await writeFile(r.hostPath, f.data, { mode: 0o644, flag: r.existed ? "w" : "wx" }).catch(async (e) => {
-        if (e.code === "EEXIST") await writeFile(r.hostPath, f.data);
-        else throw e;
-      });
-      if (!r.existed) await chown(r.hostPath, uid, uid === 0 ? 0 : USER_GID);
+      await writeOne(rec, r.sbPath, f.path, uid, f.data);
       if (Object.keys(meta).length) rec.fileMeta.set(r.sbPath, { ...meta });
       const entry: Record<string, unknown> = { name: posix.basename(r.sbPath), path: r.sbPath, type: "file" };
       const m = rec.fileMeta.get(r.sbPath);
@@ -135,5 +126,48 @@ export async function filesPost(req: IncomingMessage, res: ServerResponse, url: 
     sendJson(res, 200, out);
   } catch (e) {
     sendError(res, e);
+  }
+}
+
+/**
+ * Write one file at a resolved sandbox path. The file is created with O_CREAT|O_EXCL in its open parent
+ * directory, or (it exists) opened O_WRONLY|O_NOFOLLOW without O_TRUNC; only once the handle is known
+ * to be a regular file in the sandbox is it checked, truncated and written. A symlink swapped in at
+ * any moment is refused (ELOOP), never followed; there is no second, path-based write.
+ */
+async function writeOne(rec: SandboxRec, sbPath: string, reqPath: string, uid: number, data: Buffer): Promise<void> {
+  const a = await at(rec.mounts, sbPath);
+  try {
+    const flags = C.O_WRONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
+    const mayCreate = a.dir !== null && (uid === 0 || canAccess(await a.dir.stat(), uid, "w"));
+    let fh: FileHandle | null = null;
+    let created = false;
+    if (mayCreate) {
+      fh = await open(a.path, flags | C.O_CREAT | C.O_EXCL, 0o644).then(
+        (h) => ((created = true), h),
+        (e) => {
+          if (e.code === "EEXIST") return null;
+          throw e;
+        },
+      );
+    }
+    if (!fh) {
+      fh = await open(a.path, flags).catch((e) => {
+        if (e.code === "ENOENT" && !mayCreate) throw httpError(403, `permission denied: '${reqPath}'`);
+        throw e.code === "ELOOP" ? raced(reqPath) : e;
+      });
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw httpError(400, `path '${reqPath}' is not a regular file`);
+      if (created) await fh.chown(uid, uid === 0 ? 0 : USER_GID);
+      else if (!canAccess(st, uid, "w")) throw httpError(403, `permission denied: '${reqPath}'`);
+      await fh.truncate(0);
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await a.close();
   }
 }

@@ -4,10 +4,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes } from "node:crypto";
 import { watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
-import { lstat, readdir, rename, rm, stat } from "node:fs/promises";
-import { join, posix } from "node:path";
+import { constants as C } from "node:fs";
+import { lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { posix } from "node:path";
 import { RpcError, openStream } from "./connect.ts";
-import { canAccess, entryInfo, resolve, resolveExisting, resolveForCreate } from "./files.ts";
+import { at, canAccess, entryInfo, fdPath, lstatAt, openDirAt, resolve, resolveExisting, resolveForCreate } from "./files.ts";
+import type { At, Mount } from "./files.ts";
 import type { SandboxRec } from "./registry.ts";
 import { homeOf } from "./users.ts";
 
@@ -27,107 +30,185 @@ function reqPath(v: unknown): string {
   return v;
 }
 
-async function checkParentWritable(hostPath: string, uid: number): Promise<void> {
+/** The open parent of `a` must be writable by uid (root always may). */
+async function checkParentWritable(a: At, uid: number): Promise<void> {
   if (uid === 0) return;
-  const parent = await stat(posix.dirname(hostPath));
-  if (!canAccess(parent, uid, "w")) throw new RpcError("permission_denied", "permission denied");
+  if (!a.dir || !canAccess(await a.dir.stat(), uid, "w")) throw new RpcError("permission_denied", "permission denied");
 }
 
-function makeWatcher(hostDir: string, recursive: boolean, emit: (ev: FsEvent) => void): FSWatcher {
-  const w = watch(hostDir, { recursive, persistent: false }, (kind, filename) => {
-    if (!filename) return;
-    const name = String(filename);
-    const hp = join(hostDir, name);
-    if (kind === "change") {
-      emit({ name, type: "EVENT_TYPE_WRITE" });
-      return;
-    }
-    lstat(hp).then(
-      () => emit({ name, type: "EVENT_TYPE_CREATE" }),
-      () => emit({ name, type: "EVENT_TYPE_REMOVE" }),
-    );
+/**
+ * rm -rf of `name` in the open directory `dir`, every step relative to an open directory (unlinkat,
+ * openat O_NOFOLLOW|O_DIRECTORY, rmdir): a subdirectory swapped for a symlink is unlinked as a link,
+ * never descended into, so nothing outside the sandbox's tree can be removed.
+ */
+async function removeAt(dir: FileHandle, name: string): Promise<void> {
+  const p = fdPath(dir, name);
+  const st = await lstat(p).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    await unlink(p).catch((e) => {
+      if (e.code !== "ENOENT") throw e;
+    });
+    return;
+  }
+  let sub: FileHandle;
+  try {
+    sub = await open(p, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+  } catch (e) {
+    const c = (e as NodeJS.ErrnoException).code;
+    if (c === "ENOENT") return;
+    if (c === "ENOTDIR" || c === "ELOOP") return removeAt(dir, name); // swapped: remove what is there now
+    throw e;
+  }
+  try {
+    for (const n of await readdir(fdPath(sub))) await removeAt(sub, n);
+  } finally {
+    await sub.close();
+  }
+  await rmdir(p).catch((e) => {
+    if (e.code !== "ENOENT") throw e;
   });
+}
+
+/**
+ * A watcher on a resolved directory: the inotify watch is set through the directory's open handle
+ * (`/proc/self/fd/N`, held until the watcher closes), and each event's lstat goes through at().
+ * Subdirectories of a recursive watch are added by Node by path below that handle.
+ */
+async function makeWatcher(mounts: Mount[], sbDir: string, recursive: boolean, emit: (ev: FsEvent) => void): Promise<FSWatcher> {
+  const dir = await openDirAt(mounts, sbDir);
+  let w: FSWatcher;
+  try {
+    w = watch(fdPath(dir), { recursive, persistent: false }, (kind, filename) => {
+      if (!filename) return;
+      const name = String(filename);
+      if (kind === "change") {
+        emit({ name, type: "EVENT_TYPE_WRITE" });
+        return;
+      }
+      lstatAt(mounts, posix.join(sbDir, name)).then(
+        () => emit({ name, type: "EVENT_TYPE_CREATE" }),
+        () => emit({ name, type: "EVENT_TYPE_REMOVE" }),
+      );
+    });
+  } catch (e) {
+    await dir.close();
+    throw e;
+  }
   w.on("error", () => {});
+  w.on("close", () => void dir.close());
   return w;
+}
+
+/** The resolved directory at sbPath, or invalid_argument. */
+async function requireDir(mounts: Mount[], sbPath: string, p: string, uid: number): Promise<void> {
+  const st = await lstatAt(mounts, sbPath);
+  if (!st.isDirectory()) throw new RpcError("invalid_argument", `path '${p}' is not a directory`);
+  if (!canAccess(st, uid, "r")) throw new RpcError("permission_denied", `permission denied: '${p}'`);
 }
 
 export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRequest, uid: number): Promise<unknown> {
   const home = homeOf(uid);
-  const info = (sbPath: string, hostPath: string) => entryInfo(rec.mounts, sbPath, hostPath, home, rec.fileMeta.get(sbPath));
+  // Every host operation below is relative to an open parent directory walked without following
+  // links (files.ts at/openDirAt): Stat/ListDir/watchers can only look at, MakeDir/Move/Remove only
+  // change, entries inside this sandbox's mounts; a link swapped in after resolve() is refused.
+  const info = (sbPath: string) => entryInfo(rec.mounts, sbPath, home, rec.fileMeta.get(sbPath));
   switch (method) {
     case "Stat": {
       const r = await resolveExisting(rec.mounts, reqPath(msg.path), home, false);
-      return { entry: await info(r.sbPath, r.hostPath) };
+      return { entry: await info(r.sbPath) };
     }
     case "MakeDir": {
       const p = reqPath(msg.path);
       const r0 = await resolve(rec.mounts, p, home, true);
       if (r0.missing.length === 0 && r0.hostPath) throw new RpcError("already_exists", `path '${p}' already exists`);
       const r = await resolveForCreate(rec.mounts, p, home, uid, true);
-      return { entry: await info(r.sbPath, r.hostPath) };
+      return { entry: await info(r.sbPath) };
     }
     case "Move": {
       const src = await resolveExisting(rec.mounts, reqPath(msg.source), home, false);
       if (!src.mount.rw) throw new RpcError("permission_denied", "read-only file system");
-      await checkParentWritable(src.hostPath, uid);
+      if (src.sbPath === src.mount.sb) throw new RpcError("permission_denied", "cannot move this path");
       const dst = await resolveForCreate(rec.mounts, reqPath(msg.destination), home, uid);
-      if (!dst.mount.rw) throw new RpcError("permission_denied", "read-only file system");
-      await rename(src.hostPath, dst.hostPath);
+      if (!dst.mount.rw || dst.sbPath === dst.mount.sb) throw new RpcError("permission_denied", "read-only file system");
+      const sa = await at(rec.mounts, src.sbPath);
+      try {
+        await checkParentWritable(sa, uid);
+        const da = await at(rec.mounts, dst.sbPath);
+        try {
+          await checkParentWritable(da, uid);
+          // renameat between two open directories: neither last component is followed
+          await rename(sa.path, da.path);
+        } finally {
+          await da.close();
+        }
+      } finally {
+        await sa.close();
+      }
       const meta = rec.fileMeta.get(src.sbPath);
       if (meta) {
         rec.fileMeta.delete(src.sbPath);
         rec.fileMeta.set(dst.sbPath, meta);
       }
-      return { entry: await info(dst.sbPath, dst.hostPath) };
+      return { entry: await info(dst.sbPath) };
     }
     case "ListDir": {
       const p = reqPath(msg.path);
       const depth = msg.depth === undefined ? 1 : Number(msg.depth);
       if (!Number.isInteger(depth) || depth < 0) throw new RpcError("invalid_argument", "invalid depth");
       const r = await resolveExisting(rec.mounts, p, home, true);
-      const st = await stat(r.hostPath);
-      if (!st.isDirectory()) throw new RpcError("invalid_argument", `path '${p}' is not a directory`);
-      if (!canAccess(st, uid, "r")) throw new RpcError("permission_denied", `permission denied: '${p}'`);
+      await requireDir(rec.mounts, r.sbPath, p, uid);
       const entries: unknown[] = [];
-      const walk = async (sbDir: string, hostDir: string, level: number) => {
+      const walk = async (sbDir: string, level: number) => {
         let names: string[];
         try {
-          names = await readdir(hostDir);
+          const dir = await openDirAt(rec.mounts, sbDir);
+          try {
+            names = await readdir(fdPath(dir));
+          } finally {
+            await dir.close();
+          }
         } catch {
           return;
         }
         names.sort();
         for (const n of names) {
           const sbp = posix.join(sbDir, n);
-          const hp = join(hostDir, n);
           let e: Record<string, unknown>;
           try {
-            e = await info(sbp, hp);
+            e = await info(sbp);
           } catch {
             continue;
           }
           entries.push(e);
-          if (level < Math.max(depth, 1) && e.type === "FILE_TYPE_DIRECTORY" && !(await lstat(hp)).isSymbolicLink()) {
-            await walk(sbp, hp, level + 1);
+          if (level < Math.max(depth, 1) && e.type === "FILE_TYPE_DIRECTORY" && e.symlinkTarget === undefined) {
+            await walk(sbp, level + 1);
           }
         }
       };
-      await walk(r.sbPath, r.hostPath, 1);
+      await walk(r.sbPath, 1);
       return { entries };
     }
     case "Remove": {
       const r = await resolveExisting(rec.mounts, reqPath(msg.path), home, false);
-      if (!r.mount.rw || r.hostPath === r.mount.host) throw new RpcError("permission_denied", "cannot remove this path");
-      await checkParentWritable(r.hostPath, uid);
-      await rm(r.hostPath, { recursive: true, force: true });
+      if (!r.mount.rw || r.sbPath === r.mount.sb) throw new RpcError("permission_denied", "cannot remove this path");
+      const a = await at(rec.mounts, r.sbPath);
+      try {
+        await checkParentWritable(a, uid);
+        await removeAt(a.dir!, a.name);
+      } finally {
+        await a.close();
+      }
       for (const k of rec.fileMeta.keys()) if (k === r.sbPath || k.startsWith(r.sbPath + "/")) rec.fileMeta.delete(k);
       return {};
     }
     case "CreateWatcher": {
-      const r = await resolveExisting(rec.mounts, reqPath(msg.path), home, true);
+      const p = reqPath(msg.path);
+      const r = await resolveExisting(rec.mounts, p, home, true);
+      await requireDir(rec.mounts, r.sbPath, p, uid);
       const wid = randomBytes(8).toString("hex");
       const events: object[] = [];
-      const w = makeWatcher(r.hostPath, msg.recursive === true, (ev) => events.push(ev));
+      const w = await makeWatcher(rec.mounts, r.sbPath, msg.recursive === true, (ev) => events.push(ev));
       rec.watchers.set(wid, { w, events });
       return { watcherId: wid };
     }
@@ -153,10 +234,14 @@ export async function rpcWatch(req: IncomingMessage, res: ServerResponse, rec: S
   const home = homeOf(uid);
   const path = reqPath(msg.path);
   const r = await resolveExisting(rec.mounts, path, home, true);
-  const st = await stat(r.hostPath);
-  if (!st.isDirectory()) throw new RpcError("invalid_argument", `path '${path}' is not a directory`);
+  await requireDir(rec.mounts, r.sbPath, path, uid);
+  let closed = false;
   let w: FSWatcher | null = null;
-  const stream = openStream(req, res, rec.streams, { keepalive: {} }, () => w?.close());
+  const stream = openStream(req, res, rec.streams, { keepalive: {} }, () => {
+    closed = true;
+    w?.close();
+  });
   stream.send({ start: {} });
-  w = makeWatcher(r.hostPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
+  w = await makeWatcher(rec.mounts, r.sbPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
+  if (closed) w.close();
 }

@@ -2,8 +2,23 @@
 // mount table the sandbox was started with, component by component, following symlinks *inside the
 // sandbox's view*, so a symlink in /home/user can never lead the API to a host file the sandbox
 // cannot see. Writable mounts are the sandbox's own /home/user, /tmp and /root.
+//
+// Race safety. Sandbox code can change its folders at any moment, e.g. swap a checked directory or
+// file for a symlink to a host path between our check and our operation. So no operation ever
+// hands a host path string to the kernel below a mount's host root: `at()` walks from the mount's
+// host root (a folder the server made, which the sandbox cannot rename or replace: it is its mount
+// point) to the parent directory one component at a time with O_DIRECTORY|O_NOFOLLOW, holding each
+// directory open, and the operation then names only the last component relative to that open
+// directory, as `/proc/self/fd/<dirfd>/<name>` (the kernel jumps to the open directory itself, it
+// does not re-read a path: this is openat/mkdirat/renameat/unlinkat with Node's path APIs). A symlink
+// met anywhere on that walk (ENOTDIR/ELOOP) means the tree changed since it was resolved: the
+// request is refused with `invalid_argument` (400). The last component is never followed (O_NOFOLLOW,
+// lstat, unlink, rename, mkdir). The sandbox can only move things within its own mounts (renames
+// across mounts fail with EXDEV), so an open directory stays inside its view.
 import type { Stats } from "node:fs";
-import { lstat, mkdir, chown, readlink, stat } from "node:fs/promises";
+import { constants as C } from "node:fs";
+import { lstat, mkdir, open, readlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, systemBinds } from "./sandbox.ts";
 import { RpcError } from "./connect.ts";
@@ -27,7 +42,7 @@ export function errorCode(e: unknown): string {
   if (c === "ENOENT") return "not_found";
   if (c === "EEXIST") return "already_exists";
   if (c === "EACCES" || c === "EPERM" || c === "EROFS") return "permission_denied";
-  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY") return "invalid_argument";
+  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY" || c === "ELOOP" || c === "ENXIO") return "invalid_argument";
   if (c === "ENOSPC" || c === "EDQUOT" || c === "EFBIG") return "resource_exhausted";
   if (c === "invalid_argument" || c === "not_found" || c === "unauthenticated") return c;
   return "internal";
@@ -63,13 +78,14 @@ export function sandboxMounts(dir: string): Mount[] {
 export type Resolved = {
   /** absolute sandbox path of the deepest existing component (symlinks resolved) */
   sbPath: string;
+  /** where that is on the host, for information only: never hand it to an fs call (races), use at() */
   hostPath: string;
   mount: Mount;
   /** components below sbPath that do not exist yet */
   missing: string[];
 };
 
-function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host: string } | null {
+export function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host: string } | null {
   let best: Mount | null = null;
   for (const m of mounts) {
     if (sbPath === m.sb || sbPath.startsWith(m.sb + "/")) {
@@ -79,6 +95,69 @@ function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host: strin
   if (!best) return null;
   return { mount: best, host: best.host + sbPath.slice(best.sb.length) };
 }
+
+/** The request's path changed under it (a symlink appeared where a directory was resolved). */
+export const raced = (p: string) => new FsError("invalid_argument", 400, `path '${p}' changed while it was being accessed`);
+
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+
+/** `/proc/self/fd/<fd>[/<name>]`: a path the kernel resolves from the open directory, not by name. */
+export const fdPath = (dir: FileHandle, name?: string) => `/proc/self/fd/${dir.fd}` + (name ? "/" + name : "");
+
+/** Open the directory `sbDir` (resolved, symlink-free) from its mount's host root, never following a link. */
+export async function openDirAt(mounts: Mount[], sbDir: string): Promise<FileHandle> {
+  const m = findMount(mounts, sbDir);
+  if (!m) throw notFound(sbDir);
+  const parts = sbDir.slice(m.mount.sb.length).split("/").filter(Boolean);
+  let dir = await open(m.mount.host, C.O_RDONLY | C.O_DIRECTORY);
+  for (const p of parts) {
+    let next: FileHandle;
+    try {
+      next = await open(fdPath(dir, p), DIR_FLAGS);
+    } catch (e) {
+      await dir.close();
+      const c = (e as NodeJS.ErrnoException).code;
+      throw c === "ENOTDIR" || c === "ELOOP" ? raced(sbDir) : e;
+    }
+    await dir.close();
+    dir = next;
+  }
+  return dir;
+}
+
+/**
+ * The sandbox path `sbPath` (resolved) as a host path safe to pass to an operation that does not
+ * follow its last component: the parent is an open directory (see the top of this file), or, for a
+ * mount root itself, the mount's host path (server-made). Call close() afterwards.
+ */
+export type At = { path: string; name: string; dir: FileHandle | null; close(): Promise<void> };
+export async function at(mounts: Mount[], sbPath: string): Promise<At> {
+  const m = findMount(mounts, sbPath);
+  if (!m) throw notFound(sbPath);
+  if (sbPath === m.mount.sb) return { path: m.mount.host, name: "", dir: null, close: async () => {} };
+  const name = posix.basename(sbPath);
+  const dir = await openDirAt(mounts, posix.dirname(sbPath));
+  return { path: fdPath(dir, name), name, dir, close: () => dir.close() };
+}
+
+async function withAt<T>(mounts: Mount[], sbPath: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const a = await at(mounts, sbPath);
+  try {
+    return await fn(a.path);
+  } finally {
+    await a.close();
+  }
+}
+
+/** lstat / readlink of a resolved sandbox path, race-safe. */
+export const lstatAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (p) => lstat(p));
+const readlinkAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (p) => readlink(p));
+
+/** Open a resolved sandbox path (a file) with O_NOFOLLOW added to `flags`. */
+export const openAt = (mounts: Mount[], sbPath: string, flags: number, mode?: number) =>
+  withAt(mounts, sbPath, (p) => open(p, flags | C.O_NOFOLLOW, mode)).catch((e) => {
+    throw (e as NodeJS.ErrnoException).code === "ELOOP" ? raced(sbPath) : e;
+  });
 
 export function normalize(path: string, home: string): string {
   if (typeof path !== "string" || path.includes("\0")) throw new FsError("invalid_argument", 400, "invalid path");
@@ -113,13 +192,13 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
     }
     let st: Stats;
     try {
-      st = await lstat(m.host);
+      st = await lstatAt(mounts, next);
     } catch {
       return { sbPath: "/" + cur.join("/"), hostPath: findMount(mounts, "/" + cur.join("/"))?.host ?? "", mount: m.mount, missing: [comp, ...todo] };
     }
     if (st.isSymbolicLink() && (todo.length > 0 || followLast) && m.host !== m.mount.host) {
       if (++hops > 40) throw new FsError("invalid_argument", 400, "too many levels of symbolic links");
-      const target = await readlink(m.host);
+      const target = await readlinkAt(mounts, next);
       const tparts = target.split("/").filter(Boolean);
       if (target.startsWith("/")) cur = [];
       todo = [...tparts, ...todo];
@@ -128,7 +207,7 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
     if (st.isSymbolicLink() && (todo.length > 0 || followLast) && m.host === m.mount.host) {
       // a mount point that is itself a symlink on the host (/bin -> usr/bin)
       if (++hops > 40) throw new FsError("invalid_argument", 400, "too many levels of symbolic links");
-      const target = await readlink(m.host);
+      const target = await readlinkAt(mounts, next);
       if (target.startsWith("/")) cur = [];
       todo = [...target.split("/").filter(Boolean), ...todo];
       continue;
@@ -171,17 +250,37 @@ export async function resolveForCreate(
   let hostPath = r.hostPath;
   const mount = findMount(mounts, sbPath === "/" ? "/" : sbPath)?.mount ?? r.mount;
   if (!hostPath || !mount.rw) throw new FsError("permission_denied", 403, `cannot write '${path}': read-only file system`);
-  const parentSt = await stat(hostPath);
-  if (!parentSt.isDirectory()) throw new FsError("invalid_argument", 400, `'${sbPath}' is not a directory`);
-  if (!canAccess(parentSt, uid, "w")) throw new FsError("permission_denied", 403, `permission denied: '${sbPath}'`);
-  const dirs = makeLast ? r.missing : r.missing.slice(0, -1);
-  for (const comp of dirs) {
-    sbPath = posix.join(sbPath, comp);
-    hostPath = join(hostPath, comp);
-    await mkdir(hostPath, { mode: 0o755 }).catch((e) => {
-      if (e.code !== "EEXIST") throw e;
-    });
-    await chown(hostPath, uid, uid === 0 ? 0 : USER_GID);
+  let dir: FileHandle;
+  try {
+    dir = await openDirAt(mounts, sbPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOTDIR") throw new FsError("invalid_argument", 400, `'${sbPath}' is not a directory`);
+    throw e;
+  }
+  try {
+    if (!canAccess(await dir.stat(), uid, "w")) throw new FsError("permission_denied", 403, `permission denied: '${sbPath}'`);
+    const dirs = makeLast ? r.missing : r.missing.slice(0, -1);
+    // each new directory is made in the open parent (mkdirat), then opened without following a link
+    // and chowned through its handle: a swap in between can only hit a directory inside the sandbox
+    for (const comp of dirs) {
+      sbPath = posix.join(sbPath, comp);
+      hostPath = join(hostPath, comp);
+      const made = await mkdir(fdPath(dir, comp), { mode: 0o755 }).then(
+        () => true,
+        (e) => {
+          if (e.code !== "EEXIST") throw e;
+          return false;
+        },
+      );
+      const next = await open(fdPath(dir, comp), DIR_FLAGS).catch((e) => {
+        throw e.code === "ENOTDIR" || e.code === "ELOOP" ? raced(path) : e;
+      });
+      await dir.close();
+      dir = next;
+      if (made) await dir.chown(uid, uid === 0 ? 0 : USER_GID);
+    }
+  } finally {
+    await dir.close();
   }
   if (!makeLast) {
     const last = r.missing[r.missing.length - 1]!;
@@ -207,24 +306,18 @@ function groupName(gid: number): string {
 
 export type EntryInfo = Record<string, unknown>;
 
-/** EntryInfo for a sandbox path; hostPath is the unresolved location (may be a symlink). */
-export async function entryInfo(
-  mounts: Mount[],
-  sbPath: string,
-  hostPath: string,
-  home: string,
-  metadata?: Record<string, string>,
-): Promise<EntryInfo> {
-  const lst = await lstat(hostPath);
+/** EntryInfo for a sandbox path whose parent is resolved; the last component may be a symlink. */
+export async function entryInfo(mounts: Mount[], sbPath: string, home: string, metadata?: Record<string, string>): Promise<EntryInfo> {
+  const lst = await lstatAt(mounts, sbPath);
   let st = lst;
   let symlinkTarget: string | undefined;
   if (lst.isSymbolicLink()) {
     try {
       const r = await resolve(mounts, sbPath, home, true);
       symlinkTarget = r.missing.length ? posix.join(r.sbPath, ...r.missing) : r.sbPath;
-      if (r.hostPath && r.missing.length === 0) st = await stat(r.hostPath);
+      if (r.hostPath && r.missing.length === 0) st = await lstatAt(mounts, r.sbPath);
     } catch {
-      symlinkTarget = await readlink(hostPath);
+      symlinkTarget = await readlinkAt(mounts, sbPath);
     }
   }
   const type = st.isDirectory() ? "FILE_TYPE_DIRECTORY" : st.isSymbolicLink() ? "FILE_TYPE_SYMLINK" : "FILE_TYPE_FILE";
