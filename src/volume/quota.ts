@@ -41,8 +41,10 @@ export class VolumeLedger {
   private readonly sql: SqlStorage;
   private readonly bucket: R2Bucket;
   private readonly quotaBytes: () => number;
-  /** Names changed while a reconciliation is listing R2: the listing is older than they are. */
-  private readonly touchedDuringReconcile = new Set<Set<string>>();
+  /** Names changed while a reconciliation or a pruning works from an R2 listing: the listing is older than they are. */
+  private readonly touchedSinceListing = new Set<Set<string>>();
+  /** Retention deletes in flight: a reservation for one of their names waits, so its upload lands after the delete. */
+  private readonly deleting = new Set<{ names: Set<string>; done: Promise<void> }>();
   private reconciling: Promise<void> | undefined;
 
   constructor(sql: SqlStorage, bucket: R2Bucket, quotaBytes: () => number) {
@@ -82,7 +84,13 @@ export class VolumeLedger {
     if (refusal?.code === "quota_exceeded" && Date.now() - (this.meta()?.reconciled_at ?? 0) > RECONCILE_ON_REFUSAL_AFTER_MS) {
       await this.reconcile(userId);
     }
-    // Checked again after any await: other reservations may have landed meanwhile.
+    // A retention delete of one of these names finishes first, or it could land after this upload.
+    for (;;) {
+      const deletion = [...this.deleting].find((d) => entries.some((e) => d.names.has(e.name)));
+      if (!deletion) break;
+      await deletion.done.catch(() => {});
+    }
+    // Checked again after any await (nothing awaits from here on): other reservations may have landed meanwhile.
     const final = this.refusal(entries);
     if (final) throw final;
     const expiresAt = Date.now() + RESERVATION_TTL_MS;
@@ -141,27 +149,46 @@ export class VolumeLedger {
     return this.reconciling;
   }
 
-  /** Deletes files not modified since `cutoff` (retention), skipping names being written. */
+  /**
+   * Deletes files not modified since `cutoff` (retention). The listing ages while it is used: a name
+   * written since (committed) or being written (reserved) is skipped, and an upload that starts while
+   * a delete is in flight waits for it, so retention never deletes a newer version than it listed.
+   */
   async prune(userId: string, cutoff: number): Promise<number> {
     await this.ready(userId);
-    const stale: string[] = [];
-    for await (const object of listVolume(this.bucket, userId)) {
-      if (object.uploaded.getTime() < cutoff) stale.push(object.key.slice(volumePrefix(userId).length));
+    const touched = new Set<string>();
+    this.touchedSinceListing.add(touched);
+    try {
+      const stale: string[] = [];
+      for await (const object of listVolume(this.bucket, userId)) {
+        if (object.uploaded.getTime() < cutoff) stale.push(object.key.slice(volumePrefix(userId).length));
+      }
+      let deleted = 0;
+      for (let i = 0; i < stale.length; i += 1000) {
+        // Synchronous from this check to the delete's registration: no reservation can slip in between.
+        const batch = stale.slice(i, i + 1000).filter((name) => !touched.has(name) && !this.pending(name));
+        if (!batch.length) continue;
+        const deletion = {
+          names: new Set(batch),
+          done: this.bucket.delete(batch.map((name) => volumeKey(userId, name))).then(() => this.forget(batch)),
+        };
+        this.deleting.add(deletion);
+        try {
+          await deletion.done;
+        } finally {
+          this.deleting.delete(deletion);
+        }
+        deleted += batch.length;
+      }
+      return deleted;
+    } finally {
+      this.touchedSinceListing.delete(touched);
     }
-    let deleted = 0;
-    for (let i = 0; i < stale.length; i += 1000) {
-      const batch = stale.slice(i, i + 1000).filter((name) => !this.pending(name));
-      if (!batch.length) continue;
-      await this.bucket.delete(batch.map((name) => volumeKey(userId, name)));
-      this.forget(batch);
-      deleted += batch.length;
-    }
-    return deleted;
   }
 
   private async listAndReplace(userId: string): Promise<void> {
     const touched = new Set<string>();
-    this.touchedDuringReconcile.add(touched);
+    this.touchedSinceListing.add(touched);
     try {
       const listed = new Map<string, number>();
       const prefix = volumePrefix(userId);
@@ -175,7 +202,7 @@ export class VolumeLedger {
       }
       this.sql.exec(`INSERT OR REPLACE INTO volume_meta VALUES (1, ?, ?)`, userId, Date.now());
     } finally {
-      this.touchedDuringReconcile.delete(touched);
+      this.touchedSinceListing.delete(touched);
     }
   }
 
@@ -198,7 +225,7 @@ export class VolumeLedger {
   }
 
   private touch(name: string): void {
-    for (const set of this.touchedDuringReconcile) set.add(name);
+    for (const set of this.touchedSinceListing) set.add(name);
   }
 
   private expire(now: number): void {

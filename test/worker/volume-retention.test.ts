@@ -1,8 +1,11 @@
 // The cron trigger: volume files past VOLUME_RETENTION_DAYS and history past HISTORY_RETENTION_DAYS go.
-import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DAILY_CRON, pruneVolumes } from "../../src/cron.ts";
+import { userSpace } from "../../src/durable/stub.ts";
 import worker from "../../src/index.ts";
+import { VolumeLedger } from "../../src/volume/quota.ts";
+import { storeFile, type LedgerPort } from "../../src/volume/store.ts";
 import { call, createUser } from "./helpers.ts";
 import { fileUrl, put, r2Totals, usage } from "./volume-helpers.ts";
 
@@ -47,6 +50,72 @@ describe("volume retention", () => {
     await env.VOLUMES.put("staging/usr_gone/import/0", "x");
     await pruneVolumes(env, Date.now() + 2 * DAY_MS);
     expect((await env.VOLUMES.list({ prefix: "staging/" })).objects).toHaveLength(0);
+  });
+});
+
+/**
+ * Prunes `userId`'s volume (everything is past `cutoff`) with the ledger of their Durable Object
+ * reading R2 through `wrap`, which can slip an upload into the middle; then reports what R2 and the
+ * ledger hold for `name`.
+ */
+async function pruneWith(
+  userId: string,
+  wrap: (bucket: R2Bucket, upload: (body: string) => Promise<unknown>) => Partial<R2Bucket>,
+): Promise<{ deleted: number; text: string | null; counted: number | undefined }> {
+  return runInDurableObject(userSpace(env, userId), async (_instance, state) => {
+    let ledger!: VolumeLedger;
+    const port: LedgerPort = {
+      reserve: (entries) => ledger.reserve(userId, entries),
+      commit: async (commits) => ledger.commit(commits),
+      release: async (ids) => ledger.release(ids),
+    };
+    const upload = (body: string) => storeFile(env.VOLUMES, port, userId, "a.txt", body.length, new Blob([body]).stream());
+    const real = env.VOLUMES;
+    const bucket = Object.assign(Object.create(real) as R2Bucket, {
+      head: real.head.bind(real),
+      get: real.get.bind(real),
+      put: real.put.bind(real),
+      list: real.list.bind(real),
+      delete: real.delete.bind(real),
+      ...wrap(real, upload),
+    });
+    ledger = new VolumeLedger(state.storage.sql, bucket, () => 100 * 1024 * 1024);
+    const deleted = await ledger.prune(userId, Date.now() + DAY_MS);
+    const object = await real.get(`volumes/${userId}/a.txt`);
+    const row = state.storage.sql.exec<{ size: number }>(`SELECT size FROM volume_files WHERE name = 'a.txt'`).toArray()[0];
+    return { deleted, text: object ? await object.text() : null, counted: row?.size };
+  });
+}
+
+describe("retention racing an upload", () => {
+  it("keeps a file rewritten after the listing and before the delete", async () => {
+    const u = await createUser("prune-race-list");
+    await put(u.apiKey, "a.txt", "old");
+    const result = await pruneWith(u.id, (real, upload) => ({
+      list: async (options) => {
+        const page = await real.list(options);
+        await upload("newer!"); // finishes before prune gets to delete the listed (old) a.txt
+        return page;
+      },
+    }));
+    expect(result).toEqual({ deleted: 0, text: "newer!", counted: 6 });
+  });
+
+  it("lets an upload that starts while the delete is in flight land after it", async () => {
+    const u = await createUser("prune-race-delete");
+    await put(u.apiKey, "a.txt", "old");
+    let uploading: Promise<unknown> | undefined;
+    const result = await pruneWith(u.id, (real, upload) => ({
+      delete: async (keys) => {
+        uploading = upload("newer!");
+        await new Promise((r) => setTimeout(r, 200)); // the delete reaches R2 late
+        await real.delete(keys);
+      },
+    }));
+    expect(result.deleted).toBe(1);
+    await uploading;
+    expect(await (await call(fileUrl("a.txt"), { key: u.apiKey })).text()).toBe("newer!");
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 6, fileCount: 1, reservedBytes: 0 });
   });
 });
 
