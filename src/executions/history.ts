@@ -3,7 +3,7 @@ import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { cutToBytes } from "./output.ts";
+import { cutToBytes } from "../text.ts";
 import type { ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */

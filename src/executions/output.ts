@@ -1,4 +1,6 @@
 // Program output bounded in UTF-8 bytes, cut on a character boundary.
+import { cutToBytes, utf8Length } from "../text.ts";
+
 /** Output kept up to a byte limit; what goes past it is dropped and flagged. */
 export class CappedOutput {
   private readonly chunks: string[] = [];
@@ -29,18 +31,4 @@ export class CappedOutput {
   text(): string {
     return this.chunks.join("");
   }
-}
-
-const encoder = new TextEncoder();
-export function utf8Length(s: string): number {
-  return encoder.encode(s).byteLength;
-}
-
-/** The longest prefix of `s` within `maxBytes` UTF-8 bytes, never splitting a character. */
-export function cutToBytes(s: string, maxBytes: number): string {
-  const bytes = encoder.encode(s);
-  if (bytes.length <= maxBytes) return s;
-  let end = maxBytes;
-  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-  return new TextDecoder().decode(bytes.subarray(0, end));
 }

@@ -7,7 +7,7 @@ import { getDb } from "../db/index.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
-import { utf8Length } from "../executions/output.ts";
+import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
 import { LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import { userSpace } from "../durable/stub.ts";

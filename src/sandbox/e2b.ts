@@ -12,7 +12,8 @@ import {
 } from "e2b";
 import { ApiError } from "../errors.ts";
 import type { Language } from "../executions/types.ts";
-import { CappedOutput, utf8Length } from "../executions/output.ts";
+import { CappedOutput } from "../executions/output.ts";
+import { utf8Length } from "../text.ts";
 import { codeFilePath, CODE_ENV, fileCommand, inlineCommand, MAX_INLINE_CODE_BYTES } from "./languages.ts";
 
 export type { Sandbox };

@@ -3,7 +3,7 @@
 import { FileNotFoundError, InvalidArgumentError, NotEnoughSpaceError, SandboxError, type EntryInfo } from "e2b";
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
-import { utf8Length } from "../executions/output.ts";
+import { utf8Length } from "../text.ts";
 import type { Sandbox } from "./e2b.ts";
 
 /** Where relative paths start: the sandbox user's home, also commands' default cwd. */

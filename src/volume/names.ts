@@ -1,7 +1,7 @@
 // Volume file names: the one place they are checked, so a name can never leave `volumes/<userId>/`.
 import { z } from "zod";
 import { ApiError } from "../errors.ts";
-import { utf8Length } from "../executions/output.ts";
+import { utf8Length } from "../text.ts";
 
 /** Longest name, in UTF-8 bytes (R2 keys allow 1024; the prefix and headroom take the rest). */
 export const MAX_NAME_BYTES = 512;
