@@ -9,6 +9,22 @@ import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./vo
 
 type User = { id: string; apiKey: string };
 
+/** A body of `total` bytes that stops after its first MiB until `release()` is called. */
+function heldBody(total: number): { body: ReadableStream<Uint8Array>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent === MiB) await gate;
+      if (sent >= total) return controller.close();
+      controller.enqueue(new Uint8Array(MiB));
+      sent += MiB;
+    },
+  });
+  return { body, release };
+}
+
 describe("files", () => {
   let user: User;
   beforeAll(async () => {
@@ -324,17 +340,7 @@ describe("quota", () => {
 
   it("refuses a second upload to a name that is still being written (409)", async () => {
     const u = await createUser("same-name");
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let sent = 0;
-    const slow = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (sent === MiB) await gate;
-        if (sent >= 2 * MiB) return controller.close();
-        controller.enqueue(new Uint8Array(MiB));
-        sent += MiB;
-      },
-    });
+    const { body: slow, release } = heldBody(2 * MiB);
     const first = put(u.apiKey, "same.bin", slow, { "Upload-Length": String(2 * MiB) });
     await expect.poll(async () => (await usage(u.apiKey)).reservedBytes).toBe(2 * MiB);
     const second = await put(u.apiKey, "same.bin", "x");
@@ -347,17 +353,7 @@ describe("quota", () => {
   it("a late upload that no longer fits is deleted, and the file it overwrote is no longer counted", async () => {
     const u = await createUser("late");
     expect((await put(u.apiKey, "doc.bin", sized(10 * MiB))).status).toBe(201);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let sent = 0;
-    const slow = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (sent === MiB) await gate;
-        if (sent >= 20 * MiB) return controller.close();
-        controller.enqueue(new Uint8Array(MiB));
-        sent += MiB;
-      },
-    });
+    const { body: slow, release } = heldBody(20 * MiB);
     // doc.bin 10 → 20 MiB holds 10 MiB more while it streams.
     const late = put(u.apiKey, "doc.bin", slow, { "Upload-Length": String(20 * MiB) });
     await expect.poll(async () => (await usage(u.apiKey)).reservedBytes).toBe(10 * MiB);
