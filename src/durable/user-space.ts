@@ -38,6 +38,9 @@ export interface SandboxInfo {
 
 /** E2B's own TTL outlives our idle timeout by this much, so E2B only reaps what we lost track of. */
 const TTL_MARGIN_MS = 5 * 60_000;
+/** History is copied to D1 in batches this long after a run (reads flush at once, see flushHistory). */
+const HISTORY_BATCH_MS = 1_000;
+/** …and retried this long after D1 refused a copy. */
 const HISTORY_RETRY_MS = 10_000;
 
 type SandboxRow = {
@@ -61,6 +64,8 @@ export class UserSpace extends DurableObject<Env> {
   /** Executions in progress per conversation: the reaper leaves those sandboxes alone. */
   private readonly inUse = new Map<string, number>();
   private alarmSet = false;
+  /** The last copy of history to D1 failed: retry at a gentler pace. */
+  private historyFailing = false;
   private readonly history: HistoryOutbox;
   private readonly metrics: ExecutionMetrics;
 
@@ -215,7 +220,8 @@ export class UserSpace extends DurableObject<Env> {
     }
     this.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
     this.history.add(req, result, failure?.message);
-    this.ctx.waitUntil(this.flushHistory().catch(() => {}));
+    // Copied to D1 by the alarm, in a batch, off the response path.
+    this.ctx.waitUntil(this.scheduleReaping());
     if (failure) throw failure;
     return result;
   }
@@ -227,8 +233,10 @@ export class UserSpace extends DurableObject<Env> {
   async flushHistory(): Promise<void> {
     try {
       await this.history.flush();
+      this.historyFailing = false;
     } catch (err) {
       console.error("history: D1 refused the copy; retrying from the alarm", err);
+      this.historyFailing = true;
       await this.scheduleReaping();
       throw err;
     }
@@ -450,7 +458,7 @@ export class UserSpace extends DurableObject<Env> {
     await this.scheduleReaping();
   }
 
-  /** Sets the alarm for the next idle sandbox, or sooner to retry history D1 refused. */
+  /** Sets the alarm for the next idle sandbox, or sooner for history still to copy to D1. */
   private async scheduleReaping(): Promise<void> {
     const now = Date.now();
     // A sandbox in use counts as used now: it is touched when its run ends.
@@ -458,7 +466,7 @@ export class UserSpace extends DurableObject<Env> {
       .exec<{ conversation_id: string; last_used_at: number }>(`SELECT conversation_id, last_used_at FROM sandboxes`)
       .toArray()
       .map((r) => (this.inUse.has(r.conversation_id) ? now : r.last_used_at));
-    const retry = this.history.pending() > 0 ? now + HISTORY_RETRY_MS : Infinity;
+    const retry = this.history.pending() > 0 ? now + (this.historyFailing ? HISTORY_RETRY_MS : HISTORY_BATCH_MS) : Infinity;
     if (lastUses.length === 0 && retry === Infinity) return;
     const due = Math.min(Math.max(Math.min(...lastUses) + limits(this.env).sandboxIdleTimeoutMs, now + 1000), retry);
     if (this.alarmSet) {

@@ -207,6 +207,20 @@ describe("sandbox failures", () => {
 });
 
 
+describe("history in D1", () => {
+  it("arrives on its own shortly after the run (the Durable Object's alarm copies a batch)", async () => {
+    const u = await createUser("batched");
+    const { json } = await execute(u.apiKey, { language: "shell", code: "echo batched" });
+    // No history read here (it would flush): only the alarm can bring the row to D1. Bounded poll.
+    let found: unknown = null;
+    for (let i = 0; i < 100 && !found; i++) {
+      found = await env.DB.prepare("SELECT id FROM executions WHERE id = ?").bind(json.id).first("id");
+      if (!found) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(found).toBe(json.id);
+  });
+});
+
 describe("history when D1 fails", () => {
   it("keeps the execution in the Durable Object and copies it once D1 answers again", async () => {
     const u = await createUser("outbox");
