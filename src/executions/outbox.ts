@@ -41,8 +41,11 @@ export class HistoryOutbox {
       const rows = this.sql.exec<{ id: string; row: string }>(`SELECT id, row FROM history_outbox ORDER BY id LIMIT ?`, BATCH).toArray();
       if (rows.length === 0) return;
       const values = rows.map((r) => JSON.parse(r.row) as typeof executions.$inferInsert);
-      // Idempotent: a row copied before a crash, but not yet removed here, is not duplicated.
-      await db.insert(executions).values(values).onConflictDoNothing();
+      // One statement per row (D1 binds at most 100 parameters per statement), all in one batch:
+      // one round trip, one transaction. Idempotent: a row copied before a crash, but not yet
+      // removed here, is not duplicated.
+      const [first, ...rest] = values.map((v) => db.insert(executions).values(v).onConflictDoNothing());
+      await db.batch([first!, ...rest]);
       const ids = rows.map((r) => r.id);
       this.sql.exec(`DELETE FROM history_outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
     }

@@ -86,6 +86,10 @@ export const executionRoutes = new Hono<AppEnv>()
 
 /** Read-your-writes: the caller's finished executions reach D1 before their history is read. */
 async function flushHistory(env: Env, userId: string): Promise<void> {
-  // If D1 refuses the copy it will likely refuse the read too; the read reports that.
-  await userSpace(env, userId).flushHistory().catch(() => {});
+  try {
+    await userSpace(env, userId).flushHistory();
+  } catch (err) {
+    // Nothing is lost (the runs wait in the Durable Object), but a partial history would mislead.
+    throw new ApiError("storage_unavailable", "Execution history cannot be brought up to date right now; retry shortly.", { cause: err });
+  }
 }

@@ -221,6 +221,16 @@ describe("history in D1", () => {
   });
 });
 
+describe("history, many runs at once", () => {
+  it("copies a large batch to D1 (more rows than one statement may bind)", async () => {
+    const u = await createUser("burst");
+    const runs = 12;
+    for (let i = 0; i < runs; i++) await execute(u.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "burst" });
+    const page = await (await call("/api/v1/executions?limit=50", { key: u.apiKey })).json<any>();
+    expect(page.items.map((e: any) => e.stdout)).toEqual(Array.from({ length: runs }, (_, i) => `${runs - 1 - i}\n`));
+  });
+});
+
 describe("history when D1 fails", () => {
   it("keeps the execution in the Durable Object and copies it once D1 answers again", async () => {
     const u = await createUser("outbox");
@@ -248,6 +258,10 @@ describe("history when D1 fails", () => {
     );
     expect(pending).toBe(1);
     expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE user_id = ?").bind(u.id).first("n")).toBe(0);
+    // Meanwhile history reads say so rather than show a history without that run.
+    const stale = await call("/api/v1/executions", { key: u.apiKey });
+    expect(stale.status).toBe(503);
+    expect((await stale.json<ErrorBody>()).error.code).toBe("storage_unavailable");
 
     await runInDurableObject(stub, (instance) => {
       (instance as unknown as { history: { env: Env } }).history.env = env;
