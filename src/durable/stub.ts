@@ -2,5 +2,5 @@
 import type { UserSpace } from "./user-space.ts";
 
 export function userSpace(env: Env, userId: string): DurableObjectStub<UserSpace> {
-  return env.USER_SPACE.get(env.USER_SPACE.idFromName(userId)) as DurableObjectStub<UserSpace>;
+  return env.USER_SPACE.get(env.USER_SPACE.idFromName(userId));
 }
