@@ -29,7 +29,7 @@ function descendants(root: number): number[] {
   }
   const found: number[] = [];
   const walk = (pid: number) => {
-    for (const [child, parent] of parents) if (parent === pid) (found.push(child), walk(child));
+    for (const [child, parent] of parents) if (parent === pid) found.push(child), walk(child);
   };
   walk(root);
   return found;
@@ -68,14 +68,40 @@ async function startBareWorker(dir: string): Promise<{ url: string; stop: () => 
   const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
   const child = spawn(
     process.execPath,
-    [wrangler, "dev", "--config", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0",
-      "--log-level", "warn", "--show-interactive-dev-session=false", "--persist-to", join(dir, "state")],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" }, stdio: "ignore", detached: true },
+    [
+      wrangler,
+      "dev",
+      "--config",
+      join(dir, "wrangler.toml"),
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      "0",
+      "--log-level",
+      "warn",
+      "--show-interactive-dev-session=false",
+      "--persist-to",
+      join(dir, "state"),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+      stdio: "ignore",
+      detached: true,
+    },
   );
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 90_000; ; ) {
     if (Date.now() > deadline) throw new Error("the bare R2 Worker did not start");
-    if (await fetch(url, { method: "HEAD" }).then(() => true, () => false)) break;
+    if (
+      await fetch(url, { method: "HEAD" }).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, stop: () => process.kill(-child.pid!, "SIGTERM") };
@@ -115,7 +141,11 @@ try {
   };
   const workerPut = () =>
     timed(async () => {
-      const res = await fetch(`${stack.url}/api/v1/volume/files/bench/blob.bin`, { method: "PUT", headers: auth, body: bytes });
+      const res = await fetch(`${stack.url}/api/v1/volume/files/bench/blob.bin`, {
+        method: "PUT",
+        headers: auth,
+        body: bytes,
+      });
       if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     });
@@ -163,7 +193,9 @@ try {
     "ratio p95": (percentile(w, 0.95) / percentile(d, 0.95)).toFixed(2),
     target: "≤ 1.5",
   });
-  console.log(`\n${SIZE / MiB} MiB file, ${N} runs each, interleaved (direct = a bare Worker doing only R2 put/get on the same local R2):\n`);
+  console.log(
+    `\n${SIZE / MiB} MiB file, ${N} runs each, interleaved (direct = a bare Worker doing only R2 put/get on the same local R2):\n`,
+  );
   printTable([row("upload (PUT)", samples.wp, samples.dp), row("download (GET)", samples.wg, samples.dg)]);
   console.log(
     `\nworkerd RSS (${workerd.length} process${workerd.length === 1 ? "" : "es"} of wrangler dev): ` +

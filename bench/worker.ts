@@ -98,8 +98,13 @@ try {
   printTable(rows);
   console.log(`\nWhere the Worker path's time goes (Server-Timing, p50 ms; workerd's clock moves in whole ms):\n`);
   printTable(breakdown);
-  console.log(`\nFloor of the local dev server: GET /api/health (no auth, no Durable Object) p50 ${ms(percentile(floor, 0.5))} ms, p95 ${ms(percentile(floor, 0.95))} ms.`);
-  const sandboxes = await Sandbox.list({ ...opts, query: { metadata: { app: "phoenix", userId: user.id } } }).nextItems();
+  console.log(
+    `\nFloor of the local dev server: GET /api/health (no auth, no Durable Object) p50 ${ms(percentile(floor, 0.5))} ms, p95 ${ms(percentile(floor, 0.95))} ms.`,
+  );
+  const sandboxes = await Sandbox.list({
+    ...opts,
+    query: { metadata: { app: "phoenix", userId: user.id } },
+  }).nextItems();
   console.log(`\n${workerRuns} executions in conversation "default" created ${sandboxes.length} sandbox(es).`);
   await direct.kill();
 } finally {

@@ -18,7 +18,8 @@ export type ApiOptions = {
 
 function timeoutSeconds(v: unknown, dflt: number): number {
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw httpError(400, "timeout must be a non-negative number of seconds");
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+    throw httpError(400, "timeout must be a non-negative number of seconds");
   return Math.min(v, MAX_TIMEOUT_S);
 }
 
@@ -54,7 +55,11 @@ const identityJson = (rec: SandboxRec) => ({
 });
 
 /** The answer to create and connect. */
-const sandboxJson = (rec: SandboxRec) => ({ ...identityJson(rec), envdVersion: ENVD_VERSION, envdAccessToken: rec.token });
+const sandboxJson = (rec: SandboxRec) => ({
+  ...identityJson(rec),
+  envdVersion: ENVD_VERSION,
+  envdAccessToken: rec.token,
+});
 
 /** The answer to get and list. */
 function detailJson(rec: SandboxRec, limits: Limits) {
@@ -86,7 +91,8 @@ export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
     if ((path === "/v2/sandboxes" || path === "/sandboxes") && method === "POST") {
       const body = await jsonBody(req);
       const template = body.templateID === undefined ? "base" : body.templateID;
-      if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template)) throw httpError(400, "invalid templateID");
+      if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template))
+        throw httpError(400, "invalid templateID");
       if (template !== "base") throw httpError(404, `template '${template}' not found (e2b-local only has 'base')`);
       const metadata = stringMap(body.metadata, "metadata");
       const envVars = stringMap(body.envVars, "envVars");
@@ -111,7 +117,11 @@ export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
       const states = (url.searchParams.get("state") ?? "").split(",").filter(Boolean);
       const list = registry
         .all()
-        .filter((r) => Object.entries(filter).every(([k, v]) => r.metadata[k] === v) && (states.length === 0 || states.includes("running")));
+        .filter(
+          (r) =>
+            Object.entries(filter).every(([k, v]) => r.metadata[k] === v) &&
+            (states.length === 0 || states.includes("running")),
+        );
       list.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.id.localeCompare(b.id));
       const limitRaw = url.searchParams.get("limit");
       const limit = limitRaw ? Math.max(1, Math.min(1000, Number(limitRaw) || 100)) : 100;
@@ -124,7 +134,8 @@ export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
       }
       const page = list.slice(offset, offset + limit);
       const headers: Record<string, string> = {};
-      if (offset + limit < list.length) headers["x-next-token"] = Buffer.from(String(offset + limit)).toString("base64url");
+      if (offset + limit < list.length)
+        headers["x-next-token"] = Buffer.from(String(offset + limit)).toString("base64url");
       sendJson(
         res,
         200,

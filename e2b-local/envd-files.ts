@@ -28,7 +28,17 @@ function fsHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   const code = errorCode(e);
   const status =
-    code === "not_found" ? 404 : code === "invalid_argument" ? 400 : code === "permission_denied" ? 403 : code === "resource_exhausted" ? 507 : code === "unauthenticated" ? 401 : 500;
+    code === "not_found"
+      ? 404
+      : code === "invalid_argument"
+        ? 400
+        : code === "permission_denied"
+          ? 403
+          : code === "resource_exhausted"
+            ? 507
+            : code === "unauthenticated"
+              ? 401
+              : 500;
   return httpError(status, e instanceof Error ? e.message : String(e));
 }
 
@@ -75,7 +85,13 @@ export async function filesGet(req: IncomingMessage, res: ServerResponse, url: U
 }
 
 /** `fileSizeBytes`: the sandbox's file size limit, the largest file it may be given. */
-export async function filesPost(req: IncomingMessage, res: ServerResponse, url: URL, rec: SandboxRec, fileSizeBytes: number): Promise<void> {
+export async function filesPost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  rec: SandboxRec,
+  fileSizeBytes: number,
+): Promise<void> {
   let uid: number;
   let body: Buffer;
   try {

@@ -9,7 +9,17 @@ import { lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { posix } from "node:path";
 import { RpcError, openStream } from "./connect.ts";
-import { at, canAccess, entryInfo, fdPath, lstatAt, openDirAt, resolve, resolveExisting, resolveForCreate } from "./files.ts";
+import {
+  at,
+  canAccess,
+  entryInfo,
+  fdPath,
+  lstatAt,
+  openDirAt,
+  resolve,
+  resolveExisting,
+  resolveForCreate,
+} from "./files.ts";
 import type { At, Mount } from "./files.ts";
 import type { SandboxRec } from "./registry.ts";
 import { homeOf } from "./users.ts";
@@ -75,7 +85,12 @@ async function removeAt(dir: FileHandle, name: string): Promise<void> {
  * (`/proc/self/fd/N`, held until the watcher closes), and each event's lstat goes through at().
  * Subdirectories of a recursive watch are added by Node by path below that handle.
  */
-async function makeWatcher(mounts: Mount[], sbDir: string, recursive: boolean, emit: (ev: FsEvent) => void): Promise<FSWatcher> {
+async function makeWatcher(
+  mounts: Mount[],
+  sbDir: string,
+  recursive: boolean,
+  emit: (ev: FsEvent) => void,
+): Promise<FSWatcher> {
   const dir = await openDirAt(mounts, sbDir);
   let w: FSWatcher;
   try {
@@ -130,7 +145,8 @@ export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRe
       if (!src.mount.rw) throw new RpcError("permission_denied", "read-only file system");
       if (src.sbPath === src.mount.sb) throw new RpcError("permission_denied", "cannot move this path");
       const dst = await resolveForCreate(rec.mounts, reqPath(msg.destination), home, uid);
-      if (!dst.mount.rw || dst.sbPath === dst.mount.sb) throw new RpcError("permission_denied", "read-only file system");
+      if (!dst.mount.rw || dst.sbPath === dst.mount.sb)
+        throw new RpcError("permission_denied", "read-only file system");
       const sa = await at(rec.mounts, src.sbPath);
       try {
         await checkParentWritable(sa, uid);
@@ -230,7 +246,13 @@ export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRe
   }
 }
 
-export async function rpcWatch(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, msg: FsRequest, uid: number): Promise<void> {
+export async function rpcWatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: SandboxRec,
+  msg: FsRequest,
+  uid: number,
+): Promise<void> {
   const home = homeOf(uid);
   const path = reqPath(msg.path);
   const r = await resolveExisting(rec.mounts, path, home, true);

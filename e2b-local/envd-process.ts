@@ -49,7 +49,9 @@ function endEvent(end: { exitCode?: number; signal?: number }) {
   }
   const code = end.exitCode ?? 0;
   if (code === 0) return { event: { end: { exitCode: 0, exited: true, status: "exit status 0" } } };
-  return { event: { end: { exitCode: code, exited: true, status: `exit status ${code}`, error: `exit status ${code}` } } };
+  return {
+    event: { end: { exitCode: code, exited: true, status: `exit status ${code}`, error: `exit status ${code}` } },
+  };
 }
 
 /** A listener relaying a process's output and end to a stream (`stream()`: it may open later). */
@@ -60,9 +62,16 @@ function relay(stream: () => Stream): ProcListener {
   };
 }
 
-export async function rpcStart(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, msg: StartRequest, uid: number): Promise<void> {
+export async function rpcStart(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: SandboxRec,
+  msg: StartRequest,
+  uid: number,
+): Promise<void> {
   const p = msg.process;
-  if (!p || typeof p !== "object" || typeof p.cmd !== "string" || !p.cmd) throw new RpcError("invalid_argument", "process.cmd is required");
+  if (!p || typeof p !== "object" || typeof p.cmd !== "string" || !p.cmd)
+    throw new RpcError("invalid_argument", "process.cmd is required");
   const args: string[] = Array.isArray(p.args) ? p.args.map(String) : [];
   const reqEnvs = (p.envs && typeof p.envs === "object" ? p.envs : {}) as Record<string, string>;
   if (msg.pty) throw new RpcError("unimplemented", "PTY is not supported by e2b-local");
@@ -111,7 +120,12 @@ export async function rpcStart(req: IncomingMessage, res: ServerResponse, rec: S
   }
 }
 
-export async function rpcConnect(req: IncomingMessage, res: ServerResponse, rec: SandboxRec, msg: ProcessRequest): Promise<void> {
+export async function rpcConnect(
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: SandboxRec,
+  msg: ProcessRequest,
+): Promise<void> {
   const proc = selectProc(rec, msg.process);
   const listener = relay(() => stream);
   const stream = openStream(req, res, rec.streams, KEEPALIVE, () => proc.listeners.delete(listener));
@@ -124,7 +138,12 @@ export async function processUnary(rec: SandboxRec, method: string, msg: Process
     case "List":
       return {
         processes: [...rec.box.procs.values()].map((p) => ({
-          config: { cmd: p.config.cmd, args: p.config.args, envs: p.config.envs, ...(p.config.cwd ? { cwd: p.config.cwd } : {}) },
+          config: {
+            cmd: p.config.cmd,
+            args: p.config.args,
+            envs: p.config.envs,
+            ...(p.config.cwd ? { cwd: p.config.cwd } : {}),
+          },
           pid: p.pid,
           ...(p.tag ? { tag: p.tag } : {}),
         })),

@@ -67,10 +67,14 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       }
     };
     try {
-      if (!keyEquals(req.headers["x-access-token"], rec.token)) throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
+      if (!keyEquals(req.headers["x-access-token"], rec.token))
+        throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
       let msg: Record<string, unknown>;
       try {
-        msg = (streaming ? parseEnvelope(body) : body.length ? JSON.parse(body.toString("utf8")) : {}) as Record<string, unknown>;
+        msg = (streaming ? parseEnvelope(body) : body.length ? JSON.parse(body.toString("utf8")) : {}) as Record<
+          string,
+          unknown
+        >;
       } catch (e) {
         throw new RpcError("invalid_argument", `bad request body: ${(e as Error).message}`);
       }

@@ -42,7 +42,8 @@ export function errorCode(e: unknown): string {
   if (c === "ENOENT") return "not_found";
   if (c === "EEXIST") return "already_exists";
   if (c === "EACCES" || c === "EPERM" || c === "EROFS") return "permission_denied";
-  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY" || c === "ELOOP" || c === "ENXIO") return "invalid_argument";
+  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY" || c === "ELOOP" || c === "ENXIO")
+    return "invalid_argument";
   if (c === "ENOSPC" || c === "EDQUOT" || c === "EFBIG") return "resource_exhausted";
   if (c === "invalid_argument" || c === "not_found" || c === "unauthenticated") return c;
   return "internal";
@@ -97,7 +98,8 @@ export function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host
 }
 
 /** The request's path changed under it (a symlink appeared where a directory was resolved). */
-export const raced = (p: string) => new FsError("invalid_argument", 400, `path '${p}' changed while it was being accessed`);
+export const raced = (p: string) =>
+  new FsError("invalid_argument", 400, `path '${p}' changed while it was being accessed`);
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 
@@ -194,7 +196,12 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
     try {
       st = await lstatAt(mounts, next);
     } catch {
-      return { sbPath: "/" + cur.join("/"), hostPath: findMount(mounts, "/" + cur.join("/"))?.host ?? "", mount: m.mount, missing: [comp, ...todo] };
+      return {
+        sbPath: "/" + cur.join("/"),
+        hostPath: findMount(mounts, "/" + cur.join("/"))?.host ?? "",
+        mount: m.mount,
+        missing: [comp, ...todo],
+      };
     }
     if (st.isSymbolicLink() && (todo.length > 0 || followLast) && m.host !== m.mount.host) {
       if (++hops > 40) throw new FsError("invalid_argument", 400, "too many levels of symbolic links");
@@ -213,7 +220,8 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
       continue;
     }
     cur.push(comp);
-    if (todo.length > 0 && !st.isDirectory()) throw new FsError("invalid_argument", 400, `'${next}' is not a directory`);
+    if (todo.length > 0 && !st.isDirectory())
+      throw new FsError("invalid_argument", 400, `'${next}' is not a directory`);
   }
   const sbPath = "/" + cur.join("/");
   const m = findMount(mounts, sbPath);
@@ -229,7 +237,12 @@ export function canAccess(st: Stats, uid: number, want: "r" | "w" | "x"): boolea
   return (st.mode & bit) !== 0;
 }
 
-export async function resolveExisting(mounts: Mount[], path: string, home: string, followLast = true): Promise<Resolved> {
+export async function resolveExisting(
+  mounts: Mount[],
+  path: string,
+  home: string,
+  followLast = true,
+): Promise<Resolved> {
   const r = await resolve(mounts, path, home, followLast);
   if (r.missing.length > 0 || !r.hostPath) throw notFound(path);
   return r;
@@ -249,16 +262,19 @@ export async function resolveForCreate(
   let sbPath = r.sbPath;
   let hostPath = r.hostPath;
   const mount = findMount(mounts, sbPath === "/" ? "/" : sbPath)?.mount ?? r.mount;
-  if (!hostPath || !mount.rw) throw new FsError("permission_denied", 403, `cannot write '${path}': read-only file system`);
+  if (!hostPath || !mount.rw)
+    throw new FsError("permission_denied", 403, `cannot write '${path}': read-only file system`);
   let dir: FileHandle;
   try {
     dir = await openDirAt(mounts, sbPath);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOTDIR") throw new FsError("invalid_argument", 400, `'${sbPath}' is not a directory`);
+    if ((e as NodeJS.ErrnoException).code === "ENOTDIR")
+      throw new FsError("invalid_argument", 400, `'${sbPath}' is not a directory`);
     throw e;
   }
   try {
-    if (!canAccess(await dir.stat(), uid, "w")) throw new FsError("permission_denied", 403, `permission denied: '${sbPath}'`);
+    if (!canAccess(await dir.stat(), uid, "w"))
+      throw new FsError("permission_denied", 403, `permission denied: '${sbPath}'`);
     const dirs = makeLast ? r.missing : r.missing.slice(0, -1);
     // each new directory is made in the open parent (mkdirat), then opened without following a link
     // and chowned through its handle: a swap in between can only hit a directory inside the sandbox
@@ -307,7 +323,12 @@ function groupName(gid: number): string {
 export type EntryInfo = Record<string, unknown>;
 
 /** EntryInfo for a sandbox path whose parent is resolved; the last component may be a symlink. */
-export async function entryInfo(mounts: Mount[], sbPath: string, home: string, metadata?: Record<string, string>): Promise<EntryInfo> {
+export async function entryInfo(
+  mounts: Mount[],
+  sbPath: string,
+  home: string,
+  metadata?: Record<string, string>,
+): Promise<EntryInfo> {
   const lst = await lstatAt(mounts, sbPath);
   let st = lst;
   let symlinkTarget: string | undefined;

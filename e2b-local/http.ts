@@ -18,7 +18,9 @@ export class HttpError extends Error {
   status: number;
   body: unknown;
   constructor(status: number, body: unknown) {
-    super(typeof body === "object" && body && "message" in body ? String((body as { message: unknown }).message) : "error");
+    super(
+      typeof body === "object" && body && "message" in body ? String((body as { message: unknown }).message) : "error",
+    );
     this.status = status;
     this.body = body;
   }
@@ -27,7 +29,12 @@ export class HttpError extends Error {
 /** An HttpError with the usual `{ code, message }` body. */
 export const httpError = (status: number, message: string) => new HttpError(status, { code: status, message });
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

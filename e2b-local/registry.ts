@@ -159,10 +159,13 @@ export class Registry {
   private armTimer(rec: SandboxRec): void {
     if (rec.timer) clearTimeout(rec.timer);
     const ms = Math.max(0, rec.endAt.getTime() - Date.now());
-    rec.timer = setTimeout(() => {
-      this.opts.log(`sandbox ${rec.id} expired`);
-      void this.kill(rec);
-    }, Math.min(ms, 2 ** 31 - 1));
+    rec.timer = setTimeout(
+      () => {
+        this.opts.log(`sandbox ${rec.id} expired`);
+        void this.kill(rec);
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
     rec.timer.unref?.();
   }
 

@@ -4,7 +4,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -77,8 +86,19 @@ export const HIDDEN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/
  * and signal commands as `user`.
  */
 export const KEEP_CAPS = [
-  "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-  "net_bind_service", "net_raw", "sys_chroot", "audit_write", "setfcap",
+  "chown",
+  "dac_override",
+  "fowner",
+  "fsetid",
+  "kill",
+  "setgid",
+  "setuid",
+  "setpcap",
+  "net_bind_service",
+  "net_raw",
+  "sys_chroot",
+  "audit_write",
+  "setfcap",
 ];
 
 /**
@@ -158,8 +178,23 @@ function probeBwrap(): Isolation | null {
     if (!existsSync(bin)) continue;
     const r = spawnSync(
       bin,
-      ["--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-        "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--cap-drop", "ALL", "/bin/true"],
+      [
+        "--die-with-parent",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--cap-drop",
+        "ALL",
+        "/bin/true",
+      ],
       { stdio: "ignore", timeout: 10_000 },
     );
     if (r.status === 0) return { kind: "bwrap", bin };
@@ -330,7 +365,14 @@ export class Box {
       });
       this.child = child;
     } else {
-      const args: string[] = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "e2b"];
+      const args: string[] = [
+        "--die-with-parent",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--hostname",
+        "e2b",
+      ];
       if (!this.internet) args.push("--unshare-net");
       args.push("--cap-drop", "ALL");
       for (const c of KEEP_CAPS) args.push("--cap-add", "CAP_" + c.toUpperCase());
@@ -340,27 +382,59 @@ export class Box {
       }
       for (const f of HIDDEN_ETC) if (existsSync(f)) args.push("--ro-bind", "/dev/null", f);
       args.push(
-        "--ro-bind", join(d, "etc", "passwd"), "/etc/passwd",
-        "--ro-bind", join(d, "etc", "group"), "/etc/group",
-        "--perms", "0755", "--dir", "/home",
-        "--perms", "0755", "--dir", "/run",
-        "--perms", "0755", "--dir", "/run/e2b",
-        "--perms", "01777", "--dir", "/var/tmp",
-        "--bind", join(d, "home"), "/home/user",
-        "--bind", join(d, "tmp"), "/tmp",
-        "--bind", join(d, "root"), "/root",
-        "--proc", "/proc",
+        "--ro-bind",
+        join(d, "etc", "passwd"),
+        "/etc/passwd",
+        "--ro-bind",
+        join(d, "etc", "group"),
+        "/etc/group",
+        "--perms",
+        "0755",
+        "--dir",
+        "/home",
+        "--perms",
+        "0755",
+        "--dir",
+        "/run",
+        "--perms",
+        "0755",
+        "--dir",
+        "/run/e2b",
+        "--perms",
+        "01777",
+        "--dir",
+        "/var/tmp",
+        "--bind",
+        join(d, "home"),
+        "/home/user",
+        "--bind",
+        join(d, "tmp"),
+        "/tmp",
+        "--bind",
+        join(d, "root"),
+        "/root",
+        "--proc",
+        "/proc",
       );
       for (const p of PROC_READONLY) if (existsSync("/proc/" + p)) args.push("--ro-bind", "/proc/" + p, "/proc/" + p);
       args.push(
-        "--dev", "/dev",
-        "--ro-bind", AGENT_PATH, "/run/e2b/agent.py",
-        "--chdir", "/",
+        "--dev",
+        "/dev",
+        "--ro-bind",
+        AGENT_PATH,
+        "/run/e2b/agent.py",
+        "--chdir",
+        "/",
         "--clearenv",
-        "--setenv", "PATH", SANDBOX_PATH,
+        "--setenv",
+        "PATH",
+        SANDBOX_PATH,
       );
       // arguments through fd 3 (--args): host paths stay out of the sandbox's `ps`
-      child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], { stdio: ["pipe", "pipe", "inherit", "pipe"], detached: true });
+      child = spawn(this.isolation.bin, ["--args", "3", "--", ...command], {
+        stdio: ["pipe", "pipe", "inherit", "pipe"],
+        detached: true,
+      });
       this.child = child;
       const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
       argPipe.on("error", () => {});
@@ -539,7 +613,13 @@ export class Box {
   }
 
   /** Floor measurement: the agent spawns argv n times itself and reports each duration (ms). */
-  async benchFloor(argv: string[], n: number, env: Record<string, string>, cwd: string, uid: number): Promise<number[]> {
+  async benchFloor(
+    argv: string[],
+    n: number,
+    env: Record<string, string>,
+    cwd: string,
+    uid: number,
+  ): Promise<number[]> {
     const id = this.nextId++;
     const p = new Promise<number[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.send({ op: "bench", id, argv, n, env, cwd, uid });

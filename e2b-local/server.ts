@@ -47,7 +47,9 @@ export type E2bLocal = {
 
 function pickIsolation(asked: string | undefined): Isolation {
   if (asked !== undefined && !ISOLATION_KINDS.includes(asked as IsolationKind)) {
-    throw new Error(`e2b-local: unknown isolation ${JSON.stringify(asked)} (E2B_LOCAL_ISOLATION / isolation: bwrap or unshare)`);
+    throw new Error(
+      `e2b-local: unknown isolation ${JSON.stringify(asked)} (E2B_LOCAL_ISOLATION / isolation: bwrap or unshare)`,
+    );
   }
   const isolation = detectIsolation(asked as IsolationKind | undefined);
   if (!isolation) {
@@ -69,7 +71,9 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   const apiKey = opts.apiKey ?? envKey ?? DEFAULT_API_KEY;
   const apiKeys = !opts.apiKey && !envKey ? [apiKey, LEGACY_DEFAULT_KEY] : [apiKey];
   const dataDir =
-    opts.dataDir ?? process.env.E2B_LOCAL_DATA_DIR ?? join(tmpdir(), `e2b-local-${process.pid}-${randomBytes(3).toString("hex")}`);
+    opts.dataDir ??
+    process.env.E2B_LOCAL_DATA_DIR ??
+    join(tmpdir(), `e2b-local-${process.pid}-${randomBytes(3).toString("hex")}`);
   const log = opts.log ?? (() => {});
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const isolation = pickIsolation(opts.isolation ?? (process.env.E2B_LOCAL_ISOLATION || undefined));
@@ -128,7 +132,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       server.close();
       server.closeAllConnections();
       await registry.close();
-      if (!opts.dataDir && !process.env.E2B_LOCAL_DATA_DIR) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+      if (!opts.dataDir && !process.env.E2B_LOCAL_DATA_DIR)
+        await rm(dataDir, { recursive: true, force: true }).catch(() => {});
     },
   };
 }

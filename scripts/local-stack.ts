@@ -45,7 +45,11 @@ export async function freePort(): Promise<number> {
 
 function run(args: string[], log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: quietEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: ROOT,
+      env: quietEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
@@ -106,10 +110,32 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
     };
     // Request lines cost the dev server a round trip to Node per request; PHOENIX_VERBOSE=1 brings them back.
     const logLevel = process.env.PHOENIX_VERBOSE === "1" ? "info" : "warn";
-    const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", "0", "--log-level", logLevel, "--show-interactive-dev-session=false", ...persist];
+    const args = [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      "0",
+      "--log-level",
+      logLevel,
+      "--show-interactive-dev-session=false",
+      ...persist,
+    ];
     for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-    wrangler = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: quietEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const forward = (d: Buffer) => d.toString().split("\n").filter(Boolean).forEach((l) => log(`[wrangler] ${l}`));
+    wrangler = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: ROOT,
+      env: quietEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const forward = (d: Buffer) =>
+      d
+        .toString()
+        .split("\n")
+        .filter(Boolean)
+        .forEach((l) => log(`[wrangler] ${l}`));
     wrangler.stdout!.on("data", forward);
     wrangler.stderr!.on("data", forward);
     const url = `http://127.0.0.1:${port}`;

@@ -23,7 +23,8 @@ export function createApp() {
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).
   app.use("/api/*", timing({ totalDescription: "Worker" }));
   app.onError(errorResponse);
-  const noRoute = (c: Context<AppEnv>) => errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c);
+  const noRoute = (c: Context<AppEnv>) =>
+    errorResponse(new ApiError("not_found", `No route ${c.req.method} ${c.req.path}.`), c);
   app.notFound(noRoute);
 
   const jsonLimit = jsonBodyLimit(JSON_BODY_LIMIT);

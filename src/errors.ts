@@ -34,7 +34,6 @@ export class ApiError extends HTTPException {
   }
 }
 
-
 /** Renders any error as `{error: {code, message, requestId}}`; never leaks a stack. */
 export function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? "";

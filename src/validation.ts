@@ -22,7 +22,10 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
 /** A conversation names a user's sandbox; clients never name sandbox ids. */
 export const conversationIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
 
 /** The `:conversationId` route parameter. */
 export const conversationParam = z.object({ conversationId: conversationIdSchema });

@@ -42,10 +42,13 @@ export async function errorFrom(res) {
   }
   const err = body && typeof body === "object" && body.error ? body.error : {};
   const retryHeader = res.headers.get("Retry-After");
-  const retryAfter = retryHeader !== null && retryHeader !== "" && Number.isFinite(Number(retryHeader)) ? Number(retryHeader) : undefined;
+  const retryAfter =
+    retryHeader !== null && retryHeader !== "" && Number.isFinite(Number(retryHeader))
+      ? Number(retryHeader)
+      : undefined;
   return new ApiError(
     res.status,
-    typeof err.code === "string" ? err.code : STATUS_CODES[res.status] ?? "http_error",
+    typeof err.code === "string" ? err.code : (STATUS_CODES[res.status] ?? "http_error"),
     typeof err.message === "string" ? err.message : `${res.status} ${res.statusText || "error"}`,
     { requestId: err.requestId ?? res.headers.get("X-Request-Id") ?? "", retryAfter },
   );
@@ -71,7 +74,11 @@ export class Client {
       res = await fetch(path, { ...init, headers });
     } catch (e) {
       if (e instanceof DOMException && e.name === "AbortError") throw e;
-      throw new ApiError(0, "network_error", "Could not reach the Phoenix server. Check your connection and try again.");
+      throw new ApiError(
+        0,
+        "network_error",
+        "Could not reach the Phoenix server. Check your connection and try again.",
+      );
     }
     if (!res.ok) throw await errorFrom(res);
     return res;

@@ -47,11 +47,15 @@ function historyEntry(item) {
       "aria-label": `${languageLabel(item.language)}, ${status}, ${when}, in ${item.conversationId}: ${firstLine.trim()}`,
     },
     [
-      el("span", { class: `lang-chip ${item.language}`, "aria-hidden": "true" }, [LANGUAGE_CHIPS[/** @type {keyof typeof LANGUAGE_CHIPS} */ (item.language)] ?? "?"]),
+      el("span", { class: `lang-chip ${item.language}`, "aria-hidden": "true" }, [
+        LANGUAGE_CHIPS[/** @type {keyof typeof LANGUAGE_CHIPS} */ (item.language)] ?? "?",
+      ]),
       el("span", { class: "history-code" }, [firstLine.trim() || "(empty)"]),
       el("span", { class: `badge ${item.status}` }, [status]),
       el("span", { class: "history-when" }, [
-        [when, formatDuration(item.durationMs), item.conversationId === "default" ? "" : item.conversationId].filter(Boolean).join(" · "),
+        [when, formatDuration(item.durationMs), item.conversationId === "default" ? "" : item.conversationId]
+          .filter(Boolean)
+          .join(" · "),
       ]),
     ],
   );

@@ -7,16 +7,27 @@ export function describe(err) {
   if (!(err instanceof ApiError)) {
     return { title: "Something went wrong.", message: err instanceof Error ? err.message : String(err), tone: "bad" };
   }
-  const retry = err.retryAfter !== undefined ? ` Try again in ${err.retryAfter} second${err.retryAfter === 1 ? "" : "s"}.` : " Try again shortly.";
+  const retry =
+    err.retryAfter !== undefined
+      ? ` Try again in ${err.retryAfter} second${err.retryAfter === 1 ? "" : "s"}.`
+      : " Try again shortly.";
   switch (err.code) {
     case "unauthorized":
-      return { title: "API key not accepted.", message: `${err.message} Check the key, or forget it and enter another.`, tone: "bad" };
+      return {
+        title: "API key not accepted.",
+        message: `${err.message} Check the key, or forget it and enter another.`,
+        tone: "bad",
+      };
     case "forbidden":
       return { title: "Not allowed.", message: err.message, tone: "bad" };
     case "rate_limited":
       return { title: "Rate limited.", message: `${err.message}${retry}`, tone: "warn" };
     case "quota_exceeded":
-      return { title: "Volume quota exceeded.", message: `${err.message} Delete some files to make room.`, tone: "warn" };
+      return {
+        title: "Volume quota exceeded.",
+        message: `${err.message} Delete some files to make room.`,
+        tone: "warn",
+      };
     case "sandbox_unavailable":
       return { title: "Sandbox unavailable.", message: `${err.message} Try again in a moment.`, tone: "bad" };
     case "sandbox_busy":

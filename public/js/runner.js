@@ -6,14 +6,25 @@ import { $ } from "./dom.js";
 import { Editor } from "./editor.js";
 import { formatWhen, languageLabel } from "./format.js";
 import { clearError, describe, showError } from "./notice.js";
-import { appendNote, appendOutput, appendStreams, hasOutputText, noteIfEmpty, resetOutput, setRunStatus, showFacts, summary } from "./output.js";
+import {
+  appendNote,
+  appendOutput,
+  appendStreams,
+  hasOutputText,
+  noteIfEmpty,
+  resetOutput,
+  setRunStatus,
+  showFacts,
+  summary,
+} from "./output.js";
 import { apiKey, client } from "./session.js";
 import { STORE, storage } from "./storage.js";
 
 const LANGUAGES = /** @type {const} */ (["python", "node", "shell"]);
 
 const SAMPLES = {
-  python: 'import platform, time\n\nprint(f"Hello from Python {platform.python_version()}")\nfor i in range(3):\n    print(f"step {i + 1}")\n    time.sleep(0.3)\n',
+  python:
+    'import platform, time\n\nprint(f"Hello from Python {platform.python_version()}")\nfor i in range(3):\n    print(f"step {i + 1}")\n    time.sleep(0.3)\n',
   node: 'console.log(`Hello from Node ${process.version}`);\nconst total = [1, 2, 3, 4].reduce((a, b) => a + b, 0);\nconsole.log("sum:", total);\n',
   shell: 'echo "Hello from $(uname -s) as $(whoami)"\nls -la ~\n',
 };
@@ -101,30 +112,34 @@ async function run() {
   let failure = null;
   let executionId = "";
   try {
-    await client.execute({ language: lang, code, conversationId }, (event, data) => {
-      switch (event) {
-        case "start":
-          executionId = data.id;
-          runningId = data.id;
-          rememberConversations([data.conversationId]);
-          break;
-        case "stdout":
-        case "stderr":
-          appendOutput(event, data.data ?? "");
-          break;
-        case "end":
-          result = data;
-          break;
-        case "error": {
-          const e = data.error ?? {};
-          failure = new ApiError(statusOf(e.code), e.code ?? "error", e.message ?? "The run failed.", {
-            retryAfter: e.retryAfterSeconds,
-            requestId: e.requestId,
-          });
-          break;
+    await client.execute(
+      { language: lang, code, conversationId },
+      (event, data) => {
+        switch (event) {
+          case "start":
+            executionId = data.id;
+            runningId = data.id;
+            rememberConversations([data.conversationId]);
+            break;
+          case "stdout":
+          case "stderr":
+            appendOutput(event, data.data ?? "");
+            break;
+          case "end":
+            result = data;
+            break;
+          case "error": {
+            const e = data.error ?? {};
+            failure = new ApiError(statusOf(e.code), e.code ?? "error", e.message ?? "The run failed.", {
+              retryAfter: e.retryAfterSeconds,
+              requestId: e.requestId,
+            });
+            break;
+          }
         }
-      }
-    }, current.signal);
+      },
+      current.signal,
+    );
   } catch (e) {
     if (!(e instanceof DOMException && e.name === "AbortError")) failure = e;
   } finally {
@@ -136,13 +151,19 @@ async function run() {
   if (current.signal.aborted && !result) {
     appendNote("[stopped]");
     showFacts({ status: "stopped", id: executionId, durationMs: performance.now() - started });
-    setRunStatus("Stopped. The output stream was closed; the server finishes or times out the run and records it in history.");
+    setRunStatus(
+      "Stopped. The output stream was closed; the server finishes or times out the run and records it in history.",
+    );
   } else if (result) {
     if (!hasOutputText() && (result.stdout || result.stderr)) appendStreams(result);
     showFacts(result);
     setRunStatus(summary(result), result.status === "succeeded" ? "ok" : "bad");
   } else {
-    failure ??= new ApiError(0, "network_error", "The connection closed before the run finished; it may still be running. Check the history.");
+    failure ??= new ApiError(
+      0,
+      "network_error",
+      "The connection closed before the run finished; it may still be running. Check the history.",
+    );
     showError(failure);
     const { title } = describe(failure);
     showFacts({ status: "error", id: executionId, durationMs: performance.now() - started });
@@ -171,7 +192,15 @@ async function stop() {
 
 /** @param {string | undefined} code */
 function statusOf(code) {
-  const map = { unauthorized: 401, rate_limited: 429, quota_exceeded: 507, sandbox_unavailable: 502, sandbox_busy: 503, sandbox_timeout: 504, invalid_request: 400 };
+  const map = {
+    unauthorized: 401,
+    rate_limited: 429,
+    quota_exceeded: 507,
+    sandbox_unavailable: 502,
+    sandbox_busy: 503,
+    sandbox_timeout: 504,
+    invalid_request: 400,
+  };
   return map[/** @type {keyof typeof map} */ (code)] ?? 500;
 }
 

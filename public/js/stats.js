@@ -41,14 +41,23 @@ function renderStats(stats) {
     return el("tr", { "data-language": lang }, [
       el("th", { scope: "row" }, [languageLabel(lang)]),
       el("td", {}, [String(s.total)]),
-      el("td", {}, [el("span", { class: "rate-bar", "aria-hidden": "true" }, [el("span", { style: `width:${rate}%` })]), formatPercent(rate)]),
+      el("td", {}, [
+        el("span", { class: "rate-bar", "aria-hidden": "true" }, [el("span", { style: `width:${rate}%` })]),
+        formatPercent(rate),
+      ]),
       el("td", {}, [formatDuration(s.averageDuration)]),
     ]);
   });
   body.append(
     el("table", { class: "lang-table" }, [
       el("caption", {}, ["By language"]),
-      el("thead", {}, [el("tr", {}, ["Language", "Runs", "Success", "Avg"].map((h) => el("th", { scope: "col" }, [h])))]),
+      el("thead", {}, [
+        el(
+          "tr",
+          {},
+          ["Language", "Runs", "Success", "Avg"].map((h) => el("th", { scope: "col" }, [h])),
+        ),
+      ]),
       el("tbody", {}, rows),
     ]),
   );

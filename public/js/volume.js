@@ -5,8 +5,10 @@ import { formatBytes, formatPercent } from "./format.js";
 import { announce, clearError, showApiError, showError } from "./notice.js";
 import { apiKey, client } from "./session.js";
 
-const DOWNLOAD_ICON = '<path d="M8 3v8M4.5 7.5 8 11l3.5-3.5M3 13h10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
-const DELETE_ICON = '<path d="M3 4.5h10M6.5 4.5V3h3v1.5M4.5 4.5l.6 8.5h5.8l.6-8.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
+const DOWNLOAD_ICON =
+  '<path d="M8 3v8M4.5 7.5 8 11l3.5-3.5M3 13h10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
+const DELETE_ICON =
+  '<path d="M3 4.5h10M6.5 4.5V3h3v1.5M4.5 4.5l.6 8.5h5.8l.6-8.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
 
 /** Where the next page of files starts; null when there is none. @type {string | null} */
 let cursor = null;
@@ -32,16 +34,23 @@ export async function refreshVolume() {
 
 /** @param {{usedBytes: number, quotaBytes: number, usagePercent: number, fileCount: number}} info */
 function renderUsage(info) {
-  const percent = Math.min(100, Math.max(0, info.usagePercent ?? (info.quotaBytes ? (info.usedBytes / info.quotaBytes) * 100 : 0)));
-  const bar = el("div", {
-    class: `usage-bar${percent >= 90 ? " high" : ""}`,
-    role: "progressbar",
-    "aria-label": "Volume usage",
-    "aria-valuemin": "0",
-    "aria-valuemax": "100",
-    "aria-valuenow": String(Math.round(percent)),
-    "aria-valuetext": `${formatBytes(info.usedBytes)} of ${formatBytes(info.quotaBytes)} used`,
-  }, [el("span", { style: `width:${percent > 0 ? Math.max(percent, 1) : 0}%` })]);
+  const percent = Math.min(
+    100,
+    Math.max(0, info.usagePercent ?? (info.quotaBytes ? (info.usedBytes / info.quotaBytes) * 100 : 0)),
+  );
+  const bar = el(
+    "div",
+    {
+      class: `usage-bar${percent >= 90 ? " high" : ""}`,
+      role: "progressbar",
+      "aria-label": "Volume usage",
+      "aria-valuemin": "0",
+      "aria-valuemax": "100",
+      "aria-valuenow": String(Math.round(percent)),
+      "aria-valuetext": `${formatBytes(info.usedBytes)} of ${formatBytes(info.quotaBytes)} used`,
+    },
+    [el("span", { style: `width:${percent > 0 ? Math.max(percent, 1) : 0}%` })],
+  );
   $("volume-body").replaceChildren(
     el("div", { class: "usage-text", id: "volume-usage" }, [
       el("span", {}, [el("strong", {}, [formatBytes(info.usedBytes)]), ` of ${formatBytes(info.quotaBytes)}`]),
@@ -72,7 +81,12 @@ async function loadFiles(reset) {
     cursor = page.nextCursor ?? null;
     $("volume-more").hidden = !cursor;
     $("volume-files-wrap").hidden = false;
-    if (!list.childElementCount) list.append(el("li", { class: "empty" }, [prefix ? `No files under “${prefix}”.` : "No files yet. Upload one to keep it across sandboxes."]));
+    if (!list.childElementCount)
+      list.append(
+        el("li", { class: "empty" }, [
+          prefix ? `No files under “${prefix}”.` : "No files yet. Upload one to keep it across sandboxes.",
+        ]),
+      );
   } catch (e) {
     showApiError(e);
   }
@@ -80,8 +94,16 @@ async function loadFiles(reset) {
 
 /** @param {{name: string, size: number, modified: string|null}} file */
 function fileEntry(file) {
-  const download = el("button", { type: "button", class: "icon-button", "aria-label": `Download ${file.name}`, title: "Download" }, [svg(DOWNLOAD_ICON)]);
-  const remove = el("button", { type: "button", class: "icon-button", "aria-label": `Delete ${file.name}`, title: "Delete" }, [svg(DELETE_ICON)]);
+  const download = el(
+    "button",
+    { type: "button", class: "icon-button", "aria-label": `Download ${file.name}`, title: "Download" },
+    [svg(DOWNLOAD_ICON)],
+  );
+  const remove = el(
+    "button",
+    { type: "button", class: "icon-button", "aria-label": `Delete ${file.name}`, title: "Delete" },
+    [svg(DELETE_ICON)],
+  );
   download.addEventListener("click", () => void downloadFile(file.name));
   /** @type {number | undefined} */
   let confirmTimer;

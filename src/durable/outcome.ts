@@ -10,7 +10,10 @@ function internalError(err: unknown): ApiError {
 }
 
 /** Runs `fn` into an Outcome; an error that is not an ApiError becomes `otherwise(err)`. */
-export async function capture<T>(fn: () => T | Promise<T>, otherwise: (err: unknown) => ApiError = internalError): Promise<Outcome<T>> {
+export async function capture<T>(
+  fn: () => T | Promise<T>,
+  otherwise: (err: unknown) => ApiError = internalError,
+): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (err) {

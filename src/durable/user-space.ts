@@ -159,16 +159,17 @@ export class UserSpace extends DurableObject<Env> {
         const sandbox = await this.sandboxFor(req.conversationId, req.userId);
         sandboxId = sandbox.sandboxId;
         let started = false;
-        if (attempt === 0) emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+        if (attempt === 0)
+          emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
         const outcome: RunOutcome = control.cancelled
           ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
           : await runCode(sandbox, {
-          language: req.language,
-          code: req.code,
-          executionId: id,
-          timeoutMs: req.timeoutMs,
-          envs: req.envs,
-          outputLimitBytes: config.outputLimitBytes,
+              language: req.language,
+              code: req.code,
+              executionId: id,
+              timeoutMs: req.timeoutMs,
+              envs: req.envs,
+              outputLimitBytes: config.outputLimitBytes,
               onStdout: (data) => emit?.({ type: "stdout", data }),
               onStderr: (data) => emit?.({ type: "stderr", data }),
               onStarted: (kill) => {
@@ -184,9 +185,13 @@ export class UserSpace extends DurableObject<Env> {
           // E2B expired or killed it before the code started: a fresh sandbox, once. Code that
           // had started is never run twice.
           if (attempt === 0 && !started) continue;
-          throw new ApiError("sandbox_unavailable", "The sandbox stopped while running the code (closed, expired or killed).", {
-            cause: outcome.error,
-          });
+          throw new ApiError(
+            "sandbox_unavailable",
+            "The sandbox stopped while running the code (closed, expired or killed).",
+            {
+              cause: outcome.error,
+            },
+          );
         }
         this.touch(req.conversationId, sandbox);
         result = {
@@ -254,7 +259,9 @@ export class UserSpace extends DurableObject<Env> {
     const pending = this.opening.get(conversationId);
     if (pending) {
       // A look-only open ends in a 404 when there is no sandbox; one that may create tries again.
-      return create && !pending.create ? pending.sandbox.catch(() => this.sandboxFor(conversationId, userId, true)) : pending.sandbox;
+      return create && !pending.create
+        ? pending.sandbox.catch(() => this.sandboxFor(conversationId, userId, true))
+        : pending.sandbox;
     }
     const sandbox = this.open(conversationId, userId, create).finally(() => this.opening.delete(conversationId));
     this.opening.set(conversationId, { sandbox, create });
@@ -296,7 +303,12 @@ export class UserSpace extends DurableObject<Env> {
     const ttl = this.ttlMs();
     const row = this.sandboxRow(conversationId);
     if (row && row.expires_at - now < ttl / 2) {
-      this.sql.exec(`UPDATE sandboxes SET last_used_at = ?, expires_at = ? WHERE conversation_id = ?`, now, now + ttl, conversationId);
+      this.sql.exec(
+        `UPDATE sandboxes SET last_used_at = ?, expires_at = ? WHERE conversation_id = ?`,
+        now,
+        now + ttl,
+        conversationId,
+      );
       this.ctx.waitUntil(sandbox.setTimeout(ttl).catch(() => {}));
     } else {
       this.sql.exec(`UPDATE sandboxes SET last_used_at = ? WHERE conversation_id = ?`, now, conversationId);
@@ -328,10 +340,7 @@ export class UserSpace extends DurableObject<Env> {
 
   /** The user's live sandboxes, as the API shows them. */
   async listSandboxes(): Promise<SandboxInfo[]> {
-    return this.sql
-      .exec<SandboxRow>(`SELECT * FROM sandboxes ORDER BY last_used_at DESC`)
-      .toArray()
-      .map(toSandboxInfo);
+    return this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes ORDER BY last_used_at DESC`).toArray().map(toSandboxInfo);
   }
 
   // ── Sandbox info, close, files and packages (routes/sandboxes.ts, sandbox/files.ts, sandbox/packages.ts) ──
@@ -397,19 +406,30 @@ export class UserSpace extends DurableObject<Env> {
     path: string,
     body: ReadableStream<Uint8Array>,
   ): Promise<Outcome<{ path: string; size: number }>> {
-    const outcome = await captureSandbox(() => this.withSandbox(conversationId, userId, (sandbox) => writeFile(sandbox, path, body)));
+    const outcome = await captureSandbox(() =>
+      this.withSandbox(conversationId, userId, (sandbox) => writeFile(sandbox, path, body)),
+    );
     if (!outcome.ok) body.cancel().catch(() => {});
     return outcome;
   }
 
-  async installSandboxPackages(conversationId: string, userId: string, body: InstallBody): Promise<Outcome<InstallResult>> {
+  async installSandboxPackages(
+    conversationId: string,
+    userId: string,
+    body: InstallBody,
+  ): Promise<Outcome<InstallResult>> {
     const outputLimit = limits(this.env).outputLimitBytes;
-    return captureSandbox(() => this.withSandbox(conversationId, userId, (sandbox) => installPackages(sandbox, body, outputLimit)));
+    return captureSandbox(() =>
+      this.withSandbox(conversationId, userId, (sandbox) => installPackages(sandbox, body, outputLimit)),
+    );
   }
 
   /** Ids of the sandboxes this object tracks: the cron's orphan reaper spares these. */
   async trackedSandboxIds(): Promise<string[]> {
-    return this.sql.exec<{ sandbox_id: string }>(`SELECT sandbox_id FROM sandboxes`).toArray().map((r) => r.sandbox_id);
+    return this.sql
+      .exec<{ sandbox_id: string }>(`SELECT sandbox_id FROM sandboxes`)
+      .toArray()
+      .map((r) => r.sandbox_id);
   }
 
   /**
@@ -417,7 +437,11 @@ export class UserSpace extends DurableObject<Env> {
    * `userId` null means only look: no sandbox is started, and one found gone is a 404. Otherwise a
    * cached handle is checked first, so a sandbox E2B dropped is replaced instead of failed on.
    */
-  private async withSandbox<T>(conversationId: string, userId: string | null, fn: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+  private async withSandbox<T>(
+    conversationId: string,
+    userId: string | null,
+    fn: (sandbox: Sandbox) => Promise<T>,
+  ): Promise<T> {
     const release = this.hold(conversationId);
     try {
       const cached = this.live.has(conversationId);
@@ -434,7 +458,9 @@ export class UserSpace extends DurableObject<Env> {
         if (err instanceof ApiError) throw err;
         if (await sandbox.isRunning().catch(() => false)) throw sandboxUnavailable("The sandbox did not answer", err);
         this.forget(conversationId, sandbox.sandboxId);
-        throw userId === null ? noSandbox(conversationId) : sandboxUnavailable("The sandbox stopped; a retry starts a fresh one", err);
+        throw userId === null
+          ? noSandbox(conversationId)
+          : sandboxUnavailable("The sandbox stopped; a retry starts a fresh one", err);
       }
     } finally {
       release();
@@ -466,7 +492,8 @@ export class UserSpace extends DurableObject<Env> {
       .exec<{ conversation_id: string; last_used_at: number }>(`SELECT conversation_id, last_used_at FROM sandboxes`)
       .toArray()
       .map((r) => (this.inUse.has(r.conversation_id) ? now : r.last_used_at));
-    const retry = this.history.pending() > 0 ? now + (this.historyFailing ? HISTORY_RETRY_MS : HISTORY_BATCH_MS) : Infinity;
+    const retry =
+      this.history.pending() > 0 ? now + (this.historyFailing ? HISTORY_RETRY_MS : HISTORY_BATCH_MS) : Infinity;
     if (lastUses.length === 0 && retry === Infinity) return;
     const due = Math.min(Math.max(Math.min(...lastUses) + limits(this.env).sandboxIdleTimeoutMs, now + 1000), retry);
     if (this.alarmSet) {
@@ -515,24 +542,38 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   /** Copies a file of the conversation's sandbox into the volume, under the quota; no sandbox is a 404. */
-  async persistFile(conversationId: string, userId: string, path: string, name: string): Promise<Outcome<PersistedFile>> {
+  async persistFile(
+    conversationId: string,
+    userId: string,
+    path: string,
+    name: string,
+  ): Promise<Outcome<PersistedFile>> {
     const ledger: LedgerPort = {
       reserve: (entries) => this.volume.reserve(userId, entries),
       commit: async (commits) => this.volume.commit(commits),
       release: async (ids) => this.volume.release(ids),
     };
     return captureSandbox(() =>
-      this.withSandbox(conversationId, null, (sandbox) => persistFromSandbox(sandbox, this.env.VOLUMES, ledger, userId, path, name)),
+      this.withSandbox(conversationId, null, (sandbox) =>
+        persistFromSandbox(sandbox, this.env.VOLUMES, ledger, userId, path, name),
+      ),
     );
   }
 
   /** Copies a volume file into the conversation's sandbox, starting one if it has none. */
-  async restoreFile(conversationId: string, userId: string, name: string, path: string): Promise<Outcome<{ name: string; path: string; size: number }>> {
+  async restoreFile(
+    conversationId: string,
+    userId: string,
+    name: string,
+    path: string,
+  ): Promise<Outcome<{ name: string; path: string; size: number }>> {
     return captureSandbox(async () => {
       const object = await this.env.VOLUMES.get(volumeKey(userId, name));
       if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
       try {
-        return await this.withSandbox(conversationId, userId, (sandbox) => restoreToSandbox(sandbox, object, name, path));
+        return await this.withSandbox(conversationId, userId, (sandbox) =>
+          restoreToSandbox(sandbox, object, name, path),
+        );
       } finally {
         object.body.cancel().catch(() => {});
       }
@@ -559,7 +600,10 @@ function toSandboxInfo(row: SandboxRow): SandboxInfo {
 }
 
 function noSandbox(conversationId: string): ApiError {
-  return new ApiError("not_found", `Conversation '${conversationId}' has no sandbox; running code or writing a file there starts one.`);
+  return new ApiError(
+    "not_found",
+    `Conversation '${conversationId}' has no sandbox; running code or writing a file there starts one.`,
+  );
 }
 
 function toApiError(err: unknown): ApiError {

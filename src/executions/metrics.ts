@@ -80,7 +80,10 @@ export class ExecutionMetrics {
       (message || `exit code ${result.exitCode}`).slice(0, 500),
       Date.now(),
     );
-    this.sql.exec(`DELETE FROM recent_errors WHERE seq <= (SELECT MAX(seq) FROM recent_errors) - ?`, RECENT_ERRORS_KEPT);
+    this.sql.exec(
+      `DELETE FROM recent_errors WHERE seq <= (SELECT MAX(seq) FROM recent_errors) - ?`,
+      RECENT_ERRORS_KEPT,
+    );
   }
 
   snapshot(): UserStats {
@@ -105,7 +108,13 @@ export class ExecutionMetrics {
     const recentErrors = this.sql
       .exec<ErrorRow>(`SELECT * FROM recent_errors ORDER BY seq DESC`)
       .toArray()
-      .map((e) => ({ executionId: e.execution_id, language: e.language, status: e.status, message: e.message, at: new Date(e.at).toISOString() }));
+      .map((e) => ({
+        executionId: e.execution_id,
+        language: e.language,
+        status: e.status,
+        message: e.message,
+        at: new Date(e.at).toISOString(),
+      }));
     return {
       totalExecutions: total,
       successfulExecutions: succeeded,

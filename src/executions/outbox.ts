@@ -20,7 +20,11 @@ export class HistoryOutbox {
   }
 
   add(req: ExecutionRequest, result: ExecutionResult, error: string | undefined): void {
-    this.sql.exec(`INSERT OR REPLACE INTO history_outbox VALUES (?, ?)`, result.id, JSON.stringify(toExecutionRow(req, result, error)));
+    this.sql.exec(
+      `INSERT OR REPLACE INTO history_outbox VALUES (?, ?)`,
+      result.id,
+      JSON.stringify(toExecutionRow(req, result, error)),
+    );
   }
 
   pending(): number {
@@ -38,7 +42,9 @@ export class HistoryOutbox {
   private async copy(): Promise<void> {
     const db = getDb(this.env);
     for (;;) {
-      const rows = this.sql.exec<{ id: string; row: string }>(`SELECT id, row FROM history_outbox ORDER BY id LIMIT ?`, BATCH).toArray();
+      const rows = this.sql
+        .exec<{ id: string; row: string }>(`SELECT id, row FROM history_outbox ORDER BY id LIMIT ?`, BATCH)
+        .toArray();
       if (rows.length === 0) return;
       const values = rows.map((r) => JSON.parse(r.row) as typeof executions.$inferInsert);
       // One statement per row (D1 binds at most 100 parameters per statement), all in one batch:

@@ -16,7 +16,13 @@ const createUserSchema = z.object({
 
 async function issueKey(db: Db, userId: string) {
   const apiKey = generateApiKey();
-  const row = { id: newId("key"), userId, keyHash: await hashApiKey(apiKey), prefix: keyPrefix(apiKey), createdAt: Date.now() };
+  const row = {
+    id: newId("key"),
+    userId,
+    keyHash: await hashApiKey(apiKey),
+    prefix: keyPrefix(apiKey),
+    createdAt: Date.now(),
+  };
   return { row, apiKey };
 }
 
@@ -25,7 +31,10 @@ function audit(action: string, targetId: string, detail?: string) {
 }
 
 /** p50/p95 of execution durations for each value of `group` (null: over all executions), in one scan. */
-async function durationPercentiles(db: Db, group: "user_id" | "language" | null): Promise<Map<string, { p50: number; p95: number }>> {
+async function durationPercentiles(
+  db: Db,
+  group: "user_id" | "language" | null,
+): Promise<Map<string, { p50: number; p95: number }>> {
   const key = group ?? "''";
   // ROW_NUMBER at ceil(n·p), with ceil done in integers: (n·95 + 99) / 100.
   const rows = await db.all<{ g: string; p50: number; p95: number }>(
@@ -52,7 +61,10 @@ export const adminRoutes = new Hono<AppEnv>()
       db.insert(apiKeys).values(row),
       db.insert(auditLog).values(audit("user.create", user.id, user.name)),
     ]);
-    return c.json({ id: user.id, name: user.name, apiKey, keyId: row.id, createdAt: new Date(user.createdAt).toISOString() }, 201);
+    return c.json(
+      { id: user.id, name: user.name, apiKey, keyId: row.id, createdAt: new Date(user.createdAt).toISOString() },
+      201,
+    );
   })
   .get("/users", async (c) => {
     const db = getDb(c.env);
@@ -74,7 +86,10 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!user) throw new ApiError("not_found", `No user ${userId}.`);
     const { row, apiKey } = await issueKey(db, userId);
     await db.batch([db.insert(apiKeys).values(row), db.insert(auditLog).values(audit("key.issue", row.id, userId))]);
-    return c.json({ id: row.id, userId, apiKey, prefix: row.prefix, createdAt: new Date(row.createdAt).toISOString() }, 201);
+    return c.json(
+      { id: row.id, userId, apiKey, prefix: row.prefix, createdAt: new Date(row.createdAt).toISOString() },
+      201,
+    );
   })
   .get("/users/:id/keys", async (c) => {
     const db = getDb(c.env);
@@ -113,7 +128,12 @@ export const adminRoutes = new Hono<AppEnv>()
     const errorExpr = sql<number>`SUM(CASE WHEN ${executions.status} = 'error' THEN 1 ELSE 0 END)`;
     const [totals, perUser, perLanguage, overall, byUser, byLanguage] = await Promise.all([
       db
-        .select({ total: sql<number>`COUNT(*)`, failed: failedExpr, errors: errorExpr, avg: sql<number>`AVG(${executions.durationMs})` })
+        .select({
+          total: sql<number>`COUNT(*)`,
+          failed: failedExpr,
+          errors: errorExpr,
+          avg: sql<number>`AVG(${executions.durationMs})`,
+        })
         .from(executions)
         .get(),
       db
@@ -129,7 +149,12 @@ export const adminRoutes = new Hono<AppEnv>()
         .groupBy(executions.userId)
         .orderBy(sql`COUNT(*) DESC`),
       db
-        .select({ language: executions.language, total: sql<number>`COUNT(*)`, failed: failedExpr, avg: sql<number>`AVG(${executions.durationMs})` })
+        .select({
+          language: executions.language,
+          total: sql<number>`COUNT(*)`,
+          failed: failedExpr,
+          avg: sql<number>`AVG(${executions.durationMs})`,
+        })
         .from(executions)
         .groupBy(executions.language),
       durationPercentiles(db, null),
@@ -162,7 +187,12 @@ export const adminRoutes = new Hono<AppEnv>()
       perLanguage: Object.fromEntries(
         perLanguage.map((l) => [
           l.language,
-          { executions: l.total, errorRate: rate(l.failed, l.total), averageDurationMs: Math.round(l.avg ?? 0), ...p(byLanguage, l.language) },
+          {
+            executions: l.total,
+            errorRate: rate(l.failed, l.total),
+            averageDurationMs: Math.round(l.avg ?? 0),
+            ...p(byLanguage, l.language),
+          },
         ]),
       ),
     });

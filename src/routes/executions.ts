@@ -14,7 +14,6 @@ import { userSpace } from "../durable/stub.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
-
 const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be a valid environment variable name");
 
 const executeSchema = z.object({
@@ -90,6 +89,10 @@ async function flushHistory(env: Env, userId: string): Promise<void> {
     await userSpace(env, userId).flushHistory();
   } catch (err) {
     // Nothing is lost (the runs wait in the Durable Object), but a partial history would mislead.
-    throw new ApiError("storage_unavailable", "Execution history cannot be brought up to date right now; retry shortly.", { cause: err });
+    throw new ApiError(
+      "storage_unavailable",
+      "Execution history cannot be brought up to date right now; retry shortly.",
+      { cause: err },
+    );
   }
 }

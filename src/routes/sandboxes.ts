@@ -49,11 +49,20 @@ export const sandboxRoutes = new Hono<AppEnv>()
     // Refused before a byte moves when the client says how big it is; otherwise counted as it streams.
     if (declared !== undefined && Number(declared) > MAX_FILE_WRITE_BYTES) throw fileTooLarge();
     const body = c.req.raw.body ?? new Blob([]).stream();
-    const written = unwrap(await userSpace(c.env, c.var.user.id).writeSandboxFile(conversationId, c.var.user.id, path, body));
+    const written = unwrap(
+      await userSpace(c.env, c.var.user.id).writeSandboxFile(conversationId, c.var.user.id, path, body),
+    );
     return c.json(written);
   })
-  .post("/:conversationId/packages", validate("param", conversationParam), validate("json", installSchema), async (c) => {
-    const { conversationId } = c.req.valid("param");
-    const body = c.req.valid("json");
-    return c.json(unwrap(await userSpace(c.env, c.var.user.id).installSandboxPackages(conversationId, c.var.user.id, body)));
-  });
+  .post(
+    "/:conversationId/packages",
+    validate("param", conversationParam),
+    validate("json", installSchema),
+    async (c) => {
+      const { conversationId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      return c.json(
+        unwrap(await userSpace(c.env, c.var.user.id).installSandboxPackages(conversationId, c.var.user.id, body)),
+      );
+    },
+  );

@@ -16,14 +16,30 @@ const restoreSchema = z.object({ name: volumeNameSchema, path: sandboxPathSchema
 const smallJson = jsonBodyLimit(16 * 1024);
 
 export const volumeSandboxRoutes = new Hono<AppEnv>()
-  .post("/:conversationId/files/persist", smallJson, validate("param", conversationParam), validate("json", persistSchema), async (c) => {
-    const { conversationId } = c.req.valid("param");
-    const { path, name } = c.req.valid("json");
-    const stored = unwrap(await userSpace(c.env, c.var.user.id).persistFile(conversationId, c.var.user.id, path, name));
-    return c.json(stored, stored.replaced ? 200 : 201);
-  })
-  .post("/:conversationId/files/restore", smallJson, validate("param", conversationParam), validate("json", restoreSchema), async (c) => {
-    const { conversationId } = c.req.valid("param");
-    const { name, path } = c.req.valid("json");
-    return c.json(unwrap(await userSpace(c.env, c.var.user.id).restoreFile(conversationId, c.var.user.id, name, path)));
-  });
+  .post(
+    "/:conversationId/files/persist",
+    smallJson,
+    validate("param", conversationParam),
+    validate("json", persistSchema),
+    async (c) => {
+      const { conversationId } = c.req.valid("param");
+      const { path, name } = c.req.valid("json");
+      const stored = unwrap(
+        await userSpace(c.env, c.var.user.id).persistFile(conversationId, c.var.user.id, path, name),
+      );
+      return c.json(stored, stored.replaced ? 200 : 201);
+    },
+  )
+  .post(
+    "/:conversationId/files/restore",
+    smallJson,
+    validate("param", conversationParam),
+    validate("json", restoreSchema),
+    async (c) => {
+      const { conversationId } = c.req.valid("param");
+      const { name, path } = c.req.valid("json");
+      return c.json(
+        unwrap(await userSpace(c.env, c.var.user.id).restoreFile(conversationId, c.var.user.id, name, path)),
+      );
+    },
+  );

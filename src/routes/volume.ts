@@ -36,7 +36,12 @@ export const volumeRoutes = new Hono<AppEnv>()
   .get("/files", validate("query", listSchema), async (c) => {
     const { prefix, cursor, limit } = c.req.valid("query");
     const base = volumePrefix(c.var.user.id);
-    const page = await c.env.VOLUMES.list({ prefix: base + checkPrefix(prefix), cursor, limit, include: ["httpMetadata"] }).catch((err) => {
+    const page = await c.env.VOLUMES.list({
+      prefix: base + checkPrefix(prefix),
+      cursor,
+      limit,
+      include: ["httpMetadata"],
+    }).catch((err) => {
       throw new ApiError("invalid_request", "cursor: not a cursor from a previous page", { cause: err });
     });
     return c.json({
@@ -90,9 +95,13 @@ export const volumeRoutes = new Hono<AppEnv>()
       if (c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined) {
         return c.body(null, 304, fileHeaders(object));
       }
-      throw new ApiError("precondition_failed", `If-Match / If-Unmodified-Since: '${name}' has changed (its ETag is now ${object.httpEtag})`, {
-        headers: validatorHeaders(object),
-      });
+      throw new ApiError(
+        "precondition_failed",
+        `If-Match / If-Unmodified-Since: '${name}' has changed (its ETag is now ${object.httpEtag})`,
+        {
+          headers: validatorHeaders(object),
+        },
+      );
     }
     const body = (object as R2ObjectBody).body;
     const headers = fileHeaders(object);
@@ -102,7 +111,11 @@ export const volumeRoutes = new Hono<AppEnv>()
         await body.cancel();
         throw rangeNotSatisfiable(object);
       }
-      return c.body(body, 206, { ...headers, "Content-Length": String(length), "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}` });
+      return c.body(body, 206, {
+        ...headers,
+        "Content-Length": String(length),
+        "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}`,
+      });
     }
     return c.body(body, 200, { ...headers, "Content-Length": String(object.size) });
   })
@@ -156,7 +169,8 @@ function uploadLength(c: Context<AppEnv>): number {
       "Content-Length: required, so the quota can be checked before anything is stored (when streaming in chunks, send Upload-Length instead).",
     );
   }
-  if (!/^\d{1,15}$/.test(declared)) throw new ApiError("invalid_request", "Content-Length: must be a whole number of bytes");
+  if (!/^\d{1,15}$/.test(declared))
+    throw new ApiError("invalid_request", "Content-Length: must be a whole number of bytes");
   return Number(declared);
 }
 
@@ -196,6 +210,9 @@ function resolveRange(range: R2Range, size: number): { offset: number; length: n
     return { offset: size - length, length };
   }
   const offset = "offset" in range ? (range.offset ?? 0) : 0;
-  const length = Math.min("length" in range && range.length !== undefined ? range.length : size - offset, size - offset);
+  const length = Math.min(
+    "length" in range && range.length !== undefined ? range.length : size - offset,
+    size - offset,
+  );
   return { offset, length };
 }

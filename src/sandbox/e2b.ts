@@ -97,8 +97,10 @@ export function sandboxUnavailable(what: string, err: unknown): ApiError {
   if (err instanceof RateLimitError || err instanceof ServiceBusyError) {
     return new ApiError("sandbox_busy", `${what}: the sandbox provider is busy (${detail})`, { retryAfterSeconds: 5 });
   }
-  if (err instanceof TimeoutError) return new ApiError("sandbox_timeout", `${what}: the sandbox provider timed out (${detail})`);
-  if (err instanceof AuthenticationError) return new ApiError("sandbox_unavailable", `${what}: the sandbox provider refused Phoenix's credentials`);
+  if (err instanceof TimeoutError)
+    return new ApiError("sandbox_timeout", `${what}: the sandbox provider timed out (${detail})`);
+  if (err instanceof AuthenticationError)
+    return new ApiError("sandbox_unavailable", `${what}: the sandbox provider refused Phoenix's credentials`);
   return new ApiError("sandbox_unavailable", `${what}: ${detail}`);
 }
 

@@ -128,7 +128,8 @@ async function fsCall<T>(path: string, call: () => Promise<T>): Promise<T> {
 function fileError(err: unknown, path: string): ApiError | undefined {
   if (err instanceof FileNotFoundError) return new ApiError("not_found", `path: nothing at '${path}' in the sandbox`);
   if (err instanceof InvalidArgumentError) return new ApiError("invalid_request", `path: '${path}': ${err.message}`);
-  if (err instanceof NotEnoughSpaceError) return new ApiError("quota_exceeded", `The sandbox has no space left for '${path}'`);
+  if (err instanceof NotEnoughSpaceError)
+    return new ApiError("quota_exceeded", `The sandbox has no space left for '${path}'`);
   // envd answers 403 for a path the sandbox user may not touch; the SDK keeps only the status.
   if (err instanceof SandboxError && /^403\b/.test(err.message)) {
     return new ApiError("forbidden", `path: permission denied for '${path}' in the sandbox`);

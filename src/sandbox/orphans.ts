@@ -22,7 +22,10 @@ export interface ReapOptions {
  * Kills every Phoenix sandbox that its user's object does not track; returns how many. Age is
  * judged by the clock, not the cron's scheduled time: a sandbox is young or not in real time.
  */
-export async function reapOrphans(env: Env, { graceMs = ORPHAN_GRACE_MS, scope = {} }: ReapOptions = {}): Promise<number> {
+export async function reapOrphans(
+  env: Env,
+  { graceMs = ORPHAN_GRACE_MS, scope = {} }: ReapOptions = {},
+): Promise<number> {
   const now = Date.now();
   const byUser = new Map<string, RunningSandbox[]>();
   for (const sandbox of await listPhoenixSandboxes(env, scope)) {

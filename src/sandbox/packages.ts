@@ -17,7 +17,9 @@ const MAX_SPEC_LENGTH = 256;
 // such as `>=2.31,<3` or `==1.*`. No spaces, URLs or markers: those are where injection hides.
 const PIP_NAME = "[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?";
 const PIP_SPECIFIER = "(?:===|~=|==|!=|<=|>=|<|>)[A-Za-z0-9][A-Za-z0-9.*+!_-]*";
-const PIP_SPEC = new RegExp(`^${PIP_NAME}(?:\\[${PIP_NAME}(?:,${PIP_NAME})*\\])?(?:${PIP_SPECIFIER}(?:,${PIP_SPECIFIER})*)?$`);
+const PIP_SPEC = new RegExp(
+  `^${PIP_NAME}(?:\\[${PIP_NAME}(?:,${PIP_NAME})*\\])?(?:${PIP_SPECIFIER}(?:,${PIP_SPECIFIER})*)?$`,
+);
 
 // npm names: lower case, URL-safe, optionally scoped (`@scope/name`), at most 214 characters;
 // then an optional `@version`: a version, a range (`^1.2.0`, `>=1 <2`, `1.x || 2.x`) or a dist-tag.
@@ -55,7 +57,8 @@ function localPathProblem(spec: string): string | undefined {
     return `'${printable(spec)}' is not an acceptable local package path: letters, digits and '._+@-/' only, no '..'`;
   }
   const resolved = resolveSandboxPath(spec);
-  if (!LOCAL_ROOTS.some((root) => resolved.startsWith(root))) return `a local package must be under ${LOCAL_ROOTS.join(" or ")}`;
+  if (!LOCAL_ROOTS.some((root) => resolved.startsWith(root)))
+    return `a local package must be under ${LOCAL_ROOTS.join(" or ")}`;
   return undefined;
 }
 
@@ -66,7 +69,10 @@ function printable(s: string): string {
 export const installSchema = z
   .object({
     manager: z.enum(PACKAGE_MANAGERS, { error: `must be one of ${PACKAGE_MANAGERS.join(", ")}` }),
-    packages: z.array(z.string({ error: "must be a string" })).min(1, "must name at least one package").max(MAX_PACKAGES),
+    packages: z
+      .array(z.string({ error: "must be a string" }))
+      .min(1, "must name at least one package")
+      .max(MAX_PACKAGES),
     timeoutMs: z.number().int().positive().max(MAX_INSTALL_TIMEOUT_MS).optional(),
   })
   .superRefine((body, ctx) => {
@@ -116,7 +122,11 @@ export interface InstallResult {
  * Runs the installer to completion (or its timeout) with capped output. A non-zero exit is a
  * result, not an error; a sandbox that stops answering is thrown as the SDK reported it.
  */
-export async function installPackages(sandbox: Sandbox, body: InstallBody, outputLimitBytes: number): Promise<InstallResult> {
+export async function installPackages(
+  sandbox: Sandbox,
+  body: InstallBody,
+  outputLimitBytes: number,
+): Promise<InstallResult> {
   const started = Date.now();
   const outcome = await runCode(sandbox, {
     language: "shell",

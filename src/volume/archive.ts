@@ -81,12 +81,18 @@ export async function importVolume(
       if (entry.type === "directory") continue;
       const name = entry.name.replace(/^(\.\/)+/, "");
       if (entry.type !== "file") {
-        throw new ApiError("invalid_request", `body: tar entry '${name}' is not a regular file (type '${entry.type}'); only files can be imported`);
+        throw new ApiError(
+          "invalid_request",
+          `body: tar entry '${name}' is not a regular file (type '${entry.type}'); only files can be imported`,
+        );
       }
       checkName(name, `tar entry '${name.slice(0, 200)}'`);
       stagedBytes += entry.size - (staged.get(name)?.size ?? 0);
       if (stagedBytes > quotaBytes) {
-        throw new ApiError("quota_exceeded", `Volume quota exceeded: the archive holds more than the whole quota (${quotaBytes} bytes). Nothing was stored.`);
+        throw new ApiError(
+          "quota_exceeded",
+          `Volume quota exceeded: the archive holds more than the whole quota (${quotaBytes} bytes). Nothing was stored.`,
+        );
       }
       const key = `${stagingDir}${stagedKeys.length}`;
       stagedKeys.push(key);
@@ -100,7 +106,14 @@ export async function importVolume(
     const reservations = await ledger.reserve(entries.map(({ name, size }) => ({ name, size })));
     let putBack: () => Promise<void>;
     try {
-      putBack = await moveIn(bucket, userId, entries, reservations.map((r) => r.existed), stagingDir, stagedKeys);
+      putBack = await moveIn(
+        bucket,
+        userId,
+        entries,
+        reservations.map((r) => r.existed),
+        stagingDir,
+        stagedKeys,
+      );
     } catch (err) {
       await ledger.release(reservations.map((r) => r.id)).catch(() => {});
       throw err;
@@ -115,7 +128,8 @@ export async function importVolume(
     }
     return { files: entries.map(({ name, size }) => ({ name, size })), totalBytes: stagedBytes };
   } finally {
-    for (let i = 0; i < stagedKeys.length; i += 1000) await bucket.delete(stagedKeys.slice(i, i + 1000)).catch(() => {});
+    for (let i = 0; i < stagedKeys.length; i += 1000)
+      await bucket.delete(stagedKeys.slice(i, i + 1000)).catch(() => {});
   }
 }
 
@@ -149,12 +163,17 @@ async function moveIn(
       if (await copy(bucket, volumeKey(userId, entry.name), backup)) backups.set(entry.name, backup);
     }
     for (const entry of entries) {
-      if (!(await copy(bucket, entry.key, volumeKey(userId, entry.name)))) throw new Error(`staged ${entry.key} vanished`);
+      if (!(await copy(bucket, entry.key, volumeKey(userId, entry.name))))
+        throw new Error(`staged ${entry.key} vanished`);
       moved.push(entry);
     }
   } catch (err) {
     await putBack();
-    throw new ApiError("internal_error", "The import failed while storing the files; the volume was put back as it was.", { cause: err });
+    throw new ApiError(
+      "internal_error",
+      "The import failed while storing the files; the volume was put back as it was.",
+      { cause: err },
+    );
   }
   return putBack;
 }

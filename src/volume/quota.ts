@@ -70,7 +70,9 @@ export class VolumeLedger {
 
   info(): VolumeInfo {
     this.expire(Date.now());
-    const files = this.sql.exec<{ used: number | null; n: number }>(`SELECT SUM(size) AS used, COUNT(*) AS n FROM volume_files`).one();
+    const files = this.sql
+      .exec<{ used: number | null; n: number }>(`SELECT SUM(size) AS used, COUNT(*) AS n FROM volume_files`)
+      .one();
     return volumeInfo(files.used ?? 0, files.n, this.reservedBytes(), this.quotaBytes());
   }
 
@@ -81,7 +83,10 @@ export class VolumeLedger {
   async reserve(userId: string, entries: { name: string; size: number }[]): Promise<Reservation[]> {
     await this.ready(userId);
     const refusal = this.refusal(entries);
-    if (refusal?.code === "quota_exceeded" && Date.now() - (this.meta()?.reconciled_at ?? 0) > RECONCILE_ON_REFUSAL_AFTER_MS) {
+    if (
+      refusal?.code === "quota_exceeded" &&
+      Date.now() - (this.meta()?.reconciled_at ?? 0) > RECONCILE_ON_REFUSAL_AFTER_MS
+    ) {
       await this.reconcile(userId);
     }
     // A retention delete of one of these names finishes first, or it could land after this upload.
@@ -98,7 +103,15 @@ export class VolumeLedger {
     return entries.map(({ name, size }) => {
       const id = crypto.randomUUID();
       const current = this.fileSize(name);
-      this.sql.exec(`INSERT INTO volume_reservations VALUES (?, ?, ?, ?, ?, ?)`, id, batch, name, size, current ?? 0, expiresAt);
+      this.sql.exec(
+        `INSERT INTO volume_reservations VALUES (?, ?, ?, ?, ?, ?)`,
+        id,
+        batch,
+        name,
+        size,
+        current ?? 0,
+        expiresAt,
+      );
       return { id, name, size, existed: current !== undefined };
     });
   }
@@ -192,7 +205,8 @@ export class VolumeLedger {
     try {
       const listed = new Map<string, number>();
       const prefix = volumePrefix(userId);
-      for await (const object of listVolume(this.bucket, userId)) listed.set(object.key.slice(prefix.length), object.size);
+      for await (const object of listVolume(this.bucket, userId))
+        listed.set(object.key.slice(prefix.length), object.size);
       const settled = (name: string) => !touched.has(name) && !this.pending(name);
       for (const { name } of this.sql.exec<{ name: string }>(`SELECT name FROM volume_files`).toArray()) {
         if (!listed.has(name) && settled(name)) this.sql.exec(`DELETE FROM volume_files WHERE name = ?`, name);
@@ -209,11 +223,15 @@ export class VolumeLedger {
   private refusal(entries: { name: string; size: number }[]): ApiError | undefined {
     this.expire(Date.now());
     for (const { name } of entries) {
-      if (this.pending(name)) return new ApiError("conflict", `name: another upload to '${name}' is in progress; retry when it finishes.`);
+      if (this.pending(name))
+        return new ApiError("conflict", `name: another upload to '${name}' is in progress; retry when it finishes.`);
     }
     const quota = this.quotaBytes();
     // One batch commits at once, so a file it shrinks makes room for one it grows.
-    const growth = Math.max(0, entries.reduce((sum, e) => sum + e.size - (this.fileSize(e.name) ?? 0), 0));
+    const growth = Math.max(
+      0,
+      entries.reduce((sum, e) => sum + e.size - (this.fileSize(e.name) ?? 0), 0),
+    );
     const used = this.usedBytes();
     const reserved = this.reservedBytes();
     if (used + reserved + growth <= quota) return undefined;
@@ -259,6 +277,8 @@ export class VolumeLedger {
   }
 
   private meta(): { user_id: string; reconciled_at: number } | undefined {
-    return this.sql.exec<{ user_id: string; reconciled_at: number }>(`SELECT * FROM volume_meta WHERE id = 1`).toArray()[0];
+    return this.sql
+      .exec<{ user_id: string; reconciled_at: number }>(`SELECT * FROM volume_meta WHERE id = 1`)
+      .toArray()[0];
   }
 }

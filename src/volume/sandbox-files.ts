@@ -23,7 +23,8 @@ export async function persistFromSandbox(
   let size: number;
   try {
     const info = await sandbox.files.getInfo(path);
-    if (info.type === "dir") throw new ApiError("invalid_request", `path: '${path}' is a directory; persist files one at a time`);
+    if (info.type === "dir")
+      throw new ApiError("invalid_request", `path: '${path}' is a directory; persist files one at a time`);
     size = info.size;
   } catch (err) {
     await body.cancel().catch(() => {});

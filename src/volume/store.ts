@@ -55,7 +55,9 @@ export async function storeFile(
   // a >2 h upload into a since-filled volume can lose would double every upload's cost).
   if (!(await ledger.commit([{ id: reservation.id, name, size: object.size, inPlace: true }]))) {
     await bucket.delete(key);
-    const lost = reservation.existed ? ` It had already replaced the previous '${name}', so that file is gone too.` : "";
+    const lost = reservation.existed
+      ? ` It had already replaced the previous '${name}', so that file is gone too.`
+      : "";
     throw new ApiError(
       "quota_exceeded",
       `Volume quota exceeded: the upload took so long that its reservation lapsed, and the volume filled up meanwhile; it no longer fits, so it was deleted.${lost}`,
@@ -101,7 +103,11 @@ export async function putExactly(
       }[fault.kind];
       throw new ApiError("invalid_request", described, { cause: fault.cause ?? err });
     }
-    throw new ApiError("storage_unavailable", "Storage failed while writing the file; nothing was stored. Retry shortly.", { cause: err });
+    throw new ApiError(
+      "storage_unavailable",
+      "Storage failed while writing the file; nothing was stored. Retry shortly.",
+      { cause: err },
+    );
   }
 }
 
@@ -140,7 +146,8 @@ export function exactly(
         return failWith({ kind: "broken", delivered, cause: err }, err);
       }
       if (chunk.done) {
-        if (delivered < size) return failWith({ kind: "short", delivered }, new Error(`body ended after ${delivered} of ${size} bytes`));
+        if (delivered < size)
+          return failWith({ kind: "short", delivered }, new Error(`body ended after ${delivered} of ${size} bytes`));
         return writer.close();
       }
       delivered += chunk.value.byteLength;
@@ -170,7 +177,10 @@ export function exactly(
 /** Big reads where the body is a byte stream (a request body): far fewer trips through JS per MiB. */
 const READ_CHUNK = 256 * 1024;
 
-function readerOf(body: ReadableStream<Uint8Array>): { read(): Promise<ReadableStreamReadResult<Uint8Array>>; cancel(reason?: unknown): Promise<void> } {
+function readerOf(body: ReadableStream<Uint8Array>): {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(reason?: unknown): Promise<void>;
+} {
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     byob = body.getReader({ mode: "byob" });

@@ -28,7 +28,12 @@ export function tarHeader(entry: TarEntryHeader): Uint8Array {
   const mtime = Math.floor(entry.mtime.getTime() / 1000);
   if (nameBytes.length <= 100) return ustarBlock(nameBytes, entry.size, mtime, "0");
   const record = paxRecord("path", entry.name);
-  const pax = ustarBlock(encoder.encode("PaxHeaders/" + entry.name.slice(-80).replace(/^\/+/, "")).slice(0, 100), record.length, mtime, "x");
+  const pax = ustarBlock(
+    encoder.encode("PaxHeaders/" + entry.name.slice(-80).replace(/^\/+/, "")).slice(0, 100),
+    record.length,
+    mtime,
+    "x",
+  );
   const out = new Uint8Array(pax.length + record.length + tarPadding(record.length).length + BLOCK);
   out.set(pax, 0);
   out.set(record, BLOCK);
@@ -175,7 +180,8 @@ function parsePax(data: Uint8Array): Record<string, string> {
     const space = data.indexOf(0x20, at);
     if (space === -1) break;
     const length = Number(decoder.decode(data.subarray(at, space)));
-    if (!Number.isInteger(length) || length <= 0 || at + length > data.length) throw notTar("a PAX record is malformed");
+    if (!Number.isInteger(length) || length <= 0 || at + length > data.length)
+      throw notTar("a PAX record is malformed");
     const record = decoder.decode(data.subarray(space + 1, at + length - 1));
     const eq = record.indexOf("=");
     if (eq > 0) records[record.slice(0, eq)] = record.slice(eq + 1);

@@ -17,7 +17,12 @@ export interface VolumeInfo {
   reservedBytes: number;
 }
 
-export function volumeInfo(usedBytes: number, fileCount: number, reservedBytes: number, quotaBytes: number): VolumeInfo {
+export function volumeInfo(
+  usedBytes: number,
+  fileCount: number,
+  reservedBytes: number,
+  quotaBytes: number,
+): VolumeInfo {
   const usagePercent = quotaBytes ? Math.round((usedBytes / quotaBytes) * 1000) / 10 : 0;
   return { usedBytes, quotaBytes, usagePercent, fileCount, reservedBytes };
 }

@@ -8,7 +8,7 @@ describe("commands", () => {
       const events: string[] = [];
       let firstOut!: () => void;
       const gotFirst = new Promise<void>((r) => (firstOut = r));
-      const h = await sb.commands.run("echo one; echo err1 >&2; read line; echo \"got $line\"", {
+      const h = await sb.commands.run('echo one; echo err1 >&2; read line; echo "got $line"', {
         background: true,
         stdin: true,
         onStdout: (d) => {
@@ -78,7 +78,10 @@ describe("commands", () => {
 
   it("background commands: list, connect, kill, a killed end, and client disconnect does not kill", async () => {
     await withSandbox(async (sb) => {
-      const h = await sb.commands.run("for i in $(seq 1 1000); do echo tick $i; sleep 0.05; done", { background: true, timeoutMs: 0 });
+      const h = await sb.commands.run("for i in $(seq 1 1000); do echo tick $i; sleep 0.05; done", {
+        background: true,
+        timeoutMs: 0,
+      });
       const list = await sb.commands.list();
       const p = list.find((x) => x.pid === h.pid)!;
       expect(p).toBeDefined();

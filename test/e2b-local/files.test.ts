@@ -28,7 +28,9 @@ describe("files", () => {
       for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
       expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes));
       // gzip in both directions
-      expect(Array.from(await sb.files.read("/tmp/bin.dat", { format: "bytes", gzip: true }))).toEqual(Array.from(bytes));
+      expect(Array.from(await sb.files.read("/tmp/bin.dat", { format: "bytes", gzip: true }))).toEqual(
+        Array.from(bytes),
+      );
       await sb.files.write("/tmp/gz.txt", "compressed body", { gzip: true });
       expect(await sb.files.read("/tmp/gz.txt")).toBe("compressed body");
       // empty file
@@ -93,7 +95,9 @@ describe("files", () => {
   it("symlinks resolve inside the sandbox and cannot reach host files", async () => {
     await withSandbox(async (sb) => {
       await sb.files.write("/home/user/real.txt", "real");
-      await sb.commands.run("ln -s /home/user/real.txt link.txt; ln -s /work/main/package.json host.json; ln -s ../../../../../../etc/shadow sh; ln -s /proc/1/environ env");
+      await sb.commands.run(
+        "ln -s /home/user/real.txt link.txt; ln -s /work/main/package.json host.json; ln -s ../../../../../../etc/shadow sh; ln -s /proc/1/environ env",
+      );
       expect(await sb.files.read("/home/user/link.txt")).toBe("real");
       const info = await sb.files.getInfo("/home/user/link.txt");
       expect(info.symlinkTarget).toBe("/home/user/real.txt");
@@ -119,7 +123,10 @@ describe("files", () => {
         await sb.commands.run("mkdir -p /home/user/w/sub && echo hi > /home/user/w/sub/deep.txt");
         await new Promise<void>((resolve, reject) => {
           const t = setInterval(() => {
-            if (events.some((e) => e.name === "new.txt" && e.type === FilesystemEventType.CREATE) && events.some((e) => e.name === "sub/deep.txt")) {
+            if (
+              events.some((e) => e.name === "new.txt" && e.type === FilesystemEventType.CREATE) &&
+              events.some((e) => e.name === "sub/deep.txt")
+            ) {
               clearInterval(t);
               resolve();
             }

@@ -59,9 +59,13 @@ describe.each(["bwrap", "unshare"] as const)("isolation %s", (kind) => {
       const bg = await a.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
       // ps sees only the sandbox: its init (agent, under bwrap also bwrap itself), the command, the job
       const ps = await a.commands.run("ps -eo pid=,args=");
-      const lines = ps.stdout.trim().split("\n").map((l) => l.trim());
+      const lines = ps.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim());
       expect(lines.find((l) => l.startsWith(`${bg.pid} `))).toContain(m);
-      for (const l of lines) expect(l).toMatch(/\/run\/e2b\/agent\.py|^\d+ \/bin\/bash -l -c ps|^\d+ ps -eo|^\d+ mk[a-z0-9]+ 600$/);
+      for (const l of lines)
+        expect(l).toMatch(/\/run\/e2b\/agent\.py|^\d+ \/bin\/bash -l -c ps|^\d+ ps -eo|^\d+ mk[a-z0-9]+ 600$/);
       expect(lines.some((l) => /^1 /.test(l))).toBe(true);
       expect((await b.commands.run(`ps -eo args | grep -c '^${m}' || true`)).stdout).toBe("0\n");
 
@@ -70,7 +74,10 @@ describe.each(["bwrap", "unshare"] as const)("isolation %s", (kind) => {
       expect((await a.commands.run(`cat /home/user/${m}.txt; printf cmd > /tmp/${m}.tmp`)).stdout).toBe("from api");
       expect(await a.files.read(`/tmp/${m}.tmp`)).toBe("cmd");
       expect(await b.files.exists(`/home/user/${m}.txt`)).toBe(false);
-      const found = await b.commands.run(`find / -xdev -name '${m}*' 2>/dev/null; find /home /tmp /root -name '${m}*'`, { user: "root" });
+      const found = await b.commands.run(
+        `find / -xdev -name '${m}*' 2>/dev/null; find /home /tmp /root -name '${m}*'`,
+        { user: "root" },
+      );
       expect(found.stdout).toBe("");
 
       const url = new URL(srv.url);
@@ -101,7 +108,7 @@ print("net", probe("1.1.1.1", 53))
           "(cat /etc/shadow /etc/gshadow 2>/dev/null) | wc -c",
           "cut -d: -f1 /etc/passwd | tr '\\n' ' '",
           "test -e /work || echo no-host-files",
-          "python3 -c 'import sys; c=int(open(\"/proc/self/status\").read().split(\"CapEff:\")[1].split()[0],16); print(\"sys_admin\" if c>>21&1 else \"no-sys_admin\")'",
+          'python3 -c \'import sys; c=int(open("/proc/self/status").read().split("CapEff:")[1].split()[0],16); print("sys_admin" if c>>21&1 else "no-sys_admin")\'',
         ].join("; "),
         { user: "root" },
       );
@@ -116,7 +123,10 @@ print("net", probe("1.1.1.1", 53))
     const m = marker();
     await sb.files.write(`/home/user/${m}`, "x");
     await sb.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
-    await sb.commands.run(`(exec -a ${m}-orphan sleep 600 &) ; exec -a ${m}-fd sleep 600 3>/home/user/fdfile`, { background: true, timeoutMs: 0 });
+    await sb.commands.run(`(exec -a ${m}-orphan sleep 600 &) ; exec -a ${m}-fd sleep 600 3>/home/user/fdfile`, {
+      background: true,
+      timeoutMs: 0,
+    });
     let dir: string | null = null;
     for (const b of await readdir(dataDir)) if (existsSync(join(dataDir, b, "home", m))) dir = join(dataDir, b);
     expect(dir).not.toBeNull();

@@ -29,13 +29,21 @@ describe("isolation", () => {
 
         expect(await b.files.exists(`/home/user/${m}.txt`)).toBe(false);
         expect(await b.files.exists(`/tmp/${m}.tmp`)).toBe(false);
-        const search = await b.commands.run(`find /home /tmp /root /var/tmp /run -name '${m}*' 2>/dev/null; ps -eo args | grep -c '^${m}' || true`, { user: "root" });
+        const search = await b.commands.run(
+          `find /home /tmp /root /var/tmp /run -name '${m}*' 2>/dev/null; ps -eo args | grep -c '^${m}' || true`,
+          { user: "root" },
+        );
         expect(search.stdout).toBe("0\n");
         expect((await b.commands.list()).map((p) => p.pid)).not.toContain(bg.pid);
         // B's token does not drive A
         const r = await fetch(`${inject()}/process.Process/List`, {
           method: "POST",
-          headers: { "content-type": "application/json", "E2b-Sandbox-Id": a.sandboxId, "X-Access-Token": (b as any).envdAccessToken ?? "x", "Connect-Protocol-Version": "1" },
+          headers: {
+            "content-type": "application/json",
+            "E2b-Sandbox-Id": a.sandboxId,
+            "X-Access-Token": (b as any).envdAccessToken ?? "x",
+            "Connect-Protocol-Version": "1",
+          },
           body: "{}",
         });
         expect(r.status).toBe(401);
@@ -64,7 +72,9 @@ for host, port in (("${url.hostname}", ${url.port}), ("1.1.1.1", 53)):
       expect(ifaces.stdout).toBe("lo\n");
       expect((await sb.commands.run("hostname")).stdout).toBe("e2b\n");
       // the host's files are not there
-      expect((await sb.commands.run("test -e /work || test -e /root/.pyenv || echo clean", { user: "root" })).stdout).toBe("clean\n");
+      expect(
+        (await sb.commands.run("test -e /work || test -e /root/.pyenv || echo clean", { user: "root" })).stdout,
+      ).toBe("clean\n");
       // read-only system dirs, even for root
       await expect(sb.commands.run("touch /usr/bin/x", { user: "root" })).rejects.toThrow();
     });
@@ -75,7 +85,10 @@ for host, port in (("${url.hostname}", ${url.port}), ("1.1.1.1", 53)):
     const m = marker();
     await sb.files.write(`/home/user/${m}`, "x");
     await sb.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
-    await sb.commands.run(`(exec -a ${m}-orphan sleep 600 &) ; exec 3>/tmp/held; exec -a ${m}-fd sleep 600 3>/home/user/fdfile`, { background: true, timeoutMs: 0 });
+    await sb.commands.run(
+      `(exec -a ${m}-orphan sleep 600 &) ; exec 3>/tmp/held; exec -a ${m}-fd sleep 600 3>/home/user/fdfile`,
+      { background: true, timeoutMs: 0 },
+    );
     const dir = await findBoxDir(m);
     expect(dir).not.toBeNull();
     await new Promise((r) => setTimeout(r, 100));

@@ -5,7 +5,12 @@ import { conn, marker, withSandbox } from "./helpers.ts";
 describe("sandbox lifecycle (control-plane API)", () => {
   it("create with metadata/envs/timeout, getInfo, connect, kill", async () => {
     const tag = marker();
-    const sb = await Sandbox.create({ ...conn(), metadata: { app: "t", tag }, envs: { GREETING: "hi there" }, timeoutMs: 120_000 });
+    const sb = await Sandbox.create({
+      ...conn(),
+      metadata: { app: "t", tag },
+      envs: { GREETING: "hi there" },
+      timeoutMs: 120_000,
+    });
     const info = await sb.getInfo();
     expect(info.sandboxId).toBe(sb.sandboxId);
     expect(info.templateId).toBe("base");
@@ -34,12 +39,16 @@ describe("sandbox lifecycle (control-plane API)", () => {
 
   it("rejects a wrong API key", async () => {
     await expect(Sandbox.create({ ...conn(), apiKey: "e2b_0000" })).rejects.toBeInstanceOf(AuthenticationError);
-    await expect(Sandbox.list({ ...conn(), apiKey: "e2b_0000" }).nextItems()).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(Sandbox.list({ ...conn(), apiKey: "e2b_0000" }).nextItems()).rejects.toBeInstanceOf(
+      AuthenticationError,
+    );
   });
 
   it("lists with a metadata filter and pages with X-Next-Token", async () => {
     const tag = marker();
-    const boxes = await Promise.all([0, 1, 2].map(() => Sandbox.create({ ...conn(), metadata: { tag, "odd key&=": "v a/l" } })));
+    const boxes = await Promise.all(
+      [0, 1, 2].map(() => Sandbox.create({ ...conn(), metadata: { tag, "odd key&=": "v a/l" } })),
+    );
     const other = await Sandbox.create({ ...conn(), metadata: { tag: tag + "x" } });
     try {
       const pager = Sandbox.list({ ...conn(), query: { metadata: { tag, "odd key&=": "v a/l" } }, limit: 2 });
@@ -87,8 +96,17 @@ describe("sandbox lifecycle (control-plane API)", () => {
   it("rejects a bad create body with a 4xx, and the server keeps serving", async () => {
     const url = conn().apiUrl;
     const key = conn().apiKey;
-    for (const body of ["{not json", JSON.stringify({ timeout: "x" }), JSON.stringify({ templateID: "nope" }), JSON.stringify({ envVars: { a: 1 } })]) {
-      const r = await fetch(`${url}/v2/sandboxes`, { method: "POST", headers: { "X-API-KEY": key, "content-type": "application/json" }, body });
+    for (const body of [
+      "{not json",
+      JSON.stringify({ timeout: "x" }),
+      JSON.stringify({ templateID: "nope" }),
+      JSON.stringify({ envVars: { a: 1 } }),
+    ]) {
+      const r = await fetch(`${url}/v2/sandboxes`, {
+        method: "POST",
+        headers: { "X-API-KEY": key, "content-type": "application/json" },
+        body,
+      });
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
       const j = (await r.json()) as { code: number; message: string };

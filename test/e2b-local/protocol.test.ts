@@ -8,17 +8,29 @@ describe("envd protocol edges", () => {
       const token = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
       const h = { "E2b-Sandbox-Id": sb.sandboxId, "X-Access-Token": token, "Connect-Protocol-Version": "1" };
       // unary with a broken JSON body
-      let r = await fetch(`${url}/filesystem.Filesystem/Stat`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: "{" });
+      let r = await fetch(`${url}/filesystem.Filesystem/Stat`, {
+        method: "POST",
+        headers: { ...h, "content-type": "application/json" },
+        body: "{",
+      });
       expect(r.status).toBe(400);
       expect(await r.json()).toMatchObject({ code: "invalid_argument" });
       // stream with a truncated envelope: 200 + end-stream error frame
-      r = await fetch(`${url}/process.Process/Start`, { method: "POST", headers: { ...h, "content-type": "application/connect+json" }, body: new Uint8Array([0, 0, 0, 0, 50, 123]) });
+      r = await fetch(`${url}/process.Process/Start`, {
+        method: "POST",
+        headers: { ...h, "content-type": "application/connect+json" },
+        body: new Uint8Array([0, 0, 0, 0, 50, 123]),
+      });
       expect(r.status).toBe(200);
       const buf = Buffer.from(await r.arrayBuffer());
       expect(buf[0]).toBe(2);
       expect(JSON.parse(buf.subarray(5).toString())).toMatchObject({ error: { code: "invalid_argument" } });
       // unknown user
-      r = await fetch(`${url}/process.Process/List`, { method: "POST", headers: { ...h, "content-type": "application/json", Authorization: "Basic " + btoa("mallory:") }, body: "{}" });
+      r = await fetch(`${url}/process.Process/List`, {
+        method: "POST",
+        headers: { ...h, "content-type": "application/json", Authorization: "Basic " + btoa("mallory:") },
+        body: "{}",
+      });
       expect(await r.json()).toMatchObject({ code: "unauthenticated" });
       // unknown sandbox: 502 with the gone shape
       r = await fetch(`${url}/health`, { headers: { "E2b-Sandbox-Id": "nosuchsandbox" } });
@@ -37,7 +49,12 @@ describe("envd protocol edges", () => {
     await withSandbox(async (sb) => {
       const url = conn().sandboxUrl as string;
       const token = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
-      const h = { "E2b-Sandbox-Id": sb.sandboxId, "X-Access-Token": token, "content-type": "application/connect+json", Authorization: "Basic " + btoa("user:") };
+      const h = {
+        "E2b-Sandbox-Id": sb.sandboxId,
+        "X-Access-Token": token,
+        "content-type": "application/connect+json",
+        Authorization: "Basic " + btoa("user:"),
+      };
       const frames = (buf: Buffer) => {
         const out: Array<{ flags: number; msg: any }> = [];
         for (let i = 0; i < buf.length; ) {
@@ -60,7 +77,15 @@ describe("envd protocol edges", () => {
       expect(ok[0]!.msg.event.start.pid).toBeGreaterThan(0);
       expect(ok.at(-2)!.msg.event.end).toMatchObject({ exitCode: 3, exited: true });
       expect(ok.at(-1)).toEqual({ flags: 2, msg: {} });
-      expect(Buffer.from(ok.filter((f) => f.msg.event?.data).map((f) => f.msg.event.data.stdout).join(""), "base64").toString()).toBe("hi\n");
+      expect(
+        Buffer.from(
+          ok
+            .filter((f) => f.msg.event?.data)
+            .map((f) => f.msg.event.data.stdout)
+            .join(""),
+          "base64",
+        ).toString(),
+      ).toBe("hi\n");
       const bad = await start({ cmd: "/bin/true", cwd: "/home/user/no-such-dir" });
       expect(bad).toHaveLength(1);
       expect(bad[0]).toMatchObject({ flags: 2, msg: { error: { code: "invalid_argument" } } });

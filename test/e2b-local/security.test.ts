@@ -22,7 +22,11 @@ async function expectCanaryIntact() {
   expect(await readFile(join(H, "hostsecret"), "utf8")).toBe(SECRET);
   expect(await readFile(join(H, "only-on-host"), "utf8")).toBe(SECRET);
 }
-const settle = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), () => ({ ok: false as const, v: undefined }));
+const settle = <T>(p: Promise<T>) =>
+  p.then(
+    (v) => ({ ok: true as const, v }),
+    () => ({ ok: false as const, v: undefined }),
+  );
 
 describe("security", () => {
   it("/files requires the sandbox's X-Access-Token (missing or wrong → 401)", async () => {
@@ -31,10 +35,19 @@ describe("security", () => {
       const token = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
       expect(token).toBeTruthy();
       await sb.files.write("/home/user/t.txt", "secret");
-      const get = (h: Record<string, string>) => fetch(`${url}/files?path=/home/user/t.txt`, { headers: { "E2b-Sandbox-Id": sb.sandboxId, ...h } });
+      const get = (h: Record<string, string>) =>
+        fetch(`${url}/files?path=/home/user/t.txt`, { headers: { "E2b-Sandbox-Id": sb.sandboxId, ...h } });
       const post = (h: Record<string, string>) =>
-        fetch(`${url}/files?path=/home/user/p.txt`, { method: "POST", headers: { "E2b-Sandbox-Id": sb.sandboxId, "content-type": "application/octet-stream", ...h }, body: "x" });
-      for (const h of [{} as Record<string, string>, { "X-Access-Token": "wrong" }, { "X-Access-Token": token + "0" }]) {
+        fetch(`${url}/files?path=/home/user/p.txt`, {
+          method: "POST",
+          headers: { "E2b-Sandbox-Id": sb.sandboxId, "content-type": "application/octet-stream", ...h },
+          body: "x",
+        });
+      for (const h of [
+        {} as Record<string, string>,
+        { "X-Access-Token": "wrong" },
+        { "X-Access-Token": token + "0" },
+      ]) {
         const g = await get(h);
         expect(g.status).toBe(401);
         expect(await g.json()).toMatchObject({ code: 401 });
@@ -51,7 +64,9 @@ describe("security", () => {
 
   it("symlinks planted by sandbox code lead where they lead inside the sandbox, never to the host", async () => {
     await withSandbox(async (sb) => {
-      await sb.commands.run(`mkdir -p d && echo inside > d/x && ln -s ${H}/hostsecret f && ln -s ${H} hd && ln -s ${H}/hostsecret d/y`);
+      await sb.commands.run(
+        `mkdir -p d && echo inside > d/x && ln -s ${H}/hostsecret f && ln -s ${H} hd && ln -s ${H}/hostsecret d/y`,
+      );
       // read: the target does not exist in the sandbox's view
       await expect(sb.files.read("/home/user/f")).rejects.toThrow();
       await expect(sb.files.read("/home/user/hd/hostsecret")).rejects.toThrow();
@@ -60,7 +75,9 @@ describe("security", () => {
       await sb.files.write("/home/user/hd/only-on-host", "pwned");
       expect((await sb.commands.run(`cat ${H}/hostsecret ${H}/only-on-host`)).stdout).toBe("pwnedpwned");
       // list / rename / remove / makeDir through a directory link
-      await expect(sb.files.list("/home/user/hd")).resolves.toEqual(expect.arrayContaining([expect.objectContaining({ name: "hostsecret" })]));
+      await expect(sb.files.list("/home/user/hd")).resolves.toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: "hostsecret" })]),
+      );
       await sb.files.rename("/home/user/hd/hostsecret", "/home/user/moved");
       expect(await sb.files.read("/home/user/moved")).toBe("pwned");
       await sb.files.remove("/home/user/hd/only-on-host");
@@ -97,14 +114,19 @@ for n in range(20_000_000):
 print(n)
 `;
       await sb.files.write("/tmp/flip.py", flipper);
-      await sb.commands.run(`mkdir d && echo inside > d/hostsecret && echo inside > f && ln -s ${H}/hostsecret .f && ln -s ${H} .d`);
+      await sb.commands.run(
+        `mkdir d && echo inside > d/hostsecret && echo inside > f && ln -s ${H}/hostsecret .f && ln -s ${H} .d`,
+      );
       const h = await sb.commands.run("python3 /tmp/flip.py", { background: true, timeoutMs: 0 });
       const readBack: unknown[] = [];
       const listed: string[] = [];
       for (let i = 0; i < 40; i++) {
         await settle(sb.files.write("/home/user/f", "pwned"));
         await settle(sb.files.write("/home/user/d/hostsecret", "pwned"));
-        readBack.push((await settle(sb.files.read("/home/user/f"))).v, (await settle(sb.files.read("/home/user/d/hostsecret"))).v);
+        readBack.push(
+          (await settle(sb.files.read("/home/user/f"))).v,
+          (await settle(sb.files.read("/home/user/d/hostsecret"))).v,
+        );
         const l = await settle(sb.files.list("/home/user/d"));
         if (l.ok) listed.push(...l.v.map((e) => e.name));
         await settle(sb.files.makeDir(`/home/user/d/new${i}`));

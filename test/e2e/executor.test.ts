@@ -66,7 +66,8 @@ describe("executor page", () => {
     const p = await context.newPage();
     const external: string[] = [];
     p.on("request", (req) => {
-      if (!req.url().startsWith(baseUrl) && !req.url().startsWith("data:") && !req.url().startsWith("blob:")) external.push(req.url());
+      if (!req.url().startsWith(baseUrl) && !req.url().startsWith("data:") && !req.url().startsWith("blob:"))
+        external.push(req.url());
     });
     await p.goto(baseUrl);
     await p.waitForSelector("html[data-ready]");
@@ -264,7 +265,9 @@ describe("executor page", () => {
     expect(out).toContain("tick");
     expect(out).not.toContain("never shown");
     // The server stopped the code and recorded it as cancelled, long before its 20 s sleep ended.
-    const history = (await (await api(baseUrl, apiKey, "/api/v1/executions?conversationId=e2e-stop&limit=1")).json()) as { items: { status: string }[] };
+    const history = (await (
+      await api(baseUrl, apiKey, "/api/v1/executions?conversationId=e2e-stop&limit=1")
+    ).json()) as { items: { status: string }[] };
     expect(history.items[0]).toMatchObject({ status: "cancelled" });
     expect(await page.locator("#alert").isHidden()).toBe(true);
     await page.fill("#conversation", "default");
@@ -276,7 +279,11 @@ describe("executor page", () => {
     await page.locator("#volume-usage").waitFor();
 
     const content = `hello from the e2e test\n${"x".repeat(2048)}\n`;
-    await page.setInputFiles("#upload-input", { name: "e2e-notes.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
+    await page.setInputFiles("#upload-input", {
+      name: "e2e-notes.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from(content),
+    });
     const row = page.locator('#volume-files li[data-file="e2e-notes.txt"]');
     await row.waitFor();
     expect(await row.locator(".file-size").textContent()).toBe("2.0 KB");
@@ -284,7 +291,10 @@ describe("executor page", () => {
     expect(await page.getAttribute("#volume-body [role=progressbar]", "aria-valuetext")).toMatch(/used$/);
     await screenshot(page, "volume");
 
-    const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("button", { name: "Download e2e-notes.txt" }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row.getByRole("button", { name: "Download e2e-notes.txt" }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe("e2e-notes.txt");
     expect(await readFile((await download.path())!, "utf8")).toBe(content);
 
@@ -311,7 +321,8 @@ describe("executor page", () => {
   });
 
   it("pages the history newest first with Load more", async () => {
-    for (let i = 0; i < 16; i++) await execute(baseUrl, apiKey, { language: "shell", code: `echo bulk-${i}`, conversationId: "e2e-bulk" });
+    for (let i = 0; i < 16; i++)
+      await execute(baseUrl, apiKey, { language: "shell", code: `echo bulk-${i}`, conversationId: "e2e-bulk" });
     await page.click("#history-refresh");
     await expect.poll(() => page.locator(".history-item").count()).toBe(15);
     const first = await page.locator(".history-item .history-code").first().textContent();
@@ -357,12 +368,18 @@ describe("executor page", () => {
     expect(await p.locator("#alert-request").textContent()).toBe("Request ID: req-e2e");
     expect(await p.locator("#fact-status").textContent()).toBe("Error");
 
-    await p.setInputFiles("#upload-input", { name: "big.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(16) });
+    await p.setInputFiles("#upload-input", {
+      name: "big.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.alloc(16),
+    });
     await expect.poll(() => p.getAttribute("#alert", "data-code")).toBe("quota_exceeded");
     expect(await p.locator("#alert-title").textContent()).toBe("Volume quota exceeded.");
     await screenshot(p, "quota-exceeded");
 
-    await p.route("**/api/v1/volume", (route) => route.fulfill(apiError(404, "not_found", "No route GET /api/v1/volume.")));
+    await p.route("**/api/v1/volume", (route) =>
+      route.fulfill(apiError(404, "not_found", "No route GET /api/v1/volume.")),
+    );
     await p.reload();
     await p.waitForSelector("html[data-ready]");
     await p.locator("#volume-body", { hasText: "not available on this server yet" }).waitFor();

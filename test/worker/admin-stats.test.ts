@@ -15,7 +15,9 @@ describe("GET /api/v1/admin/stats", () => {
     const u = await createUser("measured");
     // Durations 1..20 ms: p50 is the 10th smallest, p95 the 19th. Every 4th run failed.
     await env.DB.batch(
-      Array.from({ length: 20 }, (_, i) => historyRow(u.id, i, i < 10 ? "python" : "node", i % 4 === 3 ? "failed" : "succeeded", i + 1)),
+      Array.from({ length: 20 }, (_, i) =>
+        historyRow(u.id, i, i < 10 ? "python" : "node", i % 4 === 3 ? "failed" : "succeeded", i + 1),
+      ),
     );
     const res = await call("/api/v1/admin/stats", { key: OWNER_TOKEN });
     expect(res.status).toBe(200);

@@ -48,7 +48,9 @@ describe("owner routes", () => {
     const missing = await call(`/api/v1/admin/users/usr_nobody/keys`, { key: OWNER_TOKEN, method: "POST" });
     expect(missing.status).toBe(404);
     expect((await call(`/api/v1/admin/users/usr_nobody/keys`, { key: OWNER_TOKEN })).status).toBe(404);
-    const listed = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{ items: { id: string; revokedAt: string | null }[] }>();
+    const listed = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{
+      items: { id: string; revokedAt: string | null }[];
+    }>();
     expect(listed.items.find((k) => k.id === user.keyId)?.revokedAt).toBeTruthy();
     expect(listed.items.find((k) => k.id === second.id)?.revokedAt).toBeNull();
   });

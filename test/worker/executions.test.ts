@@ -29,7 +29,14 @@ describe("executions", () => {
       const { res, json } = await execute(user.apiKey, { language, code });
       expect(res.status).toBe(200);
       const result = json as ExecutionBody;
-      expect(result).toMatchObject({ language, status: "succeeded", exitCode: 0, stdout, truncated: false, conversationId: "default" });
+      expect(result).toMatchObject({
+        language,
+        status: "succeeded",
+        exitCode: 0,
+        stdout,
+        truncated: false,
+        conversationId: "default",
+      });
       expect(result.id).toMatch(/^exe_/);
       expect(result.sandboxId).toBeTruthy();
       if (language === "shell") expect(result.stderr).toBe("err\n");
@@ -38,13 +45,25 @@ describe("executions", () => {
 
   it("passes envs and keeps files between executions of a conversation", async () => {
     const conversationId = "files";
-    await execute(user.apiKey, { language: "shell", code: "echo \"$GREETING\" > note.txt", envs: { GREETING: "hi there" }, conversationId });
-    const { json } = await execute(user.apiKey, { language: "python", code: "print(open('note.txt').read().strip())", conversationId });
+    await execute(user.apiKey, {
+      language: "shell",
+      code: 'echo "$GREETING" > note.txt',
+      envs: { GREETING: "hi there" },
+      conversationId,
+    });
+    const { json } = await execute(user.apiKey, {
+      language: "python",
+      code: "print(open('note.txt').read().strip())",
+      conversationId,
+    });
     expect(json.stdout).toBe("hi there\n");
   });
 
   it("reports a non-zero exit as failed with HTTP 200, exit code and stderr", async () => {
-    const { res, json } = await execute(user.apiKey, { language: "python", code: "import sys\nprint('before')\nsys.exit('boom')" });
+    const { res, json } = await execute(user.apiKey, {
+      language: "python",
+      code: "import sys\nprint('before')\nsys.exit('boom')",
+    });
     expect(res.status).toBe(200);
     expect(json).toMatchObject({ status: "failed", exitCode: 1, stdout: "before\n", stderr: "boom\n" });
     const thrown = await execute(user.apiKey, { language: "node", code: "throw new Error('kaput')" });
@@ -88,7 +107,9 @@ describe("executions", () => {
   it("creates exactly one sandbox for concurrent first requests of a conversation", async () => {
     const fresh = await createUser("concurrent");
     const results = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => execute(fresh.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "race" })),
+      Array.from({ length: 4 }, (_, i) =>
+        execute(fresh.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "race" }),
+      ),
     );
     const ids = new Set(results.map((r) => r.json.sandboxId));
     expect(results.every((r) => r.json.status === "succeeded")).toBe(true);
@@ -122,13 +143,20 @@ describe("executions", () => {
 describe("history", () => {
   it("records every execution and pages newest first with filters", async () => {
     const u = await createUser("history");
-    for (const [language, code] of [["shell", "echo 1"], ["python", "print(2)"], ["shell", "exit 3"], ["node", "1"]] as const) {
+    for (const [language, code] of [
+      ["shell", "echo 1"],
+      ["python", "print(2)"],
+      ["shell", "exit 3"],
+      ["node", "1"],
+    ] as const) {
       await execute(u.apiKey, { language, code, conversationId: language === "node" ? "other" : "default" });
     }
     const page1 = await (await call("/api/v1/executions?limit=3", { key: u.apiKey })).json<any>();
     expect(page1.items.map((e: any) => e.language)).toEqual(["node", "shell", "python"]);
     expect(page1.items[1]).toMatchObject({ status: "failed", exitCode: 3, code: "exit 3" });
-    const page2 = await (await call(`/api/v1/executions?limit=3&cursor=${page1.nextCursor}`, { key: u.apiKey })).json<any>();
+    const page2 = await (
+      await call(`/api/v1/executions?limit=3&cursor=${page1.nextCursor}`, { key: u.apiKey })
+    ).json<any>();
     expect(page2.items.map((e: any) => e.stdout)).toEqual(["1\n"]);
     expect(page2.nextCursor).toBeNull();
 
@@ -171,7 +199,12 @@ describe("stats", () => {
     await execute(u.apiKey, { language: "python", code: "raise SystemExit(2)" });
     await execute(u.apiKey, { language: "shell", code: "true" });
     const stats = await (await call("/api/v1/stats", { key: u.apiKey })).json<any>();
-    expect(stats.user).toMatchObject({ totalExecutions: 3, successfulExecutions: 2, failedExecutions: 1, successRate: 66.7 });
+    expect(stats.user).toMatchObject({
+      totalExecutions: 3,
+      successfulExecutions: 2,
+      failedExecutions: 1,
+      successRate: 66.7,
+    });
     expect(stats.user.byLanguage.python).toMatchObject({ total: 2, succeeded: 1, failed: 1 });
     expect(stats.user.recentErrors[0]).toMatchObject({ language: "python", status: "failed" });
     expect(stats.sandboxes.active).toBe(1);
@@ -195,7 +228,11 @@ describe("sandbox failures", () => {
     // A fault that cannot be produced against a healthy e2b-local: point this user's object at a dead port.
     const stub = userSpace(env, u.id);
     await runInDurableObject(stub, (instance) => {
-      (instance as unknown as { env: Env }).env = { ...env, E2B_API_URL: "http://127.0.0.1:9", E2B_SANDBOX_URL: "http://127.0.0.1:9" };
+      (instance as unknown as { env: Env }).env = {
+        ...env,
+        E2B_API_URL: "http://127.0.0.1:9",
+        E2B_SANDBOX_URL: "http://127.0.0.1:9",
+      };
     });
     const { res, json } = await execute(u.apiKey, { language: "python", code: "print(1)" });
     expect(res.status).toBe(502);
@@ -205,7 +242,6 @@ describe("sandbox failures", () => {
     expect(history.items[0].error).toContain("sandbox");
   });
 });
-
 
 describe("history in D1", () => {
   it("arrives on its own shortly after the run (the Durable Object's alarm copies a batch)", async () => {
@@ -225,7 +261,8 @@ describe("history, many runs at once", () => {
   it("copies a large batch to D1 (more rows than one statement may bind)", async () => {
     const u = await createUser("burst");
     const runs = 12;
-    for (let i = 0; i < runs; i++) await execute(u.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "burst" });
+    for (let i = 0; i < runs; i++)
+      await execute(u.apiKey, { language: "shell", code: `echo ${i}`, conversationId: "burst" });
     const page = await (await call("/api/v1/executions?limit=50", { key: u.apiKey })).json<any>();
     expect(page.items.map((e: any) => e.stdout)).toEqual(Array.from({ length: runs }, (_, i) => `${runs - 1 - i}\n`));
   });
@@ -257,7 +294,9 @@ describe("history when D1 fails", () => {
       (instance as unknown as { history: { pending(): number } }).history.pending(),
     );
     expect(pending).toBe(1);
-    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE user_id = ?").bind(u.id).first("n")).toBe(0);
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM executions WHERE user_id = ?").bind(u.id).first("n")).toBe(
+      0,
+    );
     // Meanwhile history reads say so rather than show a history without that run.
     const stale = await call("/api/v1/executions", { key: u.apiKey });
     expect(stale.status).toBe(503);

@@ -16,7 +16,8 @@ async function sandboxesOf(userId: string, conversationId?: string) {
 }
 
 const base = (conversationId: string) => `/api/v1/sandboxes/${conversationId}`;
-const fileUrl = (conversationId: string, path: string) => `${base(conversationId)}/file?path=${encodeURIComponent(path)}`;
+const fileUrl = (conversationId: string, path: string) =>
+  `${base(conversationId)}/file?path=${encodeURIComponent(path)}`;
 
 function put(key: string, conversationId: string, path: string, body: BodyInit) {
   return call(fileUrl(conversationId, path), { key, method: "PUT", body });
@@ -193,8 +194,14 @@ describe("sandbox lifecycle", () => {
     const u = await createUser("orphans");
     const tracked = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "tracked" });
     const ghostUser = `usr_ghost_${crypto.randomUUID()}`;
-    const orphan = await Sandbox.create("base", { ...e2b, metadata: { app: "phoenix", userId: u.id, conversationId: "lost" } });
-    const stranger = await Sandbox.create("base", { ...e2b, metadata: { app: "phoenix", userId: ghostUser, conversationId: "x" } });
+    const orphan = await Sandbox.create("base", {
+      ...e2b,
+      metadata: { app: "phoenix", userId: u.id, conversationId: "lost" },
+    });
+    const stranger = await Sandbox.create("base", {
+      ...e2b,
+      metadata: { app: "phoenix", userId: ghostUser, conversationId: "x" },
+    });
 
     // Young sandboxes are spared (ORPHAN_GRACE_MS): their object may not have recorded them yet.
     expect(ORPHAN_GRACE_MS).toBeGreaterThan(0);
@@ -297,17 +304,30 @@ describe("packages", () => {
     expect(result).toMatchObject({ manager: "pip", status: "succeeded", exitCode: 0, truncated: false });
     expect(result.stdout).toContain("Successfully installed phoenix-tiny-0.1");
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
-    const ran = await execute(user.apiKey, { language: "python", conversationId: "py", code: "import phoenix_tiny; print(phoenix_tiny.ANSWER)" });
+    const ran = await execute(user.apiKey, {
+      language: "python",
+      conversationId: "py",
+      code: "import phoenix_tiny; print(phoenix_tiny.ANSWER)",
+    });
     expect(ran.json).toMatchObject({ status: "succeeded", stdout: "42\n", sandboxId: result.sandboxId });
   });
 
   it("installs a local folder with npm, and a later execution requires it", async () => {
-    await put(user.apiKey, "js", "pkgs/phoenix-tiny/package.json", JSON.stringify({ name: "phoenix-tiny", version: "1.0.0", main: "index.js" }));
+    await put(
+      user.apiKey,
+      "js",
+      "pkgs/phoenix-tiny/package.json",
+      JSON.stringify({ name: "phoenix-tiny", version: "1.0.0", main: "index.js" }),
+    );
     await put(user.apiKey, "js", "pkgs/phoenix-tiny/index.js", "module.exports = { answer: 7 };\n");
     const res = await install("js", { manager: "npm", packages: ["./pkgs/phoenix-tiny"] });
     const result = await res.json<any>();
     expect(result).toMatchObject({ manager: "npm", status: "succeeded", exitCode: 0 });
-    const ran = await execute(user.apiKey, { language: "node", conversationId: "js", code: "console.log(require('phoenix-tiny').answer)" });
+    const ran = await execute(user.apiKey, {
+      language: "node",
+      conversationId: "js",
+      code: "console.log(require('phoenix-tiny').answer)",
+    });
     expect(ran.json).toMatchObject({ status: "succeeded", stdout: "7\n" });
   });
 
@@ -331,10 +351,24 @@ describe("packages", () => {
 
   it("accepts each ecosystem's names and version specifiers, and refuses anything else naming the package", async () => {
     const { packageSpecProblem } = await import("../../src/sandbox/packages.ts");
-    for (const spec of ["requests", "requests>=2.31,<3", "Django==4.2.*", "pandas[excel,performance]~=2.1", "zope.interface", "a_b-c.d!=1.0rc1"]) {
+    for (const spec of [
+      "requests",
+      "requests>=2.31,<3",
+      "Django==4.2.*",
+      "pandas[excel,performance]~=2.1",
+      "zope.interface",
+      "a_b-c.d!=1.0rc1",
+    ]) {
       expect(packageSpecProblem("pip", spec), spec).toBeUndefined();
     }
-    for (const spec of ["lodash", "lodash@4.17.21", "@types/node@^22", "react@next", "left-pad@>=1.0.0 <2", "@scope/pkg.name_x~y@1.x || 2.x"]) {
+    for (const spec of [
+      "lodash",
+      "lodash@4.17.21",
+      "@types/node@^22",
+      "react@next",
+      "left-pad@>=1.0.0 <2",
+      "@scope/pkg.name_x~y@1.x || 2.x",
+    ]) {
       expect(packageSpecProblem("npm", spec), spec).toBeUndefined();
     }
     const refused: [string, string][] = [
@@ -383,7 +417,10 @@ describe("isolation between users", () => {
 
     // Writing and installing start B's own sandbox; A's file is untouched.
     expect((await put(b.apiKey, "same", "secret.txt", "B's file")).status).toBe(200);
-    const installed = await call(`${base("same")}/packages`, { key: b.apiKey, json: { manager: "npm", packages: ["./missing"] } });
+    const installed = await call(`${base("same")}/packages`, {
+      key: b.apiKey,
+      json: { manager: "npm", packages: ["./missing"] },
+    });
     const bInfo = await (await call(base("same"), { key: b.apiKey })).json<any>();
     expect(bInfo.sandboxId).not.toBe(aInfo.sandboxId);
     expect((await installed.json<any>()).sandboxId).toBe(bInfo.sandboxId);

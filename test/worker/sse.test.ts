@@ -64,8 +64,19 @@ describe("POST /api/v1/executions as SSE", () => {
     for (let e = await events.next(); e; e = await events.next()) seen.push(e);
     const end = seen.at(-1)!;
     expect(end.event).toBe("end");
-    expect(end.data).toMatchObject({ id: start!.data.id, status: "succeeded", exitCode: 0, stdout: "first\nsecond\n", stderr: "oops\n" });
-    expect(seen.filter((e) => e.event === "stderr").map((e) => e.data.data).join("")).toBe("oops\n");
+    expect(end.data).toMatchObject({
+      id: start!.data.id,
+      status: "succeeded",
+      exitCode: 0,
+      stdout: "first\nsecond\n",
+      stderr: "oops\n",
+    });
+    expect(
+      seen
+        .filter((e) => e.event === "stderr")
+        .map((e) => e.data.data)
+        .join(""),
+    ).toBe("oops\n");
 
     const recorded = await (await call(`/api/v1/executions/${start!.data.id}`, { key: u.apiKey })).json<any>();
     expect(recorded).toMatchObject({ status: "succeeded", stdout: "first\nsecond\n" });
@@ -75,7 +86,10 @@ describe("POST /api/v1/executions as SSE", () => {
 
   it("records the run when the client disconnects mid-run", async () => {
     const u = await createUser("sse-gone");
-    const res = await stream(u.apiKey, { language: "python", code: "import time\nprint('a')\ntime.sleep(0.5)\nprint('b')" });
+    const res = await stream(u.apiKey, {
+      language: "python",
+      code: "import time\nprint('a')\ntime.sleep(0.5)\nprint('b')",
+    });
     const events = sseReader(res);
     const start = await events.next();
     let e = await events.next();
@@ -95,7 +109,10 @@ describe("POST /api/v1/executions as SSE", () => {
   it("stops streaming output past OUTPUT_LIMIT_BYTES", async () => {
     const u = await createUser("sse-flood");
     const limit = Number(env.OUTPUT_LIMIT_BYTES);
-    const res = await stream(u.apiKey, { language: "python", code: `import sys\nfor _ in range(40): sys.stdout.write("y" * ${Math.floor(limit / 10)})` });
+    const res = await stream(u.apiKey, {
+      language: "python",
+      code: `import sys\nfor _ in range(40): sys.stdout.write("y" * ${Math.floor(limit / 10)})`,
+    });
     const events = sseReader(res);
     let streamed = 0;
     let end: SseEvent | null = null;
@@ -115,7 +132,9 @@ describe("POST /api/v1/executions as SSE", () => {
     // Every slot taken: each busy run has sent its start event, so it is running in the sandbox.
     const busy = await Promise.all(
       Array.from({ length: max }, async (_, i) => {
-        const events = sseReader(await stream(u.apiKey, { language: "shell", code: "sleep 1", conversationId: `b${i}` }));
+        const events = sseReader(
+          await stream(u.apiKey, { language: "shell", code: "sleep 1", conversationId: `b${i}` }),
+        );
         expect((await events.next())!.event).toBe("start");
         return events;
       }),
@@ -135,13 +154,17 @@ describe("POST /api/v1/executions as SSE", () => {
 describe("POST /api/v1/executions/:id/cancel", () => {
   it("kills a running execution, which ends cancelled and is recorded so", async () => {
     const u = await createUser("canceller");
-    const events = sseReader(await stream(u.apiKey, { language: "shell", code: "echo begun; sleep 30; echo never", conversationId: "c" }));
+    const events = sseReader(
+      await stream(u.apiKey, { language: "shell", code: "echo begun; sleep 30; echo never", conversationId: "c" }),
+    );
     const start = (await events.next())!;
     let e = await events.next();
     while (e && e.event !== "stdout") e = await events.next();
 
     const other = await createUser("bystander");
-    expect((await call(`/api/v1/executions/${start.data.id}/cancel`, { key: other.apiKey, method: "POST" })).status).toBe(404);
+    expect(
+      (await call(`/api/v1/executions/${start.data.id}/cancel`, { key: other.apiKey, method: "POST" })).status,
+    ).toBe(404);
 
     const res = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
     expect(res.status).toBe(202);

@@ -18,7 +18,11 @@ async function expectError(res: Response, status: number, code: string, mentions
 
 describe("POST /api/v1/executions input", () => {
   it("rejects malformed JSON", async () => {
-    const res = await call("/api/v1/executions", { key, body: "{nope", headers: { "Content-Type": "application/json" } });
+    const res = await call("/api/v1/executions", {
+      key,
+      body: "{nope",
+      headers: { "Content-Type": "application/json" },
+    });
     await expectError(res, 400, "invalid_request", "JSON");
   });
 
@@ -45,12 +49,18 @@ describe("POST /api/v1/executions input", () => {
   }
 
   it("rejects code over 256 KiB with 413", async () => {
-    const res = await call("/api/v1/executions", { key, json: { language: "python", code: "#".repeat(256 * 1024 + 1) } });
+    const res = await call("/api/v1/executions", {
+      key,
+      json: { language: "python", code: "#".repeat(256 * 1024 + 1) },
+    });
     await expectError(res, 413, "payload_too_large", "code");
   });
 
   it("rejects a body over the JSON limit with 413", async () => {
-    const res = await call("/api/v1/executions", { key, json: { language: "python", code: "#".repeat(2 * 1024 * 1024) } });
+    const res = await call("/api/v1/executions", {
+      key,
+      json: { language: "python", code: "#".repeat(2 * 1024 * 1024) },
+    });
     expect(res.status).toBe(413);
   });
 });

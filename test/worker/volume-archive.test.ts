@@ -10,9 +10,11 @@ import { call, createUser, type ErrorBody } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
 
 /** Made by GNU tar 1.34: `tar --format=gnu -C d -cf - .` with a 158-byte name (GNU long-name header). */
-const GNU_TAR = "H4sICMtyCGsCA2dudS50YXIA7dZNDoMgEAVg1j0FJ0BGBtn2AF6iTRptaiBRTHr8End2oekC+ve+zRhx95xhVCWy04mzdqnJc12eyRpda0eGTHrvnGYhrShgnuJplFKMIcSt7/bOv5Sqpj6MUcV7zJp/w7yRv13nT2SdE1Ij/+yW9AX8q9T/8znzHfDy/CfNzmL+l8lfVcc2+K69+tub5n/NtPoX0vxvUpEt8i/U//4jZV1KoFj+u/sf1ev5b7gxjP2vhP4yDEF2fj6gFwAAAAAAAAAAAAAAAH7BAxh+fFMAKAAA";
+const GNU_TAR =
+  "H4sICMtyCGsCA2dudS50YXIA7dZNDoMgEAVg1j0FJ0BGBtn2AF6iTRptaiBRTHr8End2oekC+ve+zRhx95xhVCWy04mzdqnJc12eyRpda0eGTHrvnGYhrShgnuJplFKMIcSt7/bOv5Sqpj6MUcV7zJp/w7yRv13nT2SdE1Ij/+yW9AX8q9T/8znzHfDy/CfNzmL+l8lfVcc2+K69+tub5n/NtPoX0vxvUpEt8i/U//4jZV1KoFj+u/sf1ev5b7gxjP2vhP4yDEF2fj6gFwAAAAAAAAAAAAAAAH7BAxh+fFMAKAAA";
 /** Made by GNU tar 1.34: `tar --format=pax` with a 331-byte UTF-8 name (PAX path record). */
-const PAX_TAR = "H4sICM1yCGsCA3BheC50YXIA7ddPaoNAFAbwWecUnkDfm7+6yL7LXmFahWYRDDoFe6TeobtcrFoaqCkaUtQQ+/1moTCKyvN9o3Hy6JuHwudFVSd5Wde7ohITo5bV+mvbOt8SKynYKJLkWLERxGwti6gRC3itg6/aWxH/k6JoH3b7YssuM46NS7PYZZIpTZXdtLN+dPZ5eFbAHfhu+WTOa3Q97owZ7P9uv9//0si2/82S/V+VZRg77tL8+cPdWf1/rALH94nHpfzX1vTrr602Dvm/BMlZdPDhZXt6ESav/o1GssHSdkX/z1mKq/PfKOmQ/6uq/1j+dx/7/fqTUhb5v8j3v1Yrzf/jx21GHJowsPZYYuu0+9Paczp3hf1P/Dv/rRQRIf9nd/BN9FTmb/gTBgAAAAAAAAAAAFiXTwco54QAKAAA";
+const PAX_TAR =
+  "H4sICM1yCGsCA3BheC50YXIA7ddPaoNAFAbwWecUnkDfm7+6yL7LXmFahWYRDDoFe6TeobtcrFoaqCkaUtQQ+/1moTCKyvN9o3Hy6JuHwudFVSd5Wde7ohITo5bV+mvbOt8SKynYKJLkWLERxGwti6gRC3itg6/aWxH/k6JoH3b7YssuM46NS7PYZZIpTZXdtLN+dPZ5eFbAHfhu+WTOa3Q97owZ7P9uv9//0si2/82S/V+VZRg77tL8+cPdWf1/rALH94nHpfzX1vTrr602Dvm/BMlZdPDhZXt6ESav/o1GssHSdkX/z1mKq/PfKOmQ/6uq/1j+dx/7/fqTUhb5v8j3v1Yrzf/jx21GHJowsPZYYuu0+9Paczp3hf1P/Dv/rRQRIf9nd/BN9FTmb/gTBgAAAAAAAAAAAFiXTwco54QAKAAA";
 
 function gunzip(base64: string): ReadableStream<Uint8Array> {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -35,7 +37,10 @@ function tarOf(entries: Entry[], { truncate = 0 } = {}): { body: ReadableStream<
     }
     return header;
   });
-  const length = entries.reduce((n, e, i) => n + headers[i]!.length + e.size + tarPadding(e.size).length, 0) + TAR_END.length - truncate;
+  const length =
+    entries.reduce((n, e, i) => n + headers[i]!.length + e.size + tarPadding(e.size).length, 0) +
+    TAR_END.length -
+    truncate;
   const { readable, writable } = new FixedLengthStream(length);
   (async () => {
     const writer = writable.getWriter();
@@ -81,7 +86,8 @@ describe("export", () => {
       [longName, 3 * MiB + 17],
       ["empty", 0],
     ];
-    for (const [i, [name, size]] of files.entries()) expect((await put(a.apiKey, name, sized(size, i))).status).toBe(201);
+    for (const [i, [name, size]] of files.entries())
+      expect((await put(a.apiKey, name, sized(size, i))).status).toBe(201);
 
     const exported = await call("/api/v1/volume/export", { key: a.apiKey });
     expect(exported.status).toBe(200);
@@ -100,7 +106,10 @@ describe("export", () => {
       const res = await call(fileUrl(name), { key: b.apiKey });
       expect(await sha256(res.body!), name).toBe(await sha256(pattern(size, i)));
     }
-    expect(await usage(b.apiKey)).toMatchObject({ usedBytes: (await usage(a.apiKey)).usedBytes, fileCount: files.length });
+    expect(await usage(b.apiKey)).toMatchObject({
+      usedBytes: (await usage(a.apiKey)).usedBytes,
+      fileCount: files.length,
+    });
     expect(await stagingLeft()).toBe(0);
   });
 
@@ -119,13 +128,39 @@ describe("import", () => {
     const paxName = "dossier/" + "é".repeat(100) + "/" + "ü".repeat(60) + ".txt";
     expect(await names(u.apiKey)).toEqual(["short.txt", "sub/" + "n".repeat(150) + ".txt", paxName].sort());
     expect(await (await call(fileUrl(paxName), { key: u.apiKey })).text()).toBe("pax body");
-    expect(await (await call(fileUrl("sub/" + "n".repeat(150) + ".txt"), { key: u.apiKey })).text()).toBe("hello gnu\n");
+    expect(await (await call(fileUrl("sub/" + "n".repeat(150) + ".txt"), { key: u.apiKey })).text()).toBe(
+      "hello gnu\n",
+    );
   });
 
   const refused: [string, Entry[], number, string][] = [
-    ["a '..' name anywhere", [{ name: "ok.txt", size: 10 }, { name: "a/../../b", size: 3 }], 400, "'..'"],
-    ["an absolute name", [{ name: "ok.txt", size: 10 }, { name: "/etc/passwd", size: 3 }], 400, "absolute"],
-    ["a symlink", [{ name: "ok.txt", size: 10 }, { name: "link", size: 0, type: "2" }], 400, "not a regular file"],
+    [
+      "a '..' name anywhere",
+      [
+        { name: "ok.txt", size: 10 },
+        { name: "a/../../b", size: 3 },
+      ],
+      400,
+      "'..'",
+    ],
+    [
+      "an absolute name",
+      [
+        { name: "ok.txt", size: 10 },
+        { name: "/etc/passwd", size: 3 },
+      ],
+      400,
+      "absolute",
+    ],
+    [
+      "a symlink",
+      [
+        { name: "ok.txt", size: 10 },
+        { name: "link", size: 0, type: "2" },
+      ],
+      400,
+      "not a regular file",
+    ],
   ];
   for (const [what, entries, status, mentions] of refused) {
     it(`stores nothing when the archive holds ${what}`, async () => {
@@ -143,7 +178,13 @@ describe("import", () => {
 
   it("stores nothing from a cut-short or garbage archive", async () => {
     const u = await createUser("import-cut");
-    const { body } = tarOf([{ name: "a.bin", size: 4000 }, { name: "b.bin", size: 4000 }], { truncate: 3000 });
+    const { body } = tarOf(
+      [
+        { name: "a.bin", size: 4000 },
+        { name: "b.bin", size: 4000 },
+      ],
+      { truncate: 3000 },
+    );
     const cut = await importTar(u.apiKey, body);
     expect(cut.status).toBe(400);
     expect((await cut.json<ErrorBody>()).error.message).toContain("tar");
@@ -156,7 +197,10 @@ describe("import", () => {
   it("checks the quota over the whole archive: over is 507 and stores nothing; overwrites count the difference", async () => {
     const u = await createUser("import-quota");
     expect((await put(u.apiKey, "a.bin", sized(55 * MiB))).status).toBe(201);
-    const over = tarOf([{ name: "b.bin", size: 1 * MiB }, { name: "c.bin", size: 45 * MiB }]);
+    const over = tarOf([
+      { name: "b.bin", size: 1 * MiB },
+      { name: "c.bin", size: 45 * MiB },
+    ]);
     const refused = await importTar(u.apiKey, over.body);
     expect(refused.status).toBe(507);
     expect((await refused.json<ErrorBody>()).error.code).toBe("quota_exceeded");
@@ -164,7 +208,10 @@ describe("import", () => {
     expect(await stagingLeft()).toBe(0);
 
     // 55 + 51 would be over; replacing a.bin (55 MiB) by 1 MiB and adding 50 MiB is not.
-    const fits = tarOf([{ name: "a.bin", size: 1 * MiB, seed: 9 }, { name: "b.bin", size: 50 * MiB }]);
+    const fits = tarOf([
+      { name: "a.bin", size: 1 * MiB, seed: 9 },
+      { name: "b.bin", size: 50 * MiB },
+    ]);
     const ok = await importTar(u.apiKey, fits.body);
     expect(ok.status).toBe(201);
     const truth = await r2Totals(u.id);
@@ -189,7 +236,10 @@ describe("import", () => {
         return ledger.commit(commits);
       },
     };
-    const { body } = tarOf([{ name: "keep.txt", size: 3000, seed: 1 }, { name: "new.bin", size: 2000 }]);
+    const { body } = tarOf([
+      { name: "keep.txt", size: 3000, seed: 1 },
+      { name: "new.bin", size: 2000 },
+    ]);
     const err = await importVolume(env.VOLUMES, slow, u.id, body, 100 * MiB).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe("quota_exceeded");
@@ -204,7 +254,10 @@ describe("import", () => {
 
   it("refuses an archive bigger than the whole quota while reading it", async () => {
     const u = await createUser("import-huge");
-    const { body } = tarOf([{ name: "a.bin", size: 1000 }, { name: "b.bin", size: 101 * MiB }]);
+    const { body } = tarOf([
+      { name: "a.bin", size: 1000 },
+      { name: "b.bin", size: 101 * MiB },
+    ]);
     const res = await importTar(u.apiKey, body);
     expect(res.status).toBe(507);
     expect(await names(u.apiKey)).toEqual([]);

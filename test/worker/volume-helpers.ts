@@ -22,7 +22,9 @@ export function pattern(size: number, seed = 0): ReadableStream<Uint8Array> {
 export function sized(size: number, seed = 0): ReadableStream<Uint8Array> {
   const fixed = new FixedLengthStream(size);
   // A refused upload (507) is answered before its body is read; the abandoned pipe is expected.
-  pattern(size, seed).pipeTo(fixed.writable).catch(() => {});
+  pattern(size, seed)
+    .pipeTo(fixed.writable)
+    .catch(() => {});
   return fixed.readable;
 }
 
@@ -36,11 +38,18 @@ export function fileUrl(name: string): string {
   return `/api/v1/volume/files/${name.split("/").map(encodeURIComponent).join("/")}`;
 }
 
-export function put(key: string, name: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+export function put(
+  key: string,
+  name: string,
+  body: BodyInit,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return call(fileUrl(name), { key, method: "PUT", body, headers });
 }
 
-export async function usage(key: string): Promise<{ usedBytes: number; quotaBytes: number; usagePercent: number; fileCount: number; reservedBytes: number }> {
+export async function usage(
+  key: string,
+): Promise<{ usedBytes: number; quotaBytes: number; usagePercent: number; fileCount: number; reservedBytes: number }> {
   const res = await call("/api/v1/volume", { key });
   if (res.status !== 200) throw new Error(`usage: ${res.status} ${await res.text()}`);
   return res.json();

@@ -1,5 +1,11 @@
 // The cron trigger: volume files past VOLUME_RETENTION_DAYS and history past HISTORY_RETENTION_DAYS go.
-import { createExecutionContext, createScheduledController, env, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  env,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DAILY_CRON, pruneVolumes } from "../../src/cron.ts";
 import { userSpace } from "../../src/durable/stub.ts";
@@ -69,7 +75,8 @@ async function pruneWith(
       commit: async (commits) => ledger.commit(commits),
       release: async (ids) => ledger.release(ids),
     };
-    const upload = (body: string) => storeFile(env.VOLUMES, port, userId, "a.txt", body.length, new Blob([body]).stream());
+    const upload = (body: string) =>
+      storeFile(env.VOLUMES, port, userId, "a.txt", body.length, new Blob([body]).stream());
     const real = env.VOLUMES;
     const bucket = Object.assign(Object.create(real) as R2Bucket, {
       head: real.head.bind(real),
@@ -82,7 +89,9 @@ async function pruneWith(
     ledger = new VolumeLedger(state.storage.sql, bucket, () => 100 * 1024 * 1024);
     const deleted = await ledger.prune(userId, Date.now() + DAY_MS);
     const object = await real.get(`volumes/${userId}/a.txt`);
-    const row = state.storage.sql.exec<{ size: number }>(`SELECT size FROM volume_files WHERE name = 'a.txt'`).toArray()[0];
+    const row = state.storage.sql
+      .exec<{ size: number }>(`SELECT size FROM volume_files WHERE name = 'a.txt'`)
+      .toArray()[0];
     return { deleted, text: object ? await object.text() : null, counted: row?.size };
   });
 }
@@ -123,12 +132,19 @@ describe("the scheduled handler", () => {
   it("prunes history past HISTORY_RETENTION_DAYS and stale volume files in one run", async () => {
     const u = await createUser("scheduled");
     const now = Date.now();
-    await env.DB.batch([historyRow(u.id, "exe_ancient", now - 91 * DAY_MS), historyRow(u.id, "exe_recent", now - 89 * DAY_MS)]);
+    await env.DB.batch([
+      historyRow(u.id, "exe_ancient", now - 91 * DAY_MS),
+      historyRow(u.id, "exe_recent", now - 89 * DAY_MS),
+    ]);
     await put(u.apiKey, "stale.txt", "x");
 
     // The 15-minute trigger only reaps orphan sandboxes: retention waits for the daily one.
     const frequent = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }), env, frequent);
+    await worker.scheduled(
+      createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }),
+      env,
+      frequent,
+    );
     await waitOnExecutionContext(frequent);
     expect((await call(fileUrl("stale.txt"), { key: u.apiKey })).status).toBe(200);
 
@@ -147,7 +163,10 @@ describe("the scheduled handler", () => {
   it("keeps history when HISTORY_RETENTION_DAYS is 0 and prunes only what is past the limit", async () => {
     const u = await createUser("history");
     const now = Date.now();
-    await env.DB.batch([historyRow(u.id, "exe_h_old", now - 91 * DAY_MS), historyRow(u.id, "exe_h_new", now - 89 * DAY_MS)]);
+    await env.DB.batch([
+      historyRow(u.id, "exe_h_old", now - 91 * DAY_MS),
+      historyRow(u.id, "exe_h_new", now - 89 * DAY_MS),
+    ]);
     const { pruneHistory } = await import("../../src/cron.ts");
     expect(await pruneHistory({ ...env, HISTORY_RETENTION_DAYS: "0" }, now)).toBe(0);
     await pruneHistory(env, now);

@@ -21,7 +21,12 @@ describe("persist and restore", () => {
 
     const saved = await persist(u.apiKey, "job", { path: "out/result.json", name: "results/2026/run.json" });
     expect(saved.status).toBe(201);
-    expect(await saved.json()).toMatchObject({ name: "results/2026/run.json", path: "/home/user/out/result.json", size: 14, replaced: false });
+    expect(await saved.json()).toMatchObject({
+      name: "results/2026/run.json",
+      path: "/home/user/out/result.json",
+      size: 14,
+      replaced: false,
+    });
     expect((await persist(u.apiKey, "job", { path: "/home/user/out/bytes.bin", name: "bytes.bin" })).status).toBe(201);
     expect(await (await call(fileUrl("results/2026/run.json"), { key: u.apiKey })).json()).toEqual({ answer: 42 });
     const bytes = new Uint8Array(await (await call(fileUrl("bytes.bin"), { key: u.apiKey })).arrayBuffer());
@@ -45,7 +50,11 @@ describe("persist and restore", () => {
   it("persists under the quota: over is 507 and nothing is stored; an overwrite counts the difference", async () => {
     const u = await createUser("persist-quota");
     expect((await put(u.apiKey, "filler.bin", sized(90 * MiB))).status).toBe(201);
-    const made = await execute(u.apiKey, { language: "shell", conversationId: "q", code: "head -c 20971520 /dev/zero > big.bin && head -c 5242880 /dev/zero > mid.bin" });
+    const made = await execute(u.apiKey, {
+      language: "shell",
+      conversationId: "q",
+      code: "head -c 20971520 /dev/zero > big.bin && head -c 5242880 /dev/zero > mid.bin",
+    });
     expect(made.json.status).toBe("succeeded");
     const over = await persist(u.apiKey, "q", { path: "big.bin", name: "big.bin" });
     expect(over.status).toBe(507);

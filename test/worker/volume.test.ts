@@ -32,7 +32,9 @@ describe("files", () => {
   });
 
   it("stores, lists, reads and deletes nested names", async () => {
-    const created = await put(user.apiKey, "results/2026/run.json", '{"ok":true}', { "Content-Type": "application/json" });
+    const created = await put(user.apiKey, "results/2026/run.json", '{"ok":true}', {
+      "Content-Type": "application/json",
+    });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ name: "results/2026/run.json", size: 11, replaced: false });
     await put(user.apiKey, "results/2027/other.txt", "hi");
@@ -63,7 +65,9 @@ describe("files", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await call(`/api/v1/volume/files?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { key: u.apiKey });
+      const res = await call(`/api/v1/volume/files?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, {
+        key: u.apiKey,
+      });
       const page = await res.json<{ items: { name: string }[]; nextCursor: string | null }>();
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((i) => i.name));
@@ -111,7 +115,10 @@ describe("files", () => {
       expect(beyond.headers.get("Content-Range")).toBe("bytes */10");
       expect(beyond.headers.get("Content-Type")).toContain("application/json");
       const body = await beyond.json<ErrorBody>();
-      expect(body.error).toMatchObject({ code: "range_not_satisfiable", requestId: beyond.headers.get("X-Request-Id") });
+      expect(body.error).toMatchObject({
+        code: "range_not_satisfiable",
+        requestId: beyond.headers.get("X-Request-Id"),
+      });
       expect(body.error.message).toContain("Range");
     }
 
@@ -124,10 +131,16 @@ describe("files", () => {
     expect(body.error.requestId).toBeTruthy();
 
     // A matching If-Match still reads the file; a 304 stays bodiless (it is not an error).
-    const matched = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-Match": failed.headers.get("ETag")! } });
+    const matched = await call(fileUrl("cond.bin"), {
+      key: user.apiKey,
+      headers: { "If-Match": failed.headers.get("ETag")! },
+    });
     expect(matched.status).toBe(200);
     expect(await matched.text()).toBe("0123456789");
-    const cached = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-None-Match": failed.headers.get("ETag")! } });
+    const cached = await call(fileUrl("cond.bin"), {
+      key: user.apiKey,
+      headers: { "If-None-Match": failed.headers.get("ETag")! },
+    });
     expect(cached.status).toBe(304);
     expect(await cached.text()).toBe("");
   });
@@ -148,7 +161,10 @@ describe("files", () => {
 
   it("stores nothing when a streamed body does not match its announced length", async () => {
     const before = await usage(user.apiKey);
-    for (const [announced, says] of [["999", "more than the 999 bytes"], ["1001", "ended after 1000 of the 1001 bytes"]] as const) {
+    for (const [announced, says] of [
+      ["999", "more than the 999 bytes"],
+      ["1001", "ended after 1000 of the 1001 bytes"],
+    ] as const) {
       const res = await put(user.apiKey, "liar.bin", pattern(1000), { "Upload-Length": announced });
       expect(res.status).toBe(400);
       const body = await res.json<ErrorBody>();
@@ -169,7 +185,9 @@ describe("files", () => {
         sent += MiB;
       },
     });
-    const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) }).catch(() => undefined);
+    const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) }).catch(
+      () => undefined,
+    );
     if (res) expect(res.status).toBe(400);
     // The reservation is released once the Worker sees the failure.
     await expect.poll(async () => (await usage(user.apiKey)).reservedBytes).toBe(0);
@@ -191,14 +209,18 @@ describe("files", () => {
         throw new Error("put: We encountered an internal error. Please try again. (10001)");
       },
     } as unknown as R2Bucket;
-    const err = await storeFile(failing, ledger, user.id, "r2-down.bin", 3 * MiB, sized(3 * MiB)).catch((e: unknown) => e);
+    const err = await storeFile(failing, ledger, user.id, "r2-down.bin", 3 * MiB, sized(3 * MiB)).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe("storage_unavailable");
     expect((err as ApiError).status).toBe(503);
     expect(released).toEqual([["res-r2-down.bin"]]);
 
     // The same fault from the body's side is still the sender's: 400.
-    const short = await storeFile(env.VOLUMES, ledger, user.id, "short.bin", 3 * MiB, pattern(MiB)).catch((e: unknown) => e);
+    const short = await storeFile(env.VOLUMES, ledger, user.id, "short.bin", 3 * MiB, pattern(MiB)).catch(
+      (e: unknown) => e,
+    );
     expect((short as ApiError).code).toBe("invalid_request");
     expect(await env.VOLUMES.head(`volumes/${user.id}/short.bin`)).toBeNull();
   });
@@ -238,7 +260,11 @@ describe("names", () => {
   for (const [rule, raw, mentions] of bad) {
     it(`refuses ${rule} on every method`, async () => {
       for (const method of ["PUT", "GET", "DELETE"]) {
-        const res = await call(`/api/v1/volume/files/${raw}`, { key, method, ...(method === "PUT" ? { body: "x" } : {}) });
+        const res = await call(`/api/v1/volume/files/${raw}`, {
+          key,
+          method,
+          ...(method === "PUT" ? { body: "x" } : {}),
+        });
         expect(res.status, `${method} ${raw}`).toBe(400);
         const body = await res.json<ErrorBody>();
         expect(body.error.code).toBe("invalid_request");
@@ -303,7 +329,10 @@ describe("quota", () => {
     expect(await env.VOLUMES.head(`volumes/${u.id}/b.bin`)).toBeNull();
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 60 * MiB, fileCount: 1, reservedBytes: 0 });
     // A file bigger than the whole quota never fits.
-    expect((await put(u.apiKey, "huge.bin", "x", { "Content-Length": String(101 * MiB) }).catch(() => undefined))?.status ?? 507).toBe(507);
+    expect(
+      (await put(u.apiKey, "huge.bin", "x", { "Content-Length": String(101 * MiB) }).catch(() => undefined))?.status ??
+        507,
+    ).toBe(507);
   });
 
   it("counts only the difference when overwriting", async () => {
