@@ -9,9 +9,9 @@ export function printTable(rows: Record<string, string | number>[]): void {
   const headers = Object.keys(rows[0]!);
   const cells = rows.map((r) => headers.map((h) => String(r[h])));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (values: string[]) => "| " + values.map((v, i) => v.padEnd(widths[i]!)).join(" | ") + " |";
+  const line = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(line(headers));
-  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const c of cells) console.log(line(c));
 }
 

@@ -160,7 +160,10 @@ async function writeOne(rec: SandboxRec, sbPath: string, reqPath: string, uid: n
     let created = false;
     if (mayCreate) {
       fh = await open(a.path, flags | C.O_CREAT | C.O_EXCL, 0o644).then(
-        (h) => ((created = true), h),
+        (h) => {
+          created = true;
+          return h;
+        },
         (e) => {
           if (e.code === "EEXIST") return null;
           throw e;

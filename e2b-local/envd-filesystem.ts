@@ -215,7 +215,7 @@ export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRe
       } finally {
         await a.close();
       }
-      for (const k of rec.fileMeta.keys()) if (k === r.sbPath || k.startsWith(r.sbPath + "/")) rec.fileMeta.delete(k);
+      for (const k of rec.fileMeta.keys()) if (k === r.sbPath || k.startsWith(`${r.sbPath}/`)) rec.fileMeta.delete(k);
       return {};
     }
     case "CreateWatcher": {

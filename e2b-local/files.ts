@@ -89,7 +89,7 @@ export type Resolved = {
 export function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host: string } | null {
   let best: Mount | null = null;
   for (const m of mounts) {
-    if (sbPath === m.sb || sbPath.startsWith(m.sb + "/")) {
+    if (sbPath === m.sb || sbPath.startsWith(`${m.sb}/`)) {
       if (!best || m.sb.length > best.sb.length) best = m;
     }
   }
@@ -104,7 +104,7 @@ export const raced = (p: string) =>
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 
 /** `/proc/self/fd/<fd>[/<name>]`: a path the kernel resolves from the open directory, not by name. */
-export const fdPath = (dir: FileHandle, name?: string) => `/proc/self/fd/${dir.fd}` + (name ? "/" + name : "");
+export const fdPath = (dir: FileHandle, name?: string) => `/proc/self/fd/${dir.fd}${name ? `/${name}` : ""}`;
 
 /** Open the directory `sbDir` (resolved, symlink-free) from its mount's host root, never following a link. */
 export async function openDirAt(mounts: Mount[], sbDir: string): Promise<FileHandle> {
@@ -179,11 +179,11 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
       cur.pop();
       continue;
     }
-    const next = "/" + [...cur, comp].join("/");
+    const next = `/${[...cur, comp].join("/")}`;
     const m = findMount(mounts, next);
     if (!m) {
       // a directory of the sandbox's tmpfs root leading to a mount (/home, /run/e2b)?
-      if (mounts.some((x) => x.sb.startsWith(next + "/"))) {
+      if (mounts.some((x) => x.sb.startsWith(`${next}/`))) {
         cur.push(comp);
         continue;
       }
@@ -197,8 +197,8 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
       st = await lstatAt(mounts, next);
     } catch {
       return {
-        sbPath: "/" + cur.join("/"),
-        hostPath: findMount(mounts, "/" + cur.join("/"))?.host ?? "",
+        sbPath: `/${cur.join("/")}`,
+        hostPath: findMount(mounts, `/${cur.join("/")}`)?.host ?? "",
         mount: m.mount,
         missing: [comp, ...todo],
       };
@@ -223,7 +223,7 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
     if (todo.length > 0 && !st.isDirectory())
       throw new FsError("invalid_argument", 400, `'${next}' is not a directory`);
   }
-  const sbPath = "/" + cur.join("/");
+  const sbPath = `/${cur.join("/")}`;
   const m = findMount(mounts, sbPath);
   if (!m) return { sbPath, hostPath: "", mount: { sb: sbPath, host: "", rw: false }, missing: [] };
   return { sbPath, hostPath: m.host, mount: m.mount, missing: [] };

@@ -3,7 +3,7 @@
 import { startE2bLocal } from "./server.ts";
 
 const stamp = () => new Date().toISOString();
-let srv;
+let srv: Awaited<ReturnType<typeof startE2bLocal>> | undefined;
 try {
   srv = await startE2bLocal({ log: (line) => console.log(`${stamp()} ${line}`) });
 } catch (e) {

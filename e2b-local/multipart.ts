@@ -6,7 +6,7 @@ export type Part = { name: string; filename?: string; data: Buffer };
 export function parseMultipart(body: Buffer, contentType: string): Part[] {
   const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   if (!m) throw httpError(400, "multipart boundary missing");
-  const boundary = Buffer.from("--" + (m[1] ?? m[2]!).trim());
+  const boundary = Buffer.from(`--${(m[1] ?? m[2]!).trim()}`);
   const parts: Part[] = [];
   let pos = body.indexOf(boundary);
   while (pos >= 0) {

@@ -57,7 +57,7 @@ export const PYTHON = findPython();
 export function systemBinds(): Array<{ kind: "ro" | "symlink"; src: string; dest: string }> {
   const out: Array<{ kind: "ro" | "symlink"; src: string; dest: string }> = [];
   for (const d of ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"]) {
-    let st;
+    let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(d);
     } catch {
@@ -160,7 +160,7 @@ umount -l /.oldroot
 rmdir /.oldroot
 mount -o remount,ro,bind /
 mount -o remount,ro,bind /dev
-exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,${KEEP_CAPS.map((c) => "+" + c).join(",")} "$@"
+exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,${KEEP_CAPS.map((c) => `+${c}`).join(",")} "$@"
 `;
 
 /** The argv (after the unshare binary) that starts `command` in a new sandbox rooted at box dir `dir`. */
@@ -310,6 +310,7 @@ export class Box {
   dead = false;
   private nextId = 1;
   private buf = "";
+  // biome-ignore lint/suspicious/noExplicitAny: one map holds the agent's replies of several types
   private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   readonly procs = new Map<number, Proc>(); // by sandbox pid
   private byAgentId = new Map<number, Proc>();
@@ -319,7 +320,7 @@ export class Box {
   private init: { pid: number; start: string } | null = null;
 
   constructor(dataDir: string, isolation: Isolation, limits: Limits, internet: boolean) {
-    this.dir = join(dataDir, "box-" + randomBytes(8).toString("hex"));
+    this.dir = join(dataDir, `box-${randomBytes(8).toString("hex")}`);
     this.isolation = isolation;
     this.internet = internet;
     this.ready = this.start(limits);
@@ -375,7 +376,7 @@ export class Box {
       ];
       if (!this.internet) args.push("--unshare-net");
       args.push("--cap-drop", "ALL");
-      for (const c of KEEP_CAPS) args.push("--cap-add", "CAP_" + c.toUpperCase());
+      for (const c of KEEP_CAPS) args.push("--cap-add", `CAP_${c.toUpperCase()}`);
       for (const b of systemBinds()) {
         if (b.kind === "symlink") args.push("--symlink", b.src, b.dest);
         else args.push("--ro-bind", b.src, b.dest);
@@ -416,7 +417,7 @@ export class Box {
         "--proc",
         "/proc",
       );
-      for (const p of PROC_READONLY) if (existsSync("/proc/" + p)) args.push("--ro-bind", "/proc/" + p, "/proc/" + p);
+      for (const p of PROC_READONLY) if (existsSync(`/proc/${p}`)) args.push("--ro-bind", `/proc/${p}`, `/proc/${p}`);
       args.push(
         "--dev",
         "/dev",
@@ -438,7 +439,7 @@ export class Box {
       this.child = child;
       const argPipe = child.stdio[3] as NodeJS.WritableStream & { on: (e: string, f: () => void) => void };
       argPipe.on("error", () => {});
-      argPipe.end(args.map((a) => a + "\0").join(""));
+      argPipe.end(args.map((a) => `${a}\0`).join(""));
     }
     child.stdout!.setEncoding("utf8");
     let readyResolve: () => void;
@@ -449,7 +450,7 @@ export class Box {
     });
     child.stdout!.on("data", (s: string) => {
       this.buf += s;
-      let nl;
+      let nl: number;
       while ((nl = this.buf.indexOf("\n")) >= 0) {
         const line = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
@@ -493,7 +494,7 @@ export class Box {
 
   private send(msg: object): void {
     if (this.dead || !this.child?.stdin?.writable) throw new Error("sandbox is gone");
-    this.child.stdin.write(JSON.stringify(msg) + "\n");
+    this.child.stdin.write(`${JSON.stringify(msg)}\n`);
   }
 
   private onEvent(ev: AgentEvent): void {

@@ -135,7 +135,9 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
         .toString()
         .split("\n")
         .filter(Boolean)
-        .forEach((l) => log(`[wrangler] ${l}`));
+        .forEach((l) => {
+          log(`[wrangler] ${l}`);
+        });
     wrangler.stdout!.on("data", forward);
     wrangler.stderr!.on("data", forward);
     const url = `http://127.0.0.1:${port}`;

@@ -8,7 +8,7 @@
  */
 function insertText(ta, text) {
   // execCommand keeps Ctrl+Z working; it is deprecated but still the only way to do that.
-  if (!document.execCommand || !document.execCommand("insertText", false, text)) {
+  if (!document.execCommand?.("insertText", false, text)) {
     ta.setRangeText(text, ta.selectionStart, ta.selectionEnd, "end");
     ta.dispatchEvent(new Event("input", { bubbles: true }));
   }

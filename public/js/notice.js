@@ -43,7 +43,7 @@ export function describe(err) {
     case "not_found":
       return { title: "Not found.", message: err.message, tone: "bad" };
     default:
-      return { title: `Error ${err.status || ""}`.trim() + ".", message: err.message, tone: "bad" };
+      return { title: `${`Error ${err.status || ""}`.trim()}.`, message: err.message, tone: "bad" };
   }
 }
 

@@ -25,6 +25,7 @@ const LANGUAGES = /** @type {const} */ (["python", "node", "shell"]);
 const SAMPLES = {
   python:
     'import platform, time\n\nprint(f"Hello from Python {platform.python_version()}")\nfor i in range(3):\n    print(f"step {i + 1}")\n    time.sleep(0.3)\n',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: sample Node code, interpolated when it runs
   node: 'console.log(`Hello from Node ${process.version}`);\nconst total = [1, 2, 3, 4].reduce((a, b) => a + b, 0);\nconsole.log("sum:", total);\n',
   shell: 'echo "Hello from $(uname -s) as $(whoami)"\nls -la ~\n',
 };

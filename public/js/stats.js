@@ -31,7 +31,7 @@ function renderStats(stats) {
     grid.append(el("div", { class: "stat", "data-stat": name }, [el("dt", {}, [label]), el("dd", {}, [value])]));
   }
   body.append(grid);
-  const langs = Object.entries(u.byLanguage ?? {}).filter(([, s]) => s && s.total);
+  const langs = Object.entries(u.byLanguage ?? {}).filter(([, s]) => s?.total);
   if (!langs.length) {
     body.append(el("p", { class: "empty" }, ["No runs yet."]));
     return;

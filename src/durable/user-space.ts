@@ -104,7 +104,7 @@ export class UserSpace extends DurableObject<Env> {
     const emit = (event: ExecutionEvent) => {
       first(event);
       if (readerGone) return;
-      writer.write(encoder.encode(JSON.stringify(event) + "\n")).catch(() => {
+      writer.write(encoder.encode(`${JSON.stringify(event)}\n`)).catch(() => {
         readerGone = true;
       });
     };

@@ -14,7 +14,7 @@ const createUserSchema = z.object({
   name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
 });
 
-async function issueKey(db: Db, userId: string) {
+async function issueKey(userId: string) {
   const apiKey = generateApiKey();
   const row = {
     id: newId("key"),
@@ -55,7 +55,7 @@ export const adminRoutes = new Hono<AppEnv>()
   .post("/users", validate("json", createUserSchema), async (c) => {
     const db = getDb(c.env);
     const user = { id: newId("usr"), name: c.req.valid("json").name, createdAt: Date.now() };
-    const { row, apiKey } = await issueKey(db, user.id);
+    const { row, apiKey } = await issueKey(user.id);
     await db.batch([
       db.insert(users).values(user),
       db.insert(apiKeys).values(row),
@@ -84,7 +84,7 @@ export const adminRoutes = new Hono<AppEnv>()
     const userId = c.req.param("id");
     const user = await db.select().from(users).where(eq(users.id, userId)).get();
     if (!user) throw new ApiError("not_found", `No user ${userId}.`);
-    const { row, apiKey } = await issueKey(db, userId);
+    const { row, apiKey } = await issueKey(userId);
     await db.batch([db.insert(apiKeys).values(row), db.insert(auditLog).values(audit("key.issue", row.id, userId))]);
     return c.json(
       { id: row.id, userId, apiKey, prefix: row.prefix, createdAt: new Date(row.createdAt).toISOString() },

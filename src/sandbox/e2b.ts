@@ -2,9 +2,9 @@
 import {
   AuthenticationError,
   CommandExitError,
-  NotFoundError,
   RateLimitError,
   Sandbox,
+  SandboxNotFoundError,
   ServiceBusyError,
   TimeoutError,
   type CommandHandle,
@@ -64,7 +64,7 @@ export async function sandboxEndsAt(env: Env, sandboxId: string): Promise<number
   try {
     return (await Sandbox.getInfo(sandboxId, connectionOpts(env))).endAt.getTime();
   } catch (err) {
-    if (err instanceof NotFoundError) return null;
+    if (err instanceof SandboxNotFoundError) return null;
     throw err;
   }
 }

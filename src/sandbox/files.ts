@@ -18,6 +18,7 @@ export const MAX_FILE_WRITE_BYTES = 50 * 1024 * 1024;
 export function pathProblem(path: string): string | undefined {
   if (path === "") return "must not be empty";
   // Control characters never name a file a person meant, and NUL cuts the path short on the far side.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(path)) return "must not contain NUL or other control characters";
   if (utf8Length(path) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes`;
   if (path.split("/").some((segment) => utf8Length(segment) > MAX_SEGMENT_BYTES)) {

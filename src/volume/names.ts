@@ -11,6 +11,7 @@ export function nameProblem(name: string): string | undefined {
   if (name === "") return "must not be empty";
   if (utf8Length(name) > MAX_NAME_BYTES) return `must be at most ${MAX_NAME_BYTES} bytes`;
   // C0, DEL and C1 controls: invisible in listings and terminals, and unsafe in tar headers.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return "must not contain control characters";
   if (name.includes("\\")) return "must not contain backslashes";
   if (name.startsWith("/")) return "must be relative, not an absolute path";

@@ -29,7 +29,7 @@ export function tarHeader(entry: TarEntryHeader): Uint8Array {
   if (nameBytes.length <= 100) return ustarBlock(nameBytes, entry.size, mtime, "0");
   const record = paxRecord("path", entry.name);
   const pax = ustarBlock(
-    encoder.encode("PaxHeaders/" + entry.name.slice(-80).replace(/^\/+/, "")).slice(0, 100),
+    encoder.encode(`PaxHeaders/${entry.name.slice(-80).replace(/^\/+/, "")}`).slice(0, 100),
     record.length,
     mtime,
     "x",

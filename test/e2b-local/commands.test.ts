@@ -12,10 +12,10 @@ describe("commands", () => {
         background: true,
         stdin: true,
         onStdout: (d) => {
-          events.push("out:" + d);
+          events.push(`out:${d}`);
           if (d.includes("one")) firstOut();
         },
-        onStderr: (d) => void events.push("err:" + d),
+        onStderr: (d) => void events.push(`err:${d}`),
       });
       await gotFirst;
       // the process is blocked on `read`: it is still running while we got its output

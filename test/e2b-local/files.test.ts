@@ -133,7 +133,7 @@ describe("files", () => {
           }, 50);
           setTimeout(() => {
             clearInterval(t);
-            reject(new Error("no events: " + JSON.stringify(events)));
+            reject(new Error(`no events: ${JSON.stringify(events)}`));
           }, 10_000);
         });
       } finally {

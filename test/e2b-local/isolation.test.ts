@@ -105,7 +105,7 @@ for host, port in (("${url.hostname}", ${url.port}), ("1.1.1.1", 53)):
       expect(new Set(boxes.map((b) => b.sandboxId)).size).toBe(20);
       await Promise.all(boxes.map((b, i) => b.files.write("/home/user/id", String(i))));
       const outs = await Promise.all(boxes.map((b) => b.commands.run("cat /home/user/id; ls /home/user | wc -l")));
-      outs.forEach((o, i) => expect(o.stdout).toBe(`${i}1\n`));
+      for (const [i, o] of outs.entries()) expect(o.stdout).toBe(`${i}1\n`);
       const listed = await Sandbox.list({ ...conn(), limit: 100 }).nextItems();
       for (const b of boxes) expect(listed.map((s) => s.sandboxId)).toContain(b.sandboxId);
     } finally {

@@ -49,7 +49,7 @@ describe("sandbox lifecycle (control-plane API)", () => {
     const boxes = await Promise.all(
       [0, 1, 2].map(() => Sandbox.create({ ...conn(), metadata: { tag, "odd key&=": "v a/l" } })),
     );
-    const other = await Sandbox.create({ ...conn(), metadata: { tag: tag + "x" } });
+    const other = await Sandbox.create({ ...conn(), metadata: { tag: `${tag}x` } });
     try {
       const pager = Sandbox.list({ ...conn(), query: { metadata: { tag, "odd key&=": "v a/l" } }, limit: 2 });
       const first = await pager.nextItems();

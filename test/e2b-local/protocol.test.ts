@@ -28,7 +28,7 @@ describe("envd protocol edges", () => {
       // unknown user
       r = await fetch(`${url}/process.Process/List`, {
         method: "POST",
-        headers: { ...h, "content-type": "application/json", Authorization: "Basic " + btoa("mallory:") },
+        headers: { ...h, "content-type": "application/json", Authorization: `Basic ${btoa("mallory:")}` },
         body: "{}",
       });
       expect(await r.json()).toMatchObject({ code: "unauthenticated" });
@@ -53,7 +53,7 @@ describe("envd protocol edges", () => {
         "E2b-Sandbox-Id": sb.sandboxId,
         "X-Access-Token": token,
         "content-type": "application/connect+json",
-        Authorization: "Basic " + btoa("user:"),
+        Authorization: `Basic ${btoa("user:")}`,
       };
       const frames = (buf: Buffer) => {
         const out: Array<{ flags: number; msg: any }> = [];

@@ -46,7 +46,7 @@ describe("security", () => {
       for (const h of [
         {} as Record<string, string>,
         { "X-Access-Token": "wrong" },
-        { "X-Access-Token": token + "0" },
+        { "X-Access-Token": `${token}0` },
       ]) {
         const g = await get(h);
         expect(g.status).toBe(401);

@@ -33,7 +33,7 @@ function tarOf(entries: Entry[], { truncate = 0 } = {}): { body: ReadableStream<
       block[156] = e.type.charCodeAt(0);
       block.fill(0x20, 148, 156);
       const sum = block.reduce((a, b) => a + b, 0);
-      block.set(new TextEncoder().encode(sum.toString(8).padStart(6, "0") + "\0 "), 148);
+      block.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, "0")}\0 `), 148);
     }
     return header;
   });
@@ -79,7 +79,7 @@ async function stagingLeft(): Promise<number> {
 describe("export", () => {
   it("streams a tar of every file that imports back identically", async () => {
     const a = await createUser("export-a");
-    const longName = "deep/" + "é".repeat(100) + "/" + "x".repeat(200) + ".bin";
+    const longName = `deep/${"é".repeat(100)}/${"x".repeat(200)}.bin`;
     const files: [string, number][] = [
       ["a.txt", 5],
       ["results/2026/run.json", 700],
@@ -125,12 +125,10 @@ describe("import", () => {
     const u = await createUser("import-gnu");
     expect((await importTar(u.apiKey, gunzip(GNU_TAR))).status).toBe(201);
     expect((await importTar(u.apiKey, gunzip(PAX_TAR))).status).toBe(201);
-    const paxName = "dossier/" + "é".repeat(100) + "/" + "ü".repeat(60) + ".txt";
-    expect(await names(u.apiKey)).toEqual(["short.txt", "sub/" + "n".repeat(150) + ".txt", paxName].sort());
+    const paxName = `dossier/${"é".repeat(100)}/${"ü".repeat(60)}.txt`;
+    expect(await names(u.apiKey)).toEqual(["short.txt", `sub/${"n".repeat(150)}.txt`, paxName].sort());
     expect(await (await call(fileUrl(paxName), { key: u.apiKey })).text()).toBe("pax body");
-    expect(await (await call(fileUrl("sub/" + "n".repeat(150) + ".txt"), { key: u.apiKey })).text()).toBe(
-      "hello gnu\n",
-    );
+    expect(await (await call(fileUrl(`sub/${"n".repeat(150)}.txt`), { key: u.apiKey })).text()).toBe("hello gnu\n");
   });
 
   const refused: [string, Entry[], number, string][] = [
