@@ -1,10 +1,18 @@
-// One vitest run, three projects: the Worker in workerd, e2b-local in Node, the page in Chromium.
+// One vitest run, four projects: pure modules in Node (the fast `unit` lane: no server, no bubblewrap),
+// the Worker in workerd, e2b-local in Node, the page in Chromium.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     projects: [
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
       {
         plugins: [
           cloudflareTest(async ({ inject }) => {
