@@ -23,6 +23,7 @@ export default defineConfig({
                 bindings: {
                   TEST_MIGRATIONS: await readD1Migrations("migrations"),
                   OWNER_TOKEN: "test-owner-token",
+                  CORS_ALLOWED_ORIGINS: "https://app.example, https://tools.example/",
                   E2B_API_KEY: inject<string>("e2bLocalApiKey"),
                   E2B_API_URL: e2bLocalUrl,
                   E2B_SANDBOX_URL: e2bLocalUrl,

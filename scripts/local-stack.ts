@@ -121,6 +121,8 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
       "--log-level",
       logLevel,
       "--show-interactive-dev-session=false",
+      // GET /__scheduled?cron=… fires a cron trigger by hand (the README shows how).
+      "--test-scheduled",
       ...persist,
     ];
     for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
