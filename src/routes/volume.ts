@@ -1,5 +1,6 @@
 // /api/v1/volume: the caller's persistent files in R2 — usage, listing, streamed read/write/delete,
 // and tar export/import. Every key is built from the authenticated user id and a checked name.
+import { uploadContentType } from "../volume/content-type.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { limits } from "../config.ts";
@@ -72,7 +73,7 @@ export const volumeRoutes = new Hono<AppEnv>()
       name,
       size,
       c.req.raw.body ?? new Blob([]).stream(),
-      { contentType: c.req.header("Content-Type") || "application/octet-stream" },
+      { contentType: uploadContentType(c.req.header("Content-Type"), name) },
     );
     return c.json(stored, stored.replaced ? 200 : 201);
   })

@@ -1,5 +1,6 @@
 // Copies between a conversation's sandbox and the volume, run inside the user's Durable Object:
 // persisting reserves quota exactly as an upload does; restoring streams the R2 object into the sandbox.
+import { typeFromName } from "./content-type.ts";
 import { ApiError } from "../errors.ts";
 import type { Sandbox } from "../sandbox/e2b.ts";
 import { readFile, writeFile } from "../sandbox/files.ts";
@@ -30,7 +31,7 @@ export async function persistFromSandbox(
     await body.cancel().catch(() => {});
     throw err;
   }
-  const stored = await storeFile(bucket, ledger, userId, name, size, body, { contentType: "application/octet-stream" });
+  const stored = await storeFile(bucket, ledger, userId, name, size, body, { contentType: typeFromName(name) });
   return { ...stored, path };
 }
 
