@@ -20,15 +20,52 @@ describe("owner routes", () => {
     expect(JSON.stringify(users)).not.toContain(user.apiKey);
   });
 
-  it("refuses a wrong owner token, a user key, and no credentials", async () => {
-    const user = await createUser();
-    for (const key of ["wrong-token", user.apiKey, undefined]) {
+  it("refuses a wrong owner token and no credentials with 401", async () => {
+    for (const key of ["wrong-token", undefined]) {
       const res = await call("/api/v1/admin/users", { key });
       expect(res.status).toBe(401);
       const body = await res.json<ErrorBody>();
       expect(body.error.code).toBe("unauthorized");
       expect(body.error.requestId).toBe(res.headers.get("X-Request-Id"));
     }
+  });
+
+  it("refuses a valid user key with 403 on every owner route, and changes nothing", async () => {
+    const user = await createUser();
+    const keys = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{
+      items: { id: string }[];
+    }>();
+    const keyId = keys.items[0]!.id;
+    const routes: [string, string, unknown?][] = [
+      ["POST", "/api/v1/admin/users", { name: "intruder" }],
+      ["GET", "/api/v1/admin/users"],
+      ["POST", `/api/v1/admin/users/${user.id}/keys`, {}],
+      ["GET", `/api/v1/admin/users/${user.id}/keys`],
+      ["DELETE", `/api/v1/admin/keys/${keyId}`],
+      ["GET", "/api/v1/admin/stats"],
+    ];
+    for (const [method, path, json] of routes) {
+      const res = await call(path, { key: user.apiKey, method, json });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("forbidden");
+      expect(body.error.message).toBe("Owner routes need the owner token; a user API key cannot use them.");
+    }
+    // The DELETE above revoked nothing: the user's key still works.
+    expect((await call("/api/v1/stats", { key: user.apiKey })).status).toBe(200);
+    const after = await (await call("/api/v1/admin/users", { key: OWNER_TOKEN })).json<{ items: { name: string }[] }>();
+    expect(after.items.map((u) => u.name)).not.toContain("intruder");
+  });
+
+  it("refuses a revoked user key on owner routes with 401, like any unknown token", async () => {
+    const user = await createUser();
+    const keys = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{
+      items: { id: string }[];
+    }>();
+    await call(`/api/v1/admin/keys/${keys.items[0]!.id}`, { key: OWNER_TOKEN, method: "DELETE" });
+    const res = await call("/api/v1/admin/users", { key: user.apiKey });
+    expect(res.status).toBe(401);
+    expect((await res.json<ErrorBody>()).error.code).toBe("unauthorized");
   });
 
   it("issues a second key and revokes the first; the revoked key stops working at once", async () => {
