@@ -4,6 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { wrapTime } from "hono/timing";
 import { hashApiKey, secretsEqual } from "../auth/keys.ts";
 import { getDb } from "../db/index.ts";
+import { userSpace } from "../durable/stub.ts";
 import { apiKeys, users } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
@@ -14,7 +15,7 @@ function bearer(header: string | undefined): string {
   return match[1];
 }
 
-/** Every user route: a valid, unrevoked API key → `c.var.user`. */
+/** Every user route: a valid, unrevoked API key → `c.var.user`, and their Durable Object → `c.var.userSpace`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const key = bearer(c.req.header("Authorization"));
   const keyHash = await hashApiKey(key);
@@ -30,6 +31,7 @@ export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   );
   if (!row) throw new ApiError("unauthorized", "Invalid or revoked API key.");
   c.set("user", row);
+  c.set("userSpace", userSpace(c.env, row.id));
   await next();
 });
 
