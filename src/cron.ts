@@ -3,6 +3,7 @@ import { lt } from "drizzle-orm";
 import { limits } from "./config.ts";
 import { getDb } from "./db/index.ts";
 import { executions, users } from "./db/schema.ts";
+import { unwrap } from "./durable/outcome.ts";
 import { userSpace } from "./durable/stub.ts";
 import { reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
@@ -40,7 +41,7 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
     while (next < ids.length) {
       const userId = ids[next++]!;
       try {
-        deleted += (await userSpace(env, userId).maintainVolume(userId, cutoff)).deleted;
+        deleted += unwrap(await userSpace(env, userId).maintainVolume(cutoff)).deleted;
       } catch (err) {
         console.error(`volume pass for ${userId} failed`, err);
       }

@@ -1,5 +1,6 @@
 // Per-request variables shared by middleware and routes.
 import type { TimingVariables } from "hono/timing";
+import type { UserSpaceStub } from "./durable/stub.ts";
 
 export interface AuthedUser {
   id: string;
@@ -12,5 +13,7 @@ export interface AppEnv {
   Variables: TimingVariables & {
     requestId: string;
     user: AuthedUser;
+    /** The caller's Durable Object (set with `user`): every route reaches the user's state through it. */
+    userSpace: UserSpaceStub;
   };
 }

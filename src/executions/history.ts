@@ -4,21 +4,21 @@ import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { cutToBytes } from "../text.ts";
-import type { ExecutionRequest, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
+import type { ExecutionResult, ExecutionStatus, Language } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
 
-/** The D1 row of one execution (outputs bounded to HISTORY_OUTPUT_BYTES). */
-export function toExecutionRow(req: ExecutionRequest, result: ExecutionResult, error: string | undefined) {
+/** The D1 row of one execution of `code` by `userId` (outputs bounded to HISTORY_OUTPUT_BYTES). */
+export function toExecutionRow(userId: string, code: string, result: ExecutionResult, error: string | undefined) {
   const stdout = cutToBytes(result.stdout, HISTORY_OUTPUT_BYTES);
   const stderr = cutToBytes(result.stderr, HISTORY_OUTPUT_BYTES);
   return {
     id: result.id,
-    userId: req.userId,
+    userId,
     conversationId: result.conversationId,
     language: result.language,
-    code: req.code,
+    code,
     status: result.status,
     exitCode: result.exitCode,
     stdout,

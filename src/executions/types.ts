@@ -7,8 +7,8 @@ export type Language = (typeof LANGUAGES)[number];
 export const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "error"] as const;
 export type ExecutionStatus = (typeof STATUSES)[number];
 
+/** What a client asks to run; the user is the Durable Object's own (it runs nothing for anyone else). */
 export interface ExecutionRequest {
-  userId: string;
   language: Language;
   code: string;
   conversationId: string;

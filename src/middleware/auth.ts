@@ -5,6 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { wrapTime } from "hono/timing";
 import { hashApiKey, secretsEqual } from "../auth/keys.ts";
 import { getDb } from "../db/index.ts";
+import { userSpace } from "../durable/stub.ts";
 import { apiKeys, users } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, AuthedUser } from "../types.ts";
@@ -30,11 +31,12 @@ async function userOfKey(c: Context<AppEnv>, key: string): Promise<AuthedUser | 
   );
 }
 
-/** Every user route: a valid, unrevoked API key → `c.var.user`. */
+/** Every user route: a valid, unrevoked API key → `c.var.user`, and their Durable Object → `c.var.userSpace`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
   const row = await userOfKey(c, bearer(c.req.header("Authorization")));
   if (!row) throw new ApiError("unauthorized", "Invalid or revoked API key.");
   c.set("user", row);
+  c.set("userSpace", userSpace(c.env, row.id));
   await next();
 });
 

@@ -10,7 +10,6 @@ import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
 import { LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
-import { userSpace } from "../durable/stub.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
@@ -47,14 +46,13 @@ export const executionRoutes = new Hono<AppEnv>()
       throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
     }
     const request: ExecutionRequest = {
-      userId: c.var.user.id,
       language: body.language,
       code: body.code,
       conversationId: body.conversationId,
       timeoutMs,
       envs: body.envs,
     };
-    const space = userSpace(c.env, c.var.user.id);
+    const space = c.var.userSpace;
     if (c.req.header("Accept")?.includes("text/event-stream")) {
       return streamExecution(c, unwrap(await space.executeStream(request)));
     }
@@ -66,33 +64,19 @@ export const executionRoutes = new Hono<AppEnv>()
   })
   .get("/", validate("query", listSchema), async (c) => {
     const filters = c.req.valid("query");
-    await flushHistory(c.env, c.var.user.id);
+    unwrap(await c.var.userSpace.flushHistory());
     return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
   })
   .get("/:id", async (c) => {
-    await flushHistory(c.env, c.var.user.id);
+    unwrap(await c.var.userSpace.flushHistory());
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
   })
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
   .post("/:id/cancel", async (c) => {
     const id = c.req.param("id");
-    if (unwrap(await userSpace(c.env, c.var.user.id).cancel(id))) return c.json({ id, cancelled: true }, 202);
+    if (unwrap(await c.var.userSpace.cancel(id))) return c.json({ id, cancelled: true }, 202);
     // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
-    await flushHistory(c.env, c.var.user.id);
+    unwrap(await c.var.userSpace.flushHistory());
     const done = await getExecution(getDb(c.env), c.var.user.id, id);
     throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
   });
-
-/** Read-your-writes: the caller's finished executions reach D1 before their history is read. */
-async function flushHistory(env: Env, userId: string): Promise<void> {
-  try {
-    await userSpace(env, userId).flushHistory();
-  } catch (err) {
-    // Nothing is lost (the runs wait in the Durable Object), but a partial history would mislead.
-    throw new ApiError(
-      "storage_unavailable",
-      "Execution history cannot be brought up to date right now; retry shortly.",
-      { cause: err },
-    );
-  }
-}

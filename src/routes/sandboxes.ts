@@ -2,7 +2,6 @@
 // installs — all through the caller's Durable Object, so no client ever names a sandbox id.
 import { Hono } from "hono";
 import { z } from "zod";
-import { userSpace } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
 import { installSchema } from "../sandbox/packages.ts";
@@ -14,28 +13,28 @@ const fileQuery = z.object({ path: sandboxPathSchema });
 
 export const sandboxRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    const items = unwrap(await userSpace(c.env, c.var.user.id).liveSandboxes(c.var.user.id));
+    const items = unwrap(await c.var.userSpace.liveSandboxes());
     return c.json({ items });
   })
   .get("/:conversationId", validate("param", conversationParam), async (c) => {
     const { conversationId } = c.req.valid("param");
-    return c.json(unwrap(await userSpace(c.env, c.var.user.id).sandboxInfo(conversationId)));
+    return c.json(unwrap(await c.var.userSpace.sandboxInfo(conversationId)));
   })
   .delete("/:conversationId", validate("param", conversationParam), async (c) => {
     const { conversationId } = c.req.valid("param");
-    unwrap(await userSpace(c.env, c.var.user.id).closeSandbox(conversationId));
+    unwrap(await c.var.userSpace.closeSandbox(conversationId));
     return c.body(null, 204);
   })
   .get("/:conversationId/files", validate("param", conversationParam), validate("query", listQuery), async (c) => {
     const { conversationId } = c.req.valid("param");
     const { path } = c.req.valid("query");
-    const items = unwrap(await userSpace(c.env, c.var.user.id).listSandboxFiles(conversationId, path));
+    const items = unwrap(await c.var.userSpace.listSandboxFiles(conversationId, path));
     return c.json({ path, items });
   })
   .get("/:conversationId/file", validate("param", conversationParam), validate("query", fileQuery), async (c) => {
     const { conversationId } = c.req.valid("param");
     const { path } = c.req.valid("query");
-    const body = unwrap(await userSpace(c.env, c.var.user.id).readSandboxFile(conversationId, path));
+    const body = unwrap(await c.var.userSpace.readSandboxFile(conversationId, path));
     const name = path.slice(path.lastIndexOf("/") + 1);
     return c.body(body, 200, {
       "Content-Type": "application/octet-stream",
@@ -49,9 +48,7 @@ export const sandboxRoutes = new Hono<AppEnv>()
     // Refused before a byte moves when the client says how big it is; otherwise counted as it streams.
     if (declared !== undefined && Number(declared) > MAX_FILE_WRITE_BYTES) throw fileTooLarge();
     const body = c.req.raw.body ?? new Blob([]).stream();
-    const written = unwrap(
-      await userSpace(c.env, c.var.user.id).writeSandboxFile(conversationId, c.var.user.id, path, body),
-    );
+    const written = unwrap(await c.var.userSpace.writeSandboxFile(conversationId, path, body));
     return c.json(written);
   })
   .post(
@@ -61,8 +58,6 @@ export const sandboxRoutes = new Hono<AppEnv>()
     async (c) => {
       const { conversationId } = c.req.valid("param");
       const body = c.req.valid("json");
-      return c.json(
-        unwrap(await userSpace(c.env, c.var.user.id).installSandboxPackages(conversationId, c.var.user.id, body)),
-      );
+      return c.json(unwrap(await c.var.userSpace.installSandboxPackages(conversationId, body)));
     },
   );

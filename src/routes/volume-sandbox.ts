@@ -2,7 +2,6 @@
 // sandbox and the caller's volume, done in the caller's Durable Object (which owns the sandbox).
 import { Hono } from "hono";
 import { z } from "zod";
-import { userSpace } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { sandboxPathSchema } from "../sandbox/files.ts";
 import type { AppEnv } from "../types.ts";
@@ -24,9 +23,7 @@ export const volumeSandboxRoutes = new Hono<AppEnv>()
     async (c) => {
       const { conversationId } = c.req.valid("param");
       const { path, name } = c.req.valid("json");
-      const stored = unwrap(
-        await userSpace(c.env, c.var.user.id).persistFile(conversationId, c.var.user.id, path, name),
-      );
+      const stored = unwrap(await c.var.userSpace.persistFile(conversationId, path, name));
       return c.json(stored, stored.replaced ? 200 : 201);
     },
   )
@@ -38,8 +35,6 @@ export const volumeSandboxRoutes = new Hono<AppEnv>()
     async (c) => {
       const { conversationId } = c.req.valid("param");
       const { name, path } = c.req.valid("json");
-      return c.json(
-        unwrap(await userSpace(c.env, c.var.user.id).restoreFile(conversationId, c.var.user.id, name, path)),
-      );
+      return c.json(unwrap(await c.var.userSpace.restoreFile(conversationId, name, path)));
     },
   );

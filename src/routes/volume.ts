@@ -4,15 +4,15 @@ import { uploadContentType } from "../volume/content-type.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { limits } from "../config.ts";
-import { userSpace } from "../durable/stub.ts";
+import { remoteLedger } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
 import { validate } from "../validation.ts";
 import { exportVolume, importVolume } from "../volume/archive.ts";
 import { checkName, checkPrefix } from "../volume/names.ts";
-import { storeFile, type LedgerPort } from "../volume/store.ts";
-import { volumeKey, volumePrefix } from "../volume/usage.ts";
+import { volumeKey, volumePrefix } from "../volume/keys.ts";
+import { storeFile } from "../volume/store.ts";
 
 const listSchema = z.object({
   prefix: z.string().max(1024).default(""),
@@ -20,19 +20,9 @@ const listSchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-/** The caller's ledger, in their Durable Object. */
-export function ledgerFor(env: Env, userId: string): LedgerPort {
-  const space = userSpace(env, userId);
-  return {
-    reserve: async (entries) => unwrap(await space.reserveVolume(userId, entries)),
-    commit: (commits) => space.commitVolume(commits),
-    release: (ids) => space.releaseVolume(ids),
-  };
-}
-
 export const volumeRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {
-    return c.json(await userSpace(c.env, c.var.user.id).volumeInfo(c.var.user.id));
+    return c.json(unwrap(await c.var.userSpace.volumeInfo()));
   })
   .get("/files", validate("query", listSchema), async (c) => {
     const { prefix, cursor, limit } = c.req.valid("query");
@@ -68,7 +58,7 @@ export const volumeRoutes = new Hono<AppEnv>()
     }
     const stored = await storeFile(
       c.env.VOLUMES,
-      ledgerFor(c.env, c.var.user.id),
+      remoteLedger(c.var.userSpace),
       c.var.user.id,
       name,
       size,
@@ -126,7 +116,7 @@ export const volumeRoutes = new Hono<AppEnv>()
     if (!(await c.env.VOLUMES.head(key))) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
     // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
     await c.env.VOLUMES.delete(key);
-    await userSpace(c.env, c.var.user.id).forgetVolumeFiles([name]);
+    unwrap(await c.var.userSpace.forgetVolumeFiles([name]));
     return c.body(null, 204);
   })
   .get("/export", (c) => {
@@ -140,7 +130,7 @@ export const volumeRoutes = new Hono<AppEnv>()
     if (!c.req.raw.body) throw new ApiError("invalid_request", "body: send a tar archive");
     const result = await importVolume(
       c.env.VOLUMES,
-      ledgerFor(c.env, c.var.user.id),
+      remoteLedger(c.var.userSpace),
       c.var.user.id,
       c.req.raw.body,
       limits(c.env).volumeQuotaBytes,

@@ -1,5 +1,6 @@
 // Orphan reaping for the cron trigger: Phoenix sandboxes that no user's Durable Object tracks
 // (a lost row, a crash between create and record) are killed instead of idling until E2B's TTL.
+import { unwrap } from "../durable/outcome.ts";
 import { userSpace } from "../durable/stub.ts";
 import { killSandbox, listPhoenixSandboxes, type RunningSandbox } from "./e2b.ts";
 
@@ -36,7 +37,7 @@ export async function reapOrphans(
   let killed = 0;
   for (const [userId, sandboxes] of byUser) {
     // No userId: no object could track it.
-    const tracked = new Set(userId ? await userSpace(env, userId).trackedSandboxIds() : []);
+    const tracked = new Set(userId ? unwrap(await userSpace(env, userId).trackedSandboxIds()) : []);
     for (const { sandboxId } of sandboxes) {
       if (tracked.has(sandboxId)) continue;
       try {

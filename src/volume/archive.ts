@@ -4,7 +4,7 @@ import { checkName } from "./names.ts";
 import type { LedgerPort } from "./store.ts";
 import { putExactly } from "./store.ts";
 import { readTar, TAR_END, tarHeader, tarPadding } from "./tar.ts";
-import { listVolume, volumeKey, volumePrefix } from "./usage.ts";
+import { listVolume, volumeKey, volumePrefix } from "./keys.ts";
 
 /** Where imports wait until they are checked; outside `volumes/`, so neither listed nor counted. */
 export const STAGING_PREFIX = "staging/";

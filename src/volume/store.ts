@@ -1,8 +1,8 @@
 // Writing into a volume: reserve room in the ledger, stream the bytes to R2, then settle or release.
 // The same path serves uploads (Worker → DO over RPC) and persisting sandbox files (inside the DO).
 import { ApiError } from "../errors.ts";
-import type { Commit, Reservation } from "./quota.ts";
-import { volumeKey } from "./usage.ts";
+import type { Commit, Reservation } from "./ledger.ts";
+import { volumeKey } from "./keys.ts";
 
 /** The ledger as the writer sees it: over RPC from the Worker, or directly inside the Durable Object. */
 export interface LedgerPort {

@@ -228,7 +228,7 @@ describe("sandbox failures", () => {
     // A fault that cannot be produced against a healthy e2b-local: point this user's object at a dead port.
     const stub = userSpace(env, u.id);
     await runInDurableObject(stub, (instance) => {
-      (instance as unknown as { env: Env }).env = {
+      (instance as unknown as { sandboxes: { env: Env } }).sandboxes.env = {
         ...env,
         E2B_API_URL: "http://127.0.0.1:9",
         E2B_SANDBOX_URL: "http://127.0.0.1:9",
@@ -318,7 +318,7 @@ describe("sandbox races", () => {
     // As after a restart of the user's object: no cached handle, only the stored sandbox id. Then
     // the sandbox is killed behind its back.
     await runInDurableObject(userSpace(env, u.id), (instance) => {
-      (instance as unknown as { live: Map<string, unknown> }).live.clear();
+      (instance as unknown as { sandboxes: { live: Map<string, unknown> } }).sandboxes.live.clear();
     });
     expect(await Sandbox.kill(first.json.sandboxId, e2b)).toBe(true);
     const [look, run] = await Promise.all([

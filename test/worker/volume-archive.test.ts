@@ -1,9 +1,8 @@
 // Volume export (a tar of every file) and import (checked first, stored all or none).
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { userSpace } from "../../src/durable/stub.ts";
+import { remoteLedger, userSpace } from "../../src/durable/stub.ts";
 import { ApiError } from "../../src/errors.ts";
-import { ledgerFor } from "../../src/routes/volume.ts";
 import { importVolume } from "../../src/volume/archive.ts";
 import { TAR_END, tarHeader, tarPadding } from "../../src/volume/tar.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
@@ -222,7 +221,7 @@ describe("import", () => {
   it("an import whose reservation lapsed and no longer fits puts the volume back as it was", async () => {
     const u = await createUser("import-late");
     await put(u.apiKey, "keep.txt", "old contents");
-    const ledger = ledgerFor(env, u.id);
+    const ledger = remoteLedger(userSpace(env, u.id));
     const slow = {
       ...ledger,
       // Between moving the files in and committing: the reservation lapses and the room is taken.

@@ -10,8 +10,8 @@ import { describe, expect, it } from "vitest";
 import { DAILY_CRON, pruneVolumes } from "../../src/cron.ts";
 import { userSpace } from "../../src/durable/stub.ts";
 import worker from "../../src/index.ts";
-import { VolumeLedger } from "../../src/volume/quota.ts";
-import { storeFile, type LedgerPort } from "../../src/volume/store.ts";
+import { VolumeLedger } from "../../src/volume/ledger.ts";
+import { storeFile } from "../../src/volume/store.ts";
 import { call, createUser } from "./helpers.ts";
 import { fileUrl, put, r2Totals, usage } from "./volume-helpers.ts";
 
@@ -70,13 +70,8 @@ async function pruneWith(
 ): Promise<{ deleted: number; text: string | null; counted: number | undefined }> {
   return runInDurableObject(userSpace(env, userId), async (_instance, state) => {
     let ledger!: VolumeLedger;
-    const port: LedgerPort = {
-      reserve: (entries) => ledger.reserve(userId, entries),
-      commit: async (commits) => ledger.commit(commits),
-      release: async (ids) => ledger.release(ids),
-    };
     const upload = (body: string) =>
-      storeFile(env.VOLUMES, port, userId, "a.txt", body.length, new Blob([body]).stream());
+      storeFile(env.VOLUMES, ledger.port(), userId, "a.txt", body.length, new Blob([body]).stream());
     const real = env.VOLUMES;
     const bucket = Object.assign(Object.create(real) as R2Bucket, {
       head: real.head.bind(real),
@@ -86,8 +81,8 @@ async function pruneWith(
       delete: real.delete.bind(real),
       ...wrap(real, upload),
     });
-    ledger = new VolumeLedger(state.storage.sql, bucket, () => 100 * 1024 * 1024);
-    const deleted = await ledger.prune(userId, Date.now() + DAY_MS);
+    ledger = new VolumeLedger(state.storage.sql, bucket, userId, () => 100 * 1024 * 1024);
+    const deleted = await ledger.prune(Date.now() + DAY_MS);
     const object = await real.get(`volumes/${userId}/a.txt`);
     const row = state.storage.sql
       .exec<{ size: number }>(`SELECT size FROM volume_files WHERE name = 'a.txt'`)

@@ -1,7 +1,8 @@
 // The volume ledger, kept in the user's Durable Object: which files the volume holds and their sizes,
 // and the bytes promised to uploads in flight, so that concurrent writers never overrun the quota.
 import { ApiError } from "../errors.ts";
-import { listVolume, volumeInfo, volumeKey, volumePrefix, type VolumeInfo } from "./usage.ts";
+import { listVolume, volumeKey, volumePrefix } from "./keys.ts";
+import type { LedgerPort } from "./store.ts";
 
 /** A reservation outlives its upload by this much at most; then its bytes are given back. */
 export const RESERVATION_TTL_MS = 2 * 60 * 60_000;
@@ -28,6 +29,16 @@ export interface Commit {
   inPlace?: boolean;
 }
 
+/** A volume's usage, as `GET /api/v1/volume` and the stats show it. */
+export interface VolumeInfo {
+  usedBytes: number;
+  quotaBytes: number;
+  usagePercent: number;
+  fileCount: number;
+  /** Bytes held by uploads in progress: they count against the quota until they settle. */
+  reservedBytes: number;
+}
+
 type ReservationRow = { id: string; name: string; size: number; credit: number; expires_at: number };
 
 /**
@@ -40,6 +51,8 @@ type ReservationRow = { id: string; name: string; size: number; credit: number; 
 export class VolumeLedger {
   private readonly sql: SqlStorage;
   private readonly bucket: R2Bucket;
+  /** The owner of the volume (and of the Durable Object the ledger lives in). */
+  private readonly userId: string;
   private readonly quotaBytes: () => number;
   /** Names changed while a reconciliation or a pruning works from an R2 listing: the listing is older than they are. */
   private readonly touchedSinceListing = new Set<Set<string>>();
@@ -47,9 +60,10 @@ export class VolumeLedger {
   private readonly deleting = new Set<{ names: Set<string>; done: Promise<void> }>();
   private reconciling: Promise<void> | undefined;
 
-  constructor(sql: SqlStorage, bucket: R2Bucket, quotaBytes: () => number) {
+  constructor(sql: SqlStorage, bucket: R2Bucket, userId: string, quotaBytes: () => number) {
     this.sql = sql;
     this.bucket = bucket;
+    this.userId = userId;
     this.quotaBytes = quotaBytes;
     sql.exec(`
       CREATE TABLE IF NOT EXISTS volume_files (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
@@ -62,10 +76,10 @@ export class VolumeLedger {
   }
 
   /** First use of this volume in this object: count what R2 already holds. */
-  async ready(userId: string): Promise<void> {
+  async ready(): Promise<void> {
     const meta = this.meta();
-    if (meta && meta.user_id === userId) return;
-    await this.reconcile(userId);
+    if (meta && meta.user_id === this.userId) return;
+    await this.reconcile();
   }
 
   info(): VolumeInfo {
@@ -73,21 +87,33 @@ export class VolumeLedger {
     const files = this.sql
       .exec<{ used: number | null; n: number }>(`SELECT SUM(size) AS used, COUNT(*) AS n FROM volume_files`)
       .one();
-    return volumeInfo(files.used ?? 0, files.n, this.reservedBytes(), this.quotaBytes());
+    const usedBytes = files.used ?? 0;
+    const quotaBytes = this.quotaBytes();
+    const usagePercent = quotaBytes ? Math.round((usedBytes / quotaBytes) * 1000) / 10 : 0;
+    return { usedBytes, quotaBytes, usagePercent, fileCount: files.n, reservedBytes: this.reservedBytes() };
+  }
+
+  /** The ledger as a writer inside the Durable Object uses it (volume/store.ts); the Worker's is over RPC. */
+  port(): LedgerPort {
+    return {
+      reserve: (entries) => this.reserve(entries),
+      commit: async (commits) => this.commit(commits),
+      release: async (ids) => this.release(ids),
+    };
   }
 
   /**
    * Holds room for these uploads (all or none): 409 when a name already has an upload in flight,
    * 507 when they would not fit. A refusal first reconciles from R2 if that was not done lately.
    */
-  async reserve(userId: string, entries: { name: string; size: number }[]): Promise<Reservation[]> {
-    await this.ready(userId);
+  async reserve(entries: { name: string; size: number }[]): Promise<Reservation[]> {
+    await this.ready();
     const refusal = this.refusal(entries);
     if (
       refusal?.code === "quota_exceeded" &&
       Date.now() - (this.meta()?.reconciled_at ?? 0) > RECONCILE_ON_REFUSAL_AFTER_MS
     ) {
-      await this.reconcile(userId);
+      await this.reconcile();
     }
     // A retention delete of one of these names finishes first, or it could land after this upload.
     for (;;) {
@@ -157,8 +183,8 @@ export class VolumeLedger {
   }
 
   /** Rebuilds the file table from the R2 listing, leaving alone the names being written meanwhile. */
-  reconcile(userId: string): Promise<void> {
-    this.reconciling ??= this.listAndReplace(userId).finally(() => (this.reconciling = undefined));
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.listAndReplace().finally(() => (this.reconciling = undefined));
     return this.reconciling;
   }
 
@@ -167,8 +193,9 @@ export class VolumeLedger {
    * written since (committed) or being written (reserved) is skipped, and an upload that starts while
    * a delete is in flight waits for it, so retention never deletes a newer version than it listed.
    */
-  async prune(userId: string, cutoff: number): Promise<number> {
-    await this.ready(userId);
+  async prune(cutoff: number): Promise<number> {
+    const userId = this.userId;
+    await this.ready();
     const touched = new Set<string>();
     this.touchedSinceListing.add(touched);
     try {
@@ -199,7 +226,8 @@ export class VolumeLedger {
     }
   }
 
-  private async listAndReplace(userId: string): Promise<void> {
+  private async listAndReplace(): Promise<void> {
+    const userId = this.userId;
     const touched = new Set<string>();
     this.touchedSinceListing.add(touched);
     try {

@@ -1,4 +1,4 @@
-// Where a user's volume lives in R2, and the shape its usage is reported in.
+// Where a user's volume lives in R2: the key layout `volumes/<userId>/<name>`, and walking it.
 
 export function volumePrefix(userId: string): string {
   return `volumes/${userId}/`;
@@ -6,25 +6,6 @@ export function volumePrefix(userId: string): string {
 
 export function volumeKey(userId: string, name: string): string {
   return volumePrefix(userId) + name;
-}
-
-export interface VolumeInfo {
-  usedBytes: number;
-  quotaBytes: number;
-  usagePercent: number;
-  fileCount: number;
-  /** Bytes held by uploads in progress: they count against the quota until they settle. */
-  reservedBytes: number;
-}
-
-export function volumeInfo(
-  usedBytes: number,
-  fileCount: number,
-  reservedBytes: number,
-  quotaBytes: number,
-): VolumeInfo {
-  const usagePercent = quotaBytes ? Math.round((usedBytes / quotaBytes) * 1000) / 10 : 0;
-  return { usedBytes, quotaBytes, usagePercent, fileCount, reservedBytes };
 }
 
 /** Every object under the user's prefix, page by page (R2 lists at most 1000 at a time). */

@@ -1,0 +1,184 @@
+// Runs a user's executions inside their Durable Object: the per-user concurrency slots, cancel,
+// one retry on a sandbox lost before the code started, and recording (metrics, history outbox).
+import { limits } from "../config.ts";
+import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
+import { ApiError } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { runCode, type RunOutcome, sandboxUnavailable } from "../sandbox/e2b.ts";
+import type { ExecutionMetrics } from "./metrics.ts";
+import type { HistoryOutbox } from "./outbox.ts";
+import type { ExecutionEvent, ExecutionRequest, ExecutionResult } from "./types.ts";
+
+export interface RunnerParts {
+  env: Env;
+  userId: string;
+  sandboxes: SandboxPool;
+  metrics: ExecutionMetrics;
+  history: HistoryOutbox;
+  /** Called after every recorded run: history is waiting for the alarm to copy it. */
+  recorded: () => void;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+type RunControl = { cancelled: boolean; kill?: () => Promise<void> };
+
+export class ExecutionRunner {
+  private readonly parts: RunnerParts;
+  private running = 0;
+  /** Each execution in progress, by id: whether it was cancelled, and how to kill its process. */
+  private readonly runs = new Map<string, RunControl>();
+
+  constructor(parts: RunnerParts) {
+    this.parts = parts;
+  }
+
+  /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
+  execute(req: ExecutionRequest): Promise<ExecutionResult> {
+    return this.run(req);
+  }
+
+  /**
+   * Runs code and reports it as it happens (`start`, `stdout`, `stderr`, then `end` or `error`),
+   * one JSON event per line. A failure before the code starts (rate limit, no sandbox) is thrown
+   * instead, so the client gets a proper HTTP status. The run goes on and is recorded even if the
+   * reader goes away.
+   */
+  async stream(req: ExecutionRequest): Promise<ReadableStream<Uint8Array>> {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    let readerGone = false;
+    let first: (event: ExecutionEvent) => void = () => {};
+    const firstEvent = new Promise<ExecutionEvent>((resolve) => (first = resolve));
+    const emit = (event: ExecutionEvent) => {
+      first(event);
+      if (readerGone) return;
+      writer.write(encoder.encode(`${JSON.stringify(event)}\n`)).catch(() => {
+        readerGone = true;
+      });
+    };
+    const done = this.run(req, emit).then(
+      (result) => emit({ type: "end", result }),
+      (err: unknown) => emit({ type: "error", error: toApiError(err).toJSON() }),
+    );
+    this.parts.waitUntil(done.finally(() => writer.close().catch(() => {})));
+    const opening = await firstEvent;
+    if (opening.type === "error") {
+      readable.cancel().catch(() => {});
+      throw ApiError.from(opening.error);
+    }
+    return readable;
+  }
+
+  /**
+   * Cancels a running execution: its process is killed now, or as soon as it starts if it is still
+   * waiting for its sandbox. False when it is not running here (finished, or never was).
+   */
+  async cancel(executionId: string): Promise<boolean> {
+    const run = this.runs.get(executionId);
+    if (!run) return false;
+    run.cancelled = true;
+    await run.kill?.();
+    return true;
+  }
+
+  private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+    const { env, sandboxes } = this.parts;
+    const config = limits(env);
+    if (this.running >= config.maxConcurrentExecutions) {
+      throw new ApiError(
+        "rate_limited",
+        `At most ${config.maxConcurrentExecutions} executions may run at once per user; retry when one finishes.`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    this.running++;
+    const release = sandboxes.hold(req.conversationId);
+    const id = newId("exe");
+    const control: RunControl = { cancelled: false };
+    this.runs.set(id, control);
+    const createdAt = new Date();
+    const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
+    let sandboxId: string | null = null;
+    let result: ExecutionResult;
+    let failure: ApiError | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const sandbox = await sandboxes.open(req.conversationId, CREATE);
+        sandboxId = sandbox.sandboxId;
+        let started = false;
+        if (attempt === 0)
+          emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+        const outcome: RunOutcome = control.cancelled
+          ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
+          : await runCode(sandbox, {
+              language: req.language,
+              code: req.code,
+              executionId: id,
+              timeoutMs: req.timeoutMs,
+              envs: req.envs,
+              outputLimitBytes: config.outputLimitBytes,
+              onStdout: (data) => emit?.({ type: "stdout", data }),
+              onStderr: (data) => emit?.({ type: "stderr", data }),
+              onStarted: (kill) => {
+                started = true;
+                control.kill = kill;
+                if (control.cancelled) void kill().catch(() => {});
+              },
+            });
+        if (outcome.kind === "sandbox_lost") {
+          const alive = await sandbox.isRunning().catch(() => false);
+          if (alive) throw sandboxUnavailable("The sandbox did not run the code", outcome.error);
+          sandboxes.forget(req.conversationId, sandbox.sandboxId);
+          // E2B expired or killed it before the code started: a fresh sandbox, once. Code that
+          // had started is never run twice.
+          if (attempt === 0 && !started) continue;
+          throw new ApiError(
+            "sandbox_unavailable",
+            "The sandbox stopped while running the code (closed, expired or killed).",
+            { cause: outcome.error },
+          );
+        }
+        sandboxes.touch(req.conversationId, sandbox);
+        result = {
+          ...base,
+          status: outcome.kind === "exited" ? (outcome.exitCode === 0 ? "succeeded" : "failed") : outcome.kind,
+          exitCode: outcome.kind === "exited" ? outcome.exitCode : null,
+          stdout: outcome.stdout,
+          stderr: outcome.stderr,
+          truncated: outcome.truncated,
+          durationMs: Date.now() - createdAt.getTime(),
+          sandboxId,
+        };
+        break;
+      }
+    } catch (err) {
+      failure = toApiError(err);
+      result = {
+        ...base,
+        status: "error",
+        exitCode: null,
+        stdout: "",
+        stderr: "",
+        truncated: false,
+        durationMs: Date.now() - createdAt.getTime(),
+        sandboxId,
+      };
+    } finally {
+      this.running--;
+      this.runs.delete(id);
+      release();
+    }
+    this.parts.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
+    // Copied to D1 by the alarm, in a batch, off the response path.
+    this.parts.history.add(this.parts.userId, req.code, result, failure?.message);
+    this.parts.recorded();
+    if (failure) throw failure;
+    return result;
+  }
+}
+
+/** A failure that is not an ApiError is the sandbox's. */
+export function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : sandboxUnavailable("Execution failed", err);
+}
