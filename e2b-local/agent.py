@@ -56,16 +56,19 @@ def sel_wait_writable():
 def apply_limits(limits):
     for name, key in (("nproc", resource.RLIMIT_NPROC), ("fsize", resource.RLIMIT_FSIZE),
                       ("as", resource.RLIMIT_AS), ("nofile", resource.RLIMIT_NOFILE)):
-        v = limits.get(name)
-        if isinstance(v, int) and v > 0:
+        value = limits.get(name)
+        if isinstance(value, int) and value > 0:
             try:
-                resource.setrlimit(key, (v, v))
+                resource.setrlimit(key, (value, value))
             except (ValueError, OSError):
                 pass
 
 
-def make_preexec(uid, gid):
-    return None
+def as_user(uid, gid):
+    """Popen arguments that run the child as uid/gid (no supplementary groups), or as the agent itself."""
+    if uid == os.getuid() and gid == os.getgid():
+        return {}
+    return {"user": uid, "group": gid, "extra_groups": []}
 
 
 def spawn(msg):
@@ -79,18 +82,16 @@ def spawn(msg):
         return
     argv = [msg["cmd"]] + list(msg.get("args") or [])
     try:
-        p = subprocess.Popen(
+        popen = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE if msg.get("stdin") else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
             env=msg.get("env") or {},
-            user=uid if uid != os.getuid() else None,
-            group=gid if gid != os.getgid() else None,
-            extra_groups=[] if uid != os.getuid() else None,
             start_new_session=True,
             close_fds=True,
+            **as_user(uid, gid),
         )
     except FileNotFoundError as e:
         emit({"t": "err", "id": id_, "code": "invalid_argument", "msg": str(e)})
@@ -101,25 +102,25 @@ def spawn(msg):
     except Exception as e:  # noqa: BLE001
         emit({"t": "err", "id": id_, "code": "internal", "msg": str(e)})
         return
-    pr = Proc(id_, p)
-    procs[id_] = pr
-    emit({"t": "start", "id": id_, "pid": p.pid})
-    for f, stream in ((1, p.stdout), (2, p.stderr)):
+    proc = Proc(id_, popen)
+    procs[id_] = proc
+    emit({"t": "start", "id": id_, "pid": popen.pid})
+    for f, stream in ((1, popen.stdout), (2, popen.stderr)):
         fd = stream.fileno()
         os.set_blocking(fd, False)
-        pr.fds[fd] = (f, stream)
-        sel.register(fd, selectors.EVENT_READ, ("out", pr, f))
-    if p.stdin is not None:
-        pr.stdin_fd = p.stdin.fileno()
+        proc.fds[fd] = (f, stream)
+        sel.register(fd, selectors.EVENT_READ, ("out", proc, f))
+    if popen.stdin is not None:
+        proc.stdin_fd = popen.stdin.fileno()
     try:
-        pr.pidfd = os.pidfd_open(p.pid)
-        sel.register(pr.pidfd, selectors.EVENT_READ, ("exit", pr, 0))
+        proc.pidfd = os.pidfd_open(popen.pid)
+        sel.register(proc.pidfd, selectors.EVENT_READ, ("exit", proc, 0))
     except OSError:
-        pr.pidfd = -1
+        proc.pidfd = -1
 
 
-def read_output(pr, fd):
-    f, stream = pr.fds[fd]
+def read_output(proc, fd):
+    f, stream = proc.fds[fd]
     try:
         chunk = os.read(fd, 65536)
     except BlockingIOError:
@@ -127,37 +128,37 @@ def read_output(pr, fd):
     except OSError:
         chunk = b""
     if chunk:
-        emit({"t": "out", "id": pr.id, "f": f, "d": base64.b64encode(chunk).decode()})
+        emit({"t": "out", "id": proc.id, "f": f, "d": base64.b64encode(chunk).decode()})
     else:
         sel.unregister(fd)
         stream.close()
-        del pr.fds[fd]
-        maybe_finish(pr)
+        del proc.fds[fd]
+        maybe_finish(proc)
 
 
-def on_exit(pr):
+def on_exit(proc):
     try:
-        sel.unregister(pr.pidfd)
-        os.close(pr.pidfd)
+        sel.unregister(proc.pidfd)
+        os.close(proc.pidfd)
     except (KeyError, OSError, ValueError):
         pass
-    pr.pidfd = -1
+    proc.pidfd = -1
     try:
-        _, st = os.waitpid(pr.popen.pid, 0)
+        _, status = os.waitpid(proc.popen.pid, 0)
     except ChildProcessError:
-        st = 0
-    pr.popen.returncode = 0  # keep subprocess from waiting again
-    pr.status = st
-    pr.exited_at = time.monotonic()
-    maybe_finish(pr)
+        status = 0
+    proc.popen.returncode = 0  # keep subprocess from waiting again
+    proc.status = status
+    proc.exited_at = time.monotonic()
+    maybe_finish(proc)
 
 
-def maybe_finish(pr, force=False):
-    if pr.status is None:
+def maybe_finish(proc, force=False):
+    if proc.status is None:
         return
-    if pr.fds and not force:
+    if proc.fds and not force:
         return
-    for fd, (_, stream) in list(pr.fds.items()):
+    for fd, (_, stream) in list(proc.fds.items()):
         # drain what is already there, then stop listening
         while True:
             try:
@@ -166,36 +167,36 @@ def maybe_finish(pr, force=False):
                 break
             if not chunk:
                 break
-            emit({"t": "out", "id": pr.id, "f": pr.fds[fd][0], "d": base64.b64encode(chunk).decode()})
+            emit({"t": "out", "id": proc.id, "f": proc.fds[fd][0], "d": base64.b64encode(chunk).decode()})
         try:
             sel.unregister(fd)
         except (KeyError, ValueError):
             pass
         stream.close()
-    pr.fds.clear()
-    close_stdin(pr)
-    st = pr.status
-    if os.WIFSIGNALED(st):
-        emit({"t": "exit", "id": pr.id, "sig": os.WTERMSIG(st)})
+    proc.fds.clear()
+    close_stdin(proc)
+    status = proc.status
+    if os.WIFSIGNALED(status):
+        emit({"t": "exit", "id": proc.id, "sig": os.WTERMSIG(status)})
     else:
-        emit({"t": "exit", "id": pr.id, "code": os.WEXITSTATUS(st)})
-    procs.pop(pr.id, None)
+        emit({"t": "exit", "id": proc.id, "code": os.WEXITSTATUS(status)})
+    procs.pop(proc.id, None)
 
 
-def close_stdin(pr):
-    if pr.popen.stdin is not None:
+def close_stdin(proc):
+    if proc.popen.stdin is not None:
         try:
-            pr.popen.stdin.close()
+            proc.popen.stdin.close()
         except OSError:
             pass
-        pr.stdin_fd = -1
+        proc.stdin_fd = -1
 
 
-def write_stdin(pr, data):
-    if pr.popen.stdin is None or pr.popen.stdin.closed:
+def write_stdin(proc, data):
+    if proc.popen.stdin is None or proc.popen.stdin.closed:
         return False
     try:
-        os.write(pr.popen.stdin.fileno(), data)  # blocking write; stdin data is small
+        os.write(proc.popen.stdin.fileno(), data)  # blocking write; stdin data is small
         return True
     except OSError:
         return False
@@ -218,13 +219,10 @@ def bench(msg):
     times = []
     for _ in range(int(msg.get("n", 10))):
         t0 = time.perf_counter()
-        p = subprocess.Popen(msg["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, cwd=msg.get("cwd") or "/", env=msg.get("env") or {},
-                             user=uid if uid != os.getuid() else None,
-                             group=uid if uid != os.getgid() else None,
-                             extra_groups=[] if uid != os.getuid() else None,
-                             start_new_session=True)
-        p.communicate()
+        popen = subprocess.Popen(msg["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, cwd=msg.get("cwd") or "/", env=msg.get("env") or {},
+                                 start_new_session=True, **as_user(uid, uid))
+        popen.communicate()
         times.append((time.perf_counter() - t0) * 1000.0)
     emit({"t": "bench", "id": msg["id"], "ms": times})
 
@@ -236,14 +234,14 @@ def handle(msg):
     elif op == "signal":
         signal_proc(int(msg["pid"]), int(msg.get("sig", 9)))
     elif op == "stdin":
-        pr = procs.get(msg["id"])
-        ok = pr is not None and write_stdin(pr, base64.b64decode(msg.get("d", "")))
+        proc = procs.get(msg["id"])
+        ok = proc is not None and write_stdin(proc, base64.b64decode(msg.get("d", "")))
         if msg.get("ack"):
             emit({"t": "ack", "id": msg["id"], "ack": msg["ack"], "ok": ok})
     elif op == "close":
-        pr = procs.get(msg["id"])
-        if pr is not None:
-            close_stdin(pr)
+        proc = procs.get(msg["id"])
+        if proc is not None:
+            close_stdin(proc)
     elif op == "bench":
         bench(msg)
     elif op == "ping":
@@ -261,13 +259,13 @@ def main():
     while True:
         timeout = None
         now = time.monotonic()
-        for pr in procs.values():
-            if pr.status is not None and pr.fds:
-                left = pr.exited_at + EXIT_GRACE_S - now
+        for proc in procs.values():
+            if proc.status is not None and proc.fds:
+                left = proc.exited_at + EXIT_GRACE_S - now
                 timeout = left if timeout is None else min(timeout, left)
         events = sel.select(max(timeout, 0) if timeout is not None else None)
         for key, _ in events:
-            kind, pr, _f = key.data
+            kind, proc, _f = key.data
             if kind == "in":
                 try:
                     chunk = os.read(in_fd, 65536)  # (1 MiB would be an mmap + munmap per read)
@@ -275,8 +273,8 @@ def main():
                     continue
                 if not chunk:
                     # the server is gone: end everything
-                    for p in list(procs.values()):
-                        signal_proc(p.popen.pid, signal.SIGKILL)
+                    for proc in list(procs.values()):
+                        signal_proc(proc.popen.pid, signal.SIGKILL)
                     os._exit(0)
                 buf += chunk
                 while True:
@@ -291,14 +289,14 @@ def main():
                         except Exception as e:  # noqa: BLE001
                             emit({"t": "log", "msg": "agent: %r" % (e,)})
             elif kind == "out":
-                if key.fd in pr.fds:
-                    read_output(pr, key.fd)
+                if key.fd in proc.fds:
+                    read_output(proc, key.fd)
             elif kind == "exit":
-                on_exit(pr)
+                on_exit(proc)
         now = time.monotonic()
-        for pr in list(procs.values()):
-            if pr.status is not None and pr.fds and now - pr.exited_at >= EXIT_GRACE_S:
-                maybe_finish(pr, force=True)
+        for proc in list(procs.values()):
+            if proc.status is not None and proc.fds and now - proc.exited_at >= EXIT_GRACE_S:
+                maybe_finish(proc, force=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 // The control-plane REST API (what the SDK calls with `apiUrl`): create, connect, list, get, kill
-// and set the timeout of sandboxes, behind the X-API-KEY check.
+// and set the timeout of sandboxes, behind the X-API-KEY check. Requests are dispatched through one
+// route table (method + path pattern -> handler).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Limits } from "./sandbox.ts";
+import { httpError } from "./errors.ts";
+import { MAX_RPC_BODY, keyEquals, readBody, sendJson } from "./http.ts";
 import type { Registry, SandboxRec } from "./registry.ts";
-import { MAX_RPC_BODY, httpError, keyEquals, readBody, sendJson } from "./http.ts";
+import type { Limits } from "./sandbox.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -16,58 +18,58 @@ export type ApiOptions = {
   limits: Limits;
 };
 
-function timeoutSeconds(v: unknown, dflt: number): number {
-  if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+function timeoutSeconds(value: unknown, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
     throw httpError(400, "timeout must be a non-negative number of seconds");
-  return Math.min(v, MAX_TIMEOUT_S);
+  return Math.min(value, MAX_TIMEOUT_S);
 }
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const buf = await readBody(req, MAX_RPC_BODY);
   if (buf.length === 0) return {};
-  let v: unknown;
+  let value: unknown;
   try {
-    v = JSON.parse(buf.toString("utf8"));
+    value = JSON.parse(buf.toString("utf8"));
   } catch {
     throw httpError(400, "invalid JSON body");
   }
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw httpError(400, "body must be a JSON object");
-  return v as Record<string, unknown>;
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw httpError(400, "body must be a JSON object");
+  return value as Record<string, unknown>;
 }
 
-function stringMap(v: unknown, what: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v)) throw httpError(400, `${what} must be an object`);
+function stringMap(value: unknown, what: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw httpError(400, `${what} must be an object`);
   const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v as object)) {
-    if (typeof val !== "string") throw httpError(400, `${what}.${k} must be a string`);
-    out[k] = val;
+  for (const [key, entry] of Object.entries(value as object)) {
+    if (typeof entry !== "string") throw httpError(400, `${what}.${key} must be a string`);
+    out[key] = entry;
   }
   return out;
 }
 
-const identityJson = (rec: SandboxRec) => ({
-  sandboxID: rec.id,
-  templateID: rec.templateID,
-  alias: rec.alias,
+const identityJson = (sandbox: SandboxRec) => ({
+  sandboxID: sandbox.id,
+  templateID: sandbox.templateID,
+  alias: sandbox.alias,
   clientID: "e2b-local",
 });
 
 /** The answer to create and connect. */
-const sandboxJson = (rec: SandboxRec) => ({
-  ...identityJson(rec),
+const sandboxJson = (sandbox: SandboxRec) => ({
+  ...identityJson(sandbox),
   envdVersion: ENVD_VERSION,
-  envdAccessToken: rec.token,
+  envdAccessToken: sandbox.token,
 });
 
 /** The answer to get and list. */
-function detailJson(rec: SandboxRec, limits: Limits) {
+function detailJson(sandbox: SandboxRec, limits: Limits) {
   return {
-    ...identityJson(rec),
-    metadata: rec.metadata,
-    startedAt: rec.startedAt.toISOString(),
-    endAt: rec.endAt.toISOString(),
+    ...identityJson(sandbox),
+    metadata: sandbox.metadata,
+    startedAt: sandbox.startedAt.toISOString(),
+    endAt: sandbox.endAt.toISOString(),
     state: "running",
     cpuCount: 2,
     memoryMB: Math.round(limits.memoryBytes / 1024 / 1024),
@@ -76,8 +78,125 @@ function detailJson(rec: SandboxRec, limits: Limits) {
   };
 }
 
+/** What a handler gets: the request, the response, the URL and the path pattern's named parts. */
+type Call = { req: IncomingMessage; res: ServerResponse; url: URL; params: Record<string, string> };
+type Route = { method: string; pattern: RegExp; handler: (call: Call) => Promise<void> };
+
+/** `/sandboxes/:id/connect` -> a RegExp whose named groups are the `:name` parts (one path segment each). */
+function pathPattern(path: string): RegExp {
+  const source = path.replace(/[.]/g, "\\.").replace(/:([A-Za-z]+)/g, "(?<$1>[^/]+)");
+  return new RegExp(`^${source}$`);
+}
+
+function routes({ registry, limits }: ApiOptions): Route[] {
+  const table: Route[] = [];
+  const add = (method: string, paths: string[], handler: Route["handler"]) => {
+    for (const path of paths) table.push({ method, pattern: pathPattern(path), handler });
+  };
+  const lookup = (id: string) => registry.get(decodeURIComponent(id));
+  const notFound = (id: string) => httpError(404, `sandbox '${id}' not found`);
+  const existing = (id: string): SandboxRec => {
+    const sandbox = lookup(id);
+    if (!sandbox) throw notFound(id);
+    return sandbox;
+  };
+
+  add("POST", ["/sandboxes", "/v2/sandboxes"], async ({ req, res }) => {
+    const body = await jsonBody(req);
+    const template = body.templateID === undefined ? "base" : body.templateID;
+    if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template))
+      throw httpError(400, "invalid templateID");
+    if (template !== "base") throw httpError(404, `template '${template}' not found (e2b-local only has 'base')`);
+    const metadata = stringMap(body.metadata, "metadata");
+    const envVars = stringMap(body.envVars, "envVars");
+    const timeoutS = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
+    const internet = body.allow_internet_access === true;
+    const sandbox = await registry.create({ metadata, envVars, timeoutS, internet });
+    sendJson(res, 201, sandboxJson(sandbox));
+  });
+
+  add("GET", ["/sandboxes", "/v2/sandboxes"], async ({ res, url }) => {
+    const filter: Record<string, string> = {};
+    const metadataQuery = url.searchParams.get("metadata");
+    if (metadataQuery) {
+      for (const [key, value] of new URLSearchParams(metadataQuery)) {
+        try {
+          filter[decodeURIComponent(key)] = decodeURIComponent(value);
+        } catch {
+          filter[key] = value;
+        }
+      }
+    }
+    const states = (url.searchParams.get("state") ?? "").split(",").filter(Boolean);
+    const list = registry
+      .all()
+      .filter(
+        (sandbox) =>
+          Object.entries(filter).every(([key, value]) => sandbox.metadata[key] === value) &&
+          (states.length === 0 || states.includes("running")),
+      );
+    list.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.id.localeCompare(b.id));
+    const limitRaw = url.searchParams.get("limit");
+    const limit = limitRaw ? Math.max(1, Math.min(1000, Number(limitRaw) || 100)) : 100;
+    let offset = 0;
+    const nextToken = url.searchParams.get("nextToken");
+    if (nextToken) {
+      const decoded = Number(Buffer.from(nextToken, "base64url").toString("utf8"));
+      if (!Number.isInteger(decoded) || decoded < 0) throw httpError(400, "invalid nextToken");
+      offset = decoded;
+    }
+    const page = list.slice(offset, offset + limit);
+    const headers: Record<string, string> = {};
+    if (offset + limit < list.length)
+      headers["x-next-token"] = Buffer.from(String(offset + limit)).toString("base64url");
+    sendJson(
+      res,
+      200,
+      page.map((sandbox) => detailJson(sandbox, limits)),
+      headers,
+    );
+  });
+
+  add("POST", ["/sandboxes/:id/connect", "/v2/sandboxes/:id/connect"], async ({ req, res, params }) => {
+    const sandbox = lookup(params.id!);
+    const body = await jsonBody(req);
+    if (!sandbox) throw notFound(params.id!);
+    const want = Date.now() + timeoutSeconds(body.timeout, 0) * 1000;
+    // connect only extends the TTL
+    if (want > sandbox.endAt.getTime()) registry.setEnd(sandbox, want);
+    sendJson(res, 200, sandboxJson(sandbox));
+  });
+
+  add("POST", ["/sandboxes/:id/timeout"], async ({ req, res, params }) => {
+    const sandbox = lookup(params.id!);
+    const body = await jsonBody(req);
+    if (!sandbox) throw notFound(params.id!);
+    registry.setEnd(sandbox, Date.now() + timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S) * 1000);
+    res.writeHead(204).end();
+  });
+
+  add("GET", ["/sandboxes/:id"], async ({ res, params }) => {
+    sendJson(res, 200, detailJson(existing(params.id!), limits));
+  });
+
+  add("DELETE", ["/sandboxes/:id"], async ({ res, params }) => {
+    await registry.kill(existing(params.id!));
+    res.writeHead(204).end();
+  });
+
+  table.push({
+    method: "*",
+    pattern: /^\/sandboxes\/(?<id>[^/]+)\/(?<feature>pause|resume|snapshots|fork|network|metrics)$/,
+    handler: async ({ params }) => {
+      throw httpError(501, `${params.feature} is not supported by e2b-local`);
+    },
+  });
+  return table;
+}
+
 /** The handler for every request without an `E2b-Sandbox-Id` header. */
-export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
+export function apiHandler(options: ApiOptions) {
+  const table = routes(options);
   return async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
@@ -86,100 +205,11 @@ export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
       return;
     }
     const key = String(req.headers["x-api-key"] ?? "");
-    if (!key || !apiKeys.some((k) => keyEquals(key, k))) throw httpError(401, "Invalid API key");
-    let m: RegExpExecArray | null;
-    if ((path === "/v2/sandboxes" || path === "/sandboxes") && method === "POST") {
-      const body = await jsonBody(req);
-      const template = body.templateID === undefined ? "base" : body.templateID;
-      if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template))
-        throw httpError(400, "invalid templateID");
-      if (template !== "base") throw httpError(404, `template '${template}' not found (e2b-local only has 'base')`);
-      const metadata = stringMap(body.metadata, "metadata");
-      const envVars = stringMap(body.envVars, "envVars");
-      const timeoutS = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
-      const internet = body.allow_internet_access === true;
-      const rec = await registry.create({ metadata, envVars, timeoutS, internet });
-      sendJson(res, 201, sandboxJson(rec));
-      return;
-    }
-    if ((path === "/v2/sandboxes" || path === "/sandboxes") && method === "GET") {
-      const filter: Record<string, string> = {};
-      const mq = url.searchParams.get("metadata");
-      if (mq) {
-        for (const [k, v] of new URLSearchParams(mq)) {
-          try {
-            filter[decodeURIComponent(k)] = decodeURIComponent(v);
-          } catch {
-            filter[k] = v;
-          }
-        }
-      }
-      const states = (url.searchParams.get("state") ?? "").split(",").filter(Boolean);
-      const list = registry
-        .all()
-        .filter(
-          (r) =>
-            Object.entries(filter).every(([k, v]) => r.metadata[k] === v) &&
-            (states.length === 0 || states.includes("running")),
-        );
-      list.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.id.localeCompare(b.id));
-      const limitRaw = url.searchParams.get("limit");
-      const limit = limitRaw ? Math.max(1, Math.min(1000, Number(limitRaw) || 100)) : 100;
-      let offset = 0;
-      const tok = url.searchParams.get("nextToken");
-      if (tok) {
-        const n = Number(Buffer.from(tok, "base64url").toString("utf8"));
-        if (!Number.isInteger(n) || n < 0) throw httpError(400, "invalid nextToken");
-        offset = n;
-      }
-      const page = list.slice(offset, offset + limit);
-      const headers: Record<string, string> = {};
-      if (offset + limit < list.length)
-        headers["x-next-token"] = Buffer.from(String(offset + limit)).toString("base64url");
-      sendJson(
-        res,
-        200,
-        page.map((r) => detailJson(r, limits)),
-        headers,
-      );
-      return;
-    }
-    if ((m = /^(?:\/v2)?\/sandboxes\/([^/]+)\/connect$/.exec(path)) && method === "POST") {
-      const rec = registry.get(decodeURIComponent(m[1]!));
-      const body = await jsonBody(req);
-      if (!rec) throw httpError(404, `sandbox '${m[1]}' not found`);
-      const t = timeoutSeconds(body.timeout, 0);
-      const want = Date.now() + t * 1000;
-      // connect only extends the TTL
-      if (want > rec.endAt.getTime()) registry.setEnd(rec, want);
-      sendJson(res, 200, sandboxJson(rec));
-      return;
-    }
-    if ((m = /^\/sandboxes\/([^/]+)\/timeout$/.exec(path)) && method === "POST") {
-      const rec = registry.get(decodeURIComponent(m[1]!));
-      const body = await jsonBody(req);
-      if (!rec) throw httpError(404, `sandbox '${m[1]}' not found`);
-      const t = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
-      registry.setEnd(rec, Date.now() + t * 1000);
-      res.writeHead(204).end();
-      return;
-    }
-    if ((m = /^\/sandboxes\/([^/]+)$/.exec(path))) {
-      const rec = registry.get(decodeURIComponent(m[1]!));
-      if (method === "GET") {
-        if (!rec) throw httpError(404, `sandbox '${m[1]}' not found`);
-        sendJson(res, 200, detailJson(rec, limits));
-        return;
-      }
-      if (method === "DELETE") {
-        if (!rec) throw httpError(404, `sandbox '${m[1]}' not found`);
-        await registry.kill(rec);
-        res.writeHead(204).end();
-        return;
-      }
-    }
-    if ((m = /^\/sandboxes\/([^/]+)\/(pause|resume|snapshots|fork|network|metrics)$/.exec(path))) {
-      throw httpError(501, `${m[2]} is not supported by e2b-local`);
+    if (!key || !options.apiKeys.some((accepted) => keyEquals(key, accepted))) throw httpError(401, "Invalid API key");
+    for (const route of table) {
+      if (route.method !== method && route.method !== "*") continue;
+      const match = route.pattern.exec(path);
+      if (match) return route.handler({ req, res, url, params: { ...match.groups } });
     }
     throw httpError(404, `no route for ${method} ${path}`);
   };

@@ -1,4 +1,4 @@
-// Connect-RPC (JSON codec): envelope framing, error codes, and the server-streaming response.
+// Connect-RPC (JSON codec): envelope framing and the server-streaming response (errors: errors.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /** One server-stream envelope: flag byte, 4-byte big-endian length, JSON. */
@@ -23,51 +23,12 @@ export function parseEnvelope(body: Buffer): unknown {
   const len = body.readUInt32BE(1);
   if (body[0]! & 1) throw new Error("compressed envelopes are not supported");
   if (5 + len > body.length) throw new Error("truncated envelope");
-  const s = body.subarray(5, 5 + len).toString("utf8");
-  return s ? JSON.parse(s) : {};
-}
-
-/** Connect error code -> HTTP status for unary calls. */
-export function codeToStatus(code: string): number {
-  switch (code) {
-    case "invalid_argument":
-    case "failed_precondition":
-    case "out_of_range":
-      return 400;
-    case "unauthenticated":
-      return 401;
-    case "permission_denied":
-      return 403;
-    case "not_found":
-      return 404;
-    case "already_exists":
-    case "aborted":
-      return 409;
-    case "resource_exhausted":
-      return 429;
-    case "canceled":
-      return 499;
-    case "unimplemented":
-      return 501;
-    case "unavailable":
-      return 503;
-    case "deadline_exceeded":
-      return 504;
-    default:
-      return 500;
-  }
-}
-
-export class RpcError extends Error {
-  code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
+  const json = body.subarray(5, 5 + len).toString("utf8");
+  return json ? JSON.parse(json) : {};
 }
 
 export type Stream = {
-  send: (m: unknown) => void;
+  send: (message: unknown) => void;
   end: (err?: { code: string; message: string }, last?: unknown) => void;
 };
 
@@ -102,8 +63,8 @@ export function openStream(
   };
   res.on("close", finish);
   return {
-    send: (m) => {
-      if (!done && !res.destroyed) res.write(envelope(m));
+    send: (message) => {
+      if (!done && !res.destroyed) res.write(envelope(message));
     },
     end: (err, last?: unknown) => {
       if (done || res.destroyed) return finish();

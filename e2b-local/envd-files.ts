@@ -7,12 +7,13 @@ import type { FileHandle } from "node:fs/promises";
 import { posix } from "node:path";
 import { createGzip, gunzip } from "node:zlib";
 import { promisify } from "node:util";
-import { USER_GID } from "./sandbox.ts";
-import { at, canAccess, errorCode, openAt, raced, resolveExisting, resolveForCreate } from "./files.ts";
-import { HttpError, httpError, readBody, sendJson } from "./http.ts";
+import { httpError, toServerError } from "./errors.ts";
+import { at, canAccess, openAt, raced, resolveExisting, resolveForCreate } from "./files.ts";
+import { readBody, sendError, sendJson } from "./http.ts";
 import { parseMultipart } from "./multipart.ts";
 import type { SandboxRec } from "./registry.ts";
 import { homeOf, uidOfName, userFromAuth } from "./users.ts";
+import { USER_GID } from "./view.ts";
 
 const gunzipAsync = promisify(gunzip);
 const MAX_FILE_BODY = 1024 * 1024 * 1024;
@@ -24,51 +25,38 @@ function filesUser(url: URL, req: IncomingMessage): number {
   return uid;
 }
 
-function fsHttpError(e: unknown): HttpError {
-  if (e instanceof HttpError) return e;
-  const code = errorCode(e);
-  const status =
-    code === "not_found"
-      ? 404
-      : code === "invalid_argument"
-        ? 400
-        : code === "permission_denied"
-          ? 403
-          : code === "resource_exhausted"
-            ? 507
-            : code === "unauthenticated"
-              ? 401
-              : 500;
-  return httpError(status, e instanceof Error ? e.message : String(e));
+function sendFailure(res: ServerResponse, e: unknown): void {
+  sendError(res, toServerError(e));
 }
 
-function sendError(res: ServerResponse, e: unknown): void {
-  const he = fsHttpError(e);
-  sendJson(res, he.status, he.body);
-}
-
-export async function filesGet(req: IncomingMessage, res: ServerResponse, url: URL, rec: SandboxRec): Promise<void> {
+export async function filesGet(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  sandbox: SandboxRec,
+): Promise<void> {
   req.resume();
   try {
     const uid = filesUser(url, req);
-    const p = url.searchParams.get("path");
-    if (!p) throw httpError(400, "path is required");
-    const r = await resolveExisting(rec.mounts, p, homeOf(uid), true);
+    const requested = url.searchParams.get("path");
+    if (!requested) throw httpError(400, "path is required");
+    const r = await resolveExisting(sandbox.mounts, requested, homeOf(uid), true);
     // opened relative to its open parent directory, the last component not followed (files.ts): a
     // link swapped in after resolve() is refused, never read through; O_NONBLOCK: a FIFO does not hang
-    const fh = await openAt(rec.mounts, r.sbPath, C.O_RDONLY | C.O_NONBLOCK);
+    const fh = await openAt(sandbox.mounts, r.sbPath, C.O_RDONLY | C.O_NONBLOCK);
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw httpError(400, `path '${p}' is a directory`);
-      if (!st.isFile() && r.hostPath !== "/dev/null") throw httpError(400, `path '${p}' is not a regular file`);
-      if (!canAccess(st, uid, "r")) throw httpError(403, `permission denied: '${p}'`);
+      const stats = await fh.stat();
+      if (stats.isDirectory()) throw httpError(400, `path '${requested}' is a directory`);
+      if (!stats.isFile() && r.hostPath !== "/dev/null")
+        throw httpError(400, `path '${requested}' is not a regular file`);
+      if (!canAccess(stats, uid, "r")) throw httpError(403, `permission denied: '${requested}'`);
       const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
       const headers: Record<string, string> = {
         "content-type": "application/octet-stream",
         "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(posix.basename(r.sbPath))}`,
       };
       if (gzip) headers["content-encoding"] = "gzip";
-      else headers["content-length"] = String(st.size);
+      else headers["content-length"] = String(stats.size);
       res.writeHead(200, headers);
       const rs = createReadStream("", { fd: fh, autoClose: true });
       const src = gzip ? rs.pipe(createGzip()) : rs;
@@ -80,7 +68,7 @@ export async function filesGet(req: IncomingMessage, res: ServerResponse, url: U
       throw e;
     }
   } catch (e) {
-    sendError(res, e);
+    sendFailure(res, e);
   }
 }
 
@@ -89,7 +77,7 @@ export async function filesPost(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  rec: SandboxRec,
+  sandbox: SandboxRec,
   fileSizeBytes: number,
 ): Promise<void> {
   let uid: number;
@@ -99,7 +87,7 @@ export async function filesPost(
     body = await readBody(req, MAX_FILE_BODY);
   } catch (e) {
     req.resume();
-    sendError(res, e);
+    sendFailure(res, e);
     return;
   }
   try {
@@ -107,8 +95,8 @@ export async function filesPost(
     const qpath = url.searchParams.get("path");
     let files: Array<{ path: string; data: Buffer }>;
     if (/^multipart\/form-data/i.test(ctype)) {
-      const parts = parseMultipart(body, ctype).filter((p) => p.name === "file");
-      files = parts.map((p) => ({ path: qpath || p.filename || "", data: p.data }));
+      const parts = parseMultipart(body, ctype).filter((part) => part.name === "file");
+      files = parts.map((part) => ({ path: qpath || part.filename || "", data: part.data }));
     } else {
       let data = body;
       if (/gzip/i.test(String(req.headers["content-encoding"] ?? ""))) {
@@ -129,19 +117,19 @@ export async function filesPost(
     const home = homeOf(uid);
     for (const f of files) {
       if (!f.path) throw httpError(400, "file path is required");
-      const r = await resolveForCreate(rec.mounts, f.path, home, uid);
+      const r = await resolveForCreate(sandbox.mounts, f.path, home, uid);
       if (!r.mount.rw || !r.hostPath) throw httpError(403, `cannot write '${f.path}': read-only file system`);
       if (f.data.length > fileSizeBytes) throw httpError(507, "file too large");
-      await writeOne(rec, r.sbPath, f.path, uid, f.data);
-      if (Object.keys(meta).length) rec.fileMeta.set(r.sbPath, { ...meta });
+      await writeOne(sandbox, r.sbPath, f.path, uid, f.data);
+      if (Object.keys(meta).length) sandbox.fileMeta.set(r.sbPath, { ...meta });
       const entry: Record<string, unknown> = { name: posix.basename(r.sbPath), path: r.sbPath, type: "file" };
-      const m = rec.fileMeta.get(r.sbPath);
-      if (m) entry.metadata = m;
+      const fileMeta = sandbox.fileMeta.get(r.sbPath);
+      if (fileMeta) entry.metadata = fileMeta;
       out.push(entry);
     }
     sendJson(res, 200, out);
   } catch (e) {
-    sendError(res, e);
+    sendFailure(res, e);
   }
 }
 
@@ -151,8 +139,14 @@ export async function filesPost(
  * to be a regular file in the sandbox is it checked, truncated and written. A symlink swapped in at
  * any moment is refused (ELOOP), never followed; there is no second, path-based write.
  */
-async function writeOne(rec: SandboxRec, sbPath: string, reqPath: string, uid: number, data: Buffer): Promise<void> {
-  const a = await at(rec.mounts, sbPath);
+async function writeOne(
+  sandbox: SandboxRec,
+  sbPath: string,
+  reqPath: string,
+  uid: number,
+  data: Buffer,
+): Promise<void> {
+  const a = await at(sandbox.mounts, sbPath);
   try {
     const flags = C.O_WRONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
     const mayCreate = a.dir !== null && (uid === 0 || canAccess(await a.dir.stat(), uid, "w"));
@@ -177,10 +171,10 @@ async function writeOne(rec: SandboxRec, sbPath: string, reqPath: string, uid: n
       });
     }
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw httpError(400, `path '${reqPath}' is not a regular file`);
+      const stats = await fh.stat();
+      if (!stats.isFile()) throw httpError(400, `path '${reqPath}' is not a regular file`);
       if (created) await fh.chown(uid, uid === 0 ? 0 : USER_GID);
-      else if (!canAccess(st, uid, "w")) throw httpError(403, `permission denied: '${reqPath}'`);
+      else if (!canAccess(stats, uid, "w")) throw httpError(403, `permission denied: '${reqPath}'`);
       await fh.truncate(0);
       await fh.writeFile(data);
     } finally {

@@ -8,7 +8,8 @@ import { constants as C } from "node:fs";
 import { lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { posix } from "node:path";
-import { RpcError, openStream } from "./connect.ts";
+import { openStream } from "./connect.ts";
+import { rpcError } from "./errors.ts";
 import {
   at,
   canAccess,
@@ -36,14 +37,14 @@ type FsRequest = {
 type FsEvent = { name: string; type: string };
 
 function reqPath(v: unknown): string {
-  if (typeof v !== "string" || !v) throw new RpcError("invalid_argument", "path is required");
+  if (typeof v !== "string" || !v) throw rpcError("invalid_argument", "path is required");
   return v;
 }
 
 /** The open parent of `a` must be writable by uid (root always may). */
 async function checkParentWritable(a: At, uid: number): Promise<void> {
   if (uid === 0) return;
-  if (!a.dir || !canAccess(await a.dir.stat(), uid, "w")) throw new RpcError("permission_denied", "permission denied");
+  if (!a.dir || !canAccess(await a.dir.stat(), uid, "w")) throw rpcError("permission_denied", "permission denied");
 }
 
 /**
@@ -52,18 +53,18 @@ async function checkParentWritable(a: At, uid: number): Promise<void> {
  * never descended into, so nothing outside the sandbox's tree can be removed.
  */
 async function removeAt(dir: FileHandle, name: string): Promise<void> {
-  const p = fdPath(dir, name);
-  const st = await lstat(p).catch(() => null);
-  if (!st) return;
-  if (!st.isDirectory()) {
-    await unlink(p).catch((e) => {
+  const target = fdPath(dir, name);
+  const stats = await lstat(target).catch(() => null);
+  if (!stats) return;
+  if (!stats.isDirectory()) {
+    await unlink(target).catch((e) => {
       if (e.code !== "ENOENT") throw e;
     });
     return;
   }
   let sub: FileHandle;
   try {
-    sub = await open(p, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+    sub = await open(target, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (e) {
     const c = (e as NodeJS.ErrnoException).code;
     if (c === "ENOENT") return;
@@ -75,7 +76,7 @@ async function removeAt(dir: FileHandle, name: string): Promise<void> {
   } finally {
     await sub.close();
   }
-  await rmdir(p).catch((e) => {
+  await rmdir(target).catch((e) => {
     if (e.code !== "ENOENT") throw e;
   });
 }
@@ -116,41 +117,46 @@ async function makeWatcher(
 }
 
 /** The resolved directory at sbPath, or invalid_argument. */
-async function requireDir(mounts: Mount[], sbPath: string, p: string, uid: number): Promise<void> {
-  const st = await lstatAt(mounts, sbPath);
-  if (!st.isDirectory()) throw new RpcError("invalid_argument", `path '${p}' is not a directory`);
-  if (!canAccess(st, uid, "r")) throw new RpcError("permission_denied", `permission denied: '${p}'`);
+async function requireDir(mounts: Mount[], sbPath: string, requested: string, uid: number): Promise<void> {
+  const stats = await lstatAt(mounts, sbPath);
+  if (!stats.isDirectory()) throw rpcError("invalid_argument", `path '${requested}' is not a directory`);
+  if (!canAccess(stats, uid, "r")) throw rpcError("permission_denied", `permission denied: '${requested}'`);
 }
 
-export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRequest, uid: number): Promise<unknown> {
+export async function filesystemUnary(
+  sandbox: SandboxRec,
+  method: string,
+  msg: FsRequest,
+  uid: number,
+): Promise<unknown> {
   const home = homeOf(uid);
   // Every host operation below is relative to an open parent directory walked without following
   // links (files.ts at/openDirAt): Stat/ListDir/watchers can only look at, MakeDir/Move/Remove only
   // change, entries inside this sandbox's mounts; a link swapped in after resolve() is refused.
-  const info = (sbPath: string) => entryInfo(rec.mounts, sbPath, home, rec.fileMeta.get(sbPath));
+  const info = (sbPath: string) => entryInfo(sandbox.mounts, sbPath, home, sandbox.fileMeta.get(sbPath));
   switch (method) {
     case "Stat": {
-      const r = await resolveExisting(rec.mounts, reqPath(msg.path), home, false);
+      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false);
       return { entry: await info(r.sbPath) };
     }
     case "MakeDir": {
-      const p = reqPath(msg.path);
-      const r0 = await resolve(rec.mounts, p, home, true);
-      if (r0.missing.length === 0 && r0.hostPath) throw new RpcError("already_exists", `path '${p}' already exists`);
-      const r = await resolveForCreate(rec.mounts, p, home, uid, true);
+      const requested = reqPath(msg.path);
+      const r0 = await resolve(sandbox.mounts, requested, home, true);
+      if (r0.missing.length === 0 && r0.hostPath)
+        throw rpcError("already_exists", `path '${requested}' already exists`);
+      const r = await resolveForCreate(sandbox.mounts, requested, home, uid, true);
       return { entry: await info(r.sbPath) };
     }
     case "Move": {
-      const src = await resolveExisting(rec.mounts, reqPath(msg.source), home, false);
-      if (!src.mount.rw) throw new RpcError("permission_denied", "read-only file system");
-      if (src.sbPath === src.mount.sb) throw new RpcError("permission_denied", "cannot move this path");
-      const dst = await resolveForCreate(rec.mounts, reqPath(msg.destination), home, uid);
-      if (!dst.mount.rw || dst.sbPath === dst.mount.sb)
-        throw new RpcError("permission_denied", "read-only file system");
-      const sa = await at(rec.mounts, src.sbPath);
+      const src = await resolveExisting(sandbox.mounts, reqPath(msg.source), home, false);
+      if (!src.mount.rw) throw rpcError("permission_denied", "read-only file system");
+      if (src.sbPath === src.mount.sb) throw rpcError("permission_denied", "cannot move this path");
+      const dst = await resolveForCreate(sandbox.mounts, reqPath(msg.destination), home, uid);
+      if (!dst.mount.rw || dst.sbPath === dst.mount.sb) throw rpcError("permission_denied", "read-only file system");
+      const sa = await at(sandbox.mounts, src.sbPath);
       try {
         await checkParentWritable(sa, uid);
-        const da = await at(rec.mounts, dst.sbPath);
+        const da = await at(sandbox.mounts, dst.sbPath);
         try {
           await checkParentWritable(da, uid);
           // renameat between two open directories: neither last component is followed
@@ -161,24 +167,24 @@ export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRe
       } finally {
         await sa.close();
       }
-      const meta = rec.fileMeta.get(src.sbPath);
+      const meta = sandbox.fileMeta.get(src.sbPath);
       if (meta) {
-        rec.fileMeta.delete(src.sbPath);
-        rec.fileMeta.set(dst.sbPath, meta);
+        sandbox.fileMeta.delete(src.sbPath);
+        sandbox.fileMeta.set(dst.sbPath, meta);
       }
       return { entry: await info(dst.sbPath) };
     }
     case "ListDir": {
-      const p = reqPath(msg.path);
+      const requested = reqPath(msg.path);
       const depth = msg.depth === undefined ? 1 : Number(msg.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new RpcError("invalid_argument", "invalid depth");
-      const r = await resolveExisting(rec.mounts, p, home, true);
-      await requireDir(rec.mounts, r.sbPath, p, uid);
+      if (!Number.isInteger(depth) || depth < 0) throw rpcError("invalid_argument", "invalid depth");
+      const r = await resolveExisting(sandbox.mounts, requested, home, true);
+      await requireDir(sandbox.mounts, r.sbPath, requested, uid);
       const entries: unknown[] = [];
       const walk = async (sbDir: string, level: number) => {
         let names: string[];
         try {
-          const dir = await openDirAt(rec.mounts, sbDir);
+          const dir = await openDirAt(sandbox.mounts, sbDir);
           try {
             names = await readdir(fdPath(dir));
           } finally {
@@ -206,64 +212,65 @@ export async function filesystemUnary(rec: SandboxRec, method: string, msg: FsRe
       return { entries };
     }
     case "Remove": {
-      const r = await resolveExisting(rec.mounts, reqPath(msg.path), home, false);
-      if (!r.mount.rw || r.sbPath === r.mount.sb) throw new RpcError("permission_denied", "cannot remove this path");
-      const a = await at(rec.mounts, r.sbPath);
+      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false);
+      if (!r.mount.rw || r.sbPath === r.mount.sb) throw rpcError("permission_denied", "cannot remove this path");
+      const a = await at(sandbox.mounts, r.sbPath);
       try {
         await checkParentWritable(a, uid);
         await removeAt(a.dir!, a.name);
       } finally {
         await a.close();
       }
-      for (const k of rec.fileMeta.keys()) if (k === r.sbPath || k.startsWith(`${r.sbPath}/`)) rec.fileMeta.delete(k);
+      for (const k of sandbox.fileMeta.keys())
+        if (k === r.sbPath || k.startsWith(`${r.sbPath}/`)) sandbox.fileMeta.delete(k);
       return {};
     }
     case "CreateWatcher": {
-      const p = reqPath(msg.path);
-      const r = await resolveExisting(rec.mounts, p, home, true);
-      await requireDir(rec.mounts, r.sbPath, p, uid);
+      const requested = reqPath(msg.path);
+      const r = await resolveExisting(sandbox.mounts, requested, home, true);
+      await requireDir(sandbox.mounts, r.sbPath, requested, uid);
       const wid = randomBytes(8).toString("hex");
       const events: object[] = [];
-      const w = await makeWatcher(rec.mounts, r.sbPath, msg.recursive === true, (ev) => events.push(ev));
-      rec.watchers.set(wid, { w, events });
+      const w = await makeWatcher(sandbox.mounts, r.sbPath, msg.recursive === true, (ev) => events.push(ev));
+      sandbox.watchers.set(wid, { w, events });
       return { watcherId: wid };
     }
     case "GetWatcherEvents": {
-      const w = rec.watchers.get(String(msg.watcherId));
-      if (!w) throw new RpcError("not_found", "watcher not found");
+      const w = sandbox.watchers.get(String(msg.watcherId));
+      if (!w) throw rpcError("not_found", "watcher not found");
       return { events: w.events.splice(0) };
     }
     case "RemoveWatcher": {
-      const w = rec.watchers.get(String(msg.watcherId));
+      const w = sandbox.watchers.get(String(msg.watcherId));
       if (w) {
         w.w.close();
-        rec.watchers.delete(String(msg.watcherId));
+        sandbox.watchers.delete(String(msg.watcherId));
       }
       return {};
     }
     default:
-      throw new RpcError("unimplemented", `filesystem.Filesystem/${method} is not implemented by e2b-local`);
+      throw rpcError("unimplemented", `filesystem.Filesystem/${method} is not implemented by e2b-local`);
   }
 }
 
 export async function rpcWatch(
   req: IncomingMessage,
   res: ServerResponse,
-  rec: SandboxRec,
+  sandbox: SandboxRec,
   msg: FsRequest,
   uid: number,
 ): Promise<void> {
   const home = homeOf(uid);
   const path = reqPath(msg.path);
-  const r = await resolveExisting(rec.mounts, path, home, true);
-  await requireDir(rec.mounts, r.sbPath, path, uid);
+  const r = await resolveExisting(sandbox.mounts, path, home, true);
+  await requireDir(sandbox.mounts, r.sbPath, path, uid);
   let closed = false;
   let w: FSWatcher | null = null;
-  const stream = openStream(req, res, rec.streams, { keepalive: {} }, () => {
+  const stream = openStream(req, res, sandbox.streams, { keepalive: {} }, () => {
     closed = true;
     w?.close();
   });
   stream.send({ start: {} });
-  w = await makeWatcher(rec.mounts, r.sbPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
+  w = await makeWatcher(sandbox.mounts, r.sbPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
   if (closed) w.close();
 }

@@ -1,9 +1,10 @@
 // envd's process.Process service: Start and Connect stream a process's events; List, SendInput,
-// SendSignal and CloseStdin are unary. Processes run in the sandbox's Box (see sandbox.ts).
+// SendSignal and CloseStdin are unary. Processes are run by the sandbox's agent (agent-client.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { SANDBOX_PATH } from "./sandbox.ts";
-import type { Proc, ProcListener } from "./sandbox.ts";
-import { RpcError, openStream } from "./connect.ts";
+import type { Proc, ProcListener } from "./agent-client.ts";
+import { openStream } from "./connect.ts";
+import { rpcError } from "./errors.ts";
+import { SANDBOX_PATH } from "./view.ts";
 import type { Stream } from "./connect.ts";
 import { normalize } from "./files.ts";
 import type { SandboxRec } from "./registry.ts";
@@ -27,19 +28,19 @@ type ProcessRequest = {
 
 const KEEPALIVE = { event: { keepalive: {} } };
 
-function selectProc(rec: SandboxRec, sel: unknown): Proc {
-  if (!sel || typeof sel !== "object") throw new RpcError("invalid_argument", "process selector missing");
-  const s = sel as ProcessSelector;
-  if (s.pid !== undefined) {
-    const p = rec.box.procs.get(Number(s.pid));
-    if (!p) throw new RpcError("not_found", `process with pid ${s.pid} not found`);
-    return p;
+function selectProc(sandbox: SandboxRec, sel: unknown): Proc {
+  if (!sel || typeof sel !== "object") throw rpcError("invalid_argument", "process selector missing");
+  const selector = sel as ProcessSelector;
+  if (selector.pid !== undefined) {
+    const proc = sandbox.box.agent.procs.get(Number(selector.pid));
+    if (!proc) throw rpcError("not_found", `process with pid ${selector.pid} not found`);
+    return proc;
   }
-  if (typeof s.tag === "string") {
-    for (const p of rec.box.procs.values()) if (p.tag === s.tag) return p;
-    throw new RpcError("not_found", `process with tag ${s.tag} not found`);
+  if (typeof selector.tag === "string") {
+    for (const proc of sandbox.box.agent.procs.values()) if (proc.tag === selector.tag) return proc;
+    throw rpcError("not_found", `process with tag ${selector.tag} not found`);
   }
-  throw new RpcError("invalid_argument", "process selector missing");
+  throw rpcError("invalid_argument", "process selector missing");
 }
 
 function endEvent(end: { exitCode?: number; signal?: number }) {
@@ -65,26 +66,26 @@ function relay(stream: () => Stream): ProcListener {
 export async function rpcStart(
   req: IncomingMessage,
   res: ServerResponse,
-  rec: SandboxRec,
+  sandbox: SandboxRec,
   msg: StartRequest,
   uid: number,
 ): Promise<void> {
-  const p = msg.process;
-  if (!p || typeof p !== "object" || typeof p.cmd !== "string" || !p.cmd)
-    throw new RpcError("invalid_argument", "process.cmd is required");
-  const args: string[] = Array.isArray(p.args) ? p.args.map(String) : [];
-  const reqEnvs = (p.envs && typeof p.envs === "object" ? p.envs : {}) as Record<string, string>;
-  if (msg.pty) throw new RpcError("unimplemented", "PTY is not supported by e2b-local");
+  const spec = msg.process;
+  if (!spec || typeof spec !== "object" || typeof spec.cmd !== "string" || !spec.cmd)
+    throw rpcError("invalid_argument", "process.cmd is required");
+  const args: string[] = Array.isArray(spec.args) ? spec.args.map(String) : [];
+  const reqEnvs = (spec.envs && typeof spec.envs === "object" ? spec.envs : {}) as Record<string, string>;
+  if (msg.pty) throw rpcError("unimplemented", "PTY is not supported by e2b-local");
   const home = homeOf(uid);
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH,
     HOME: home,
     USER: uid === 0 ? "root" : "user",
     LOGNAME: uid === 0 ? "root" : "user",
-    ...rec.envVars,
+    ...sandbox.envVars,
   };
   for (const [k, v] of Object.entries(reqEnvs)) env[k] = String(v);
-  const cwd = typeof p.cwd === "string" && p.cwd ? normalize(p.cwd, home) : home;
+  const cwd = typeof spec.cwd === "string" && spec.cwd ? normalize(spec.cwd, home) : home;
   const timeoutMs = Number(req.headers["connect-timeout-ms"]) || 0;
   const tag = typeof msg.tag === "string" ? msg.tag : undefined;
   let stream!: Stream;
@@ -96,8 +97,8 @@ export async function rpcStart(
   };
   // The spawn goes to the agent first, so it forks while the response is set up; the response
   // headers then go out together with the `start` message (or the error) in one write.
-  const started = rec.box.startProcess({
-    config: { cmd: p.cmd, args, envs: reqEnvs, cwd: typeof p.cwd === "string" ? p.cwd : undefined },
+  const started = sandbox.box.agent.startProcess({
+    config: { cmd: spec.cmd, args, envs: reqEnvs, cwd: typeof spec.cwd === "string" ? spec.cwd : undefined },
     env,
     cwd,
     uid,
@@ -106,7 +107,7 @@ export async function rpcStart(
     timeoutMs,
     listener,
   });
-  stream = openStream(req, res, rec.streams, KEEPALIVE, () => {
+  stream = openStream(req, res, sandbox.streams, KEEPALIVE, () => {
     closed = true;
     if (proc) proc.listeners.delete(listener);
   });
@@ -123,54 +124,54 @@ export async function rpcStart(
 export async function rpcConnect(
   req: IncomingMessage,
   res: ServerResponse,
-  rec: SandboxRec,
+  sandbox: SandboxRec,
   msg: ProcessRequest,
 ): Promise<void> {
-  const proc = selectProc(rec, msg.process);
+  const proc = selectProc(sandbox, msg.process);
   const listener = relay(() => stream);
-  const stream = openStream(req, res, rec.streams, KEEPALIVE, () => proc.listeners.delete(listener));
+  const stream = openStream(req, res, sandbox.streams, KEEPALIVE, () => proc.listeners.delete(listener));
   stream.send({ event: { start: { pid: proc.pid } } });
   proc.listeners.add(listener);
 }
 
-export async function processUnary(rec: SandboxRec, method: string, msg: ProcessRequest): Promise<unknown> {
+export async function processUnary(sandbox: SandboxRec, method: string, msg: ProcessRequest): Promise<unknown> {
   switch (method) {
     case "List":
       return {
-        processes: [...rec.box.procs.values()].map((p) => ({
+        processes: [...sandbox.box.agent.procs.values()].map((proc) => ({
           config: {
-            cmd: p.config.cmd,
-            args: p.config.args,
-            envs: p.config.envs,
-            ...(p.config.cwd ? { cwd: p.config.cwd } : {}),
+            cmd: proc.config.cmd,
+            args: proc.config.args,
+            envs: proc.config.envs,
+            ...(proc.config.cwd ? { cwd: proc.config.cwd } : {}),
           },
-          pid: p.pid,
-          ...(p.tag ? { tag: p.tag } : {}),
+          pid: proc.pid,
+          ...(proc.tag ? { tag: proc.tag } : {}),
         })),
       };
     case "SendSignal": {
-      const p = selectProc(rec, msg.process);
+      const proc = selectProc(sandbox, msg.process);
       const sig = msg.signal === "SIGNAL_SIGTERM" || msg.signal === 15 ? 15 : 9;
-      rec.box.signal(p.pid, sig);
+      sandbox.box.agent.signal(proc.pid, sig);
       return {};
     }
     case "SendInput": {
-      const p = selectProc(rec, msg.process);
+      const proc = selectProc(sandbox, msg.process);
       const data = msg.input?.stdin ?? msg.input?.pty;
-      if (typeof data !== "string") throw new RpcError("invalid_argument", "input.stdin is required");
-      if (!p.stdin) throw new RpcError("failed_precondition", "stdin is not enabled for this process");
-      const ok = await rec.box.writeStdin(p, Buffer.from(data, "base64"));
-      if (!ok) throw new RpcError("failed_precondition", "stdin is closed");
+      if (typeof data !== "string") throw rpcError("invalid_argument", "input.stdin is required");
+      if (!proc.stdin) throw rpcError("failed_precondition", "stdin is not enabled for this process");
+      const ok = await sandbox.box.agent.writeStdin(proc, Buffer.from(data, "base64"));
+      if (!ok) throw rpcError("failed_precondition", "stdin is closed");
       return {};
     }
     case "CloseStdin": {
-      const p = selectProc(rec, msg.process);
-      rec.box.closeStdin(p);
+      const proc = selectProc(sandbox, msg.process);
+      sandbox.box.agent.closeStdin(proc);
       return {};
     }
     case "Update":
-      throw new RpcError("unimplemented", "PTY is not supported by e2b-local");
+      throw rpcError("unimplemented", "PTY is not supported by e2b-local");
     default:
-      throw new RpcError("unimplemented", `process.Process/${method} is not implemented by e2b-local`);
+      throw rpcError("unimplemented", `process.Process/${method} is not implemented by e2b-local`);
   }
 }

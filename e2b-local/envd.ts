@@ -2,8 +2,8 @@
 // services (access token, request decoding, errors as Connect errors), dispatched by method.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Limits } from "./sandbox.ts";
-import { RpcError, codeToStatus, endError, parseEnvelope } from "./connect.ts";
-import { errorCode } from "./files.ts";
+import { endError, parseEnvelope } from "./connect.ts";
+import { codeToStatus, rpcError, toServerError } from "./errors.ts";
 import { MAX_RPC_BODY, keyEquals, readBody, sendJson } from "./http.ts";
 import type { Registry } from "./registry.ts";
 import { uidOf, userFromAuth } from "./users.ts";
@@ -15,8 +15,8 @@ export type EnvdOptions = { registry: Registry; limits: Limits };
 
 export function envdHandler({ registry, limits }: EnvdOptions) {
   return async function handleEnvd(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
-    const rec = registry.get(id);
-    if (!rec) {
+    const sandbox = registry.get(id);
+    if (!sandbox) {
       req.resume();
       sendJson(res, 502, { sandboxId: id, message: "The sandbox was not found", code: 502 });
       return;
@@ -29,13 +29,13 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
     if (path === "/files") {
       // The SDK sends X-Access-Token on /files too (its envd REST client carries it on every call).
       // Signed /files URLs (`signature=`, no token) are not implemented, so a missing token is refused.
-      if (!keyEquals(req.headers["x-access-token"], rec.token)) {
+      if (!keyEquals(req.headers["x-access-token"], sandbox.token)) {
         req.resume();
         sendJson(res, 401, { code: 401, message: "invalid or missing X-Access-Token" });
         return;
       }
-      if (req.method === "GET") return filesGet(req, res, url, rec);
-      if (req.method === "POST") return filesPost(req, res, url, rec, limits.fileSizeBytes);
+      if (req.method === "GET") return filesGet(req, res, url, sandbox);
+      if (req.method === "POST") return filesPost(req, res, url, sandbox, limits.fileSizeBytes);
       req.resume();
       sendJson(res, 405, { code: 405, message: "method not allowed" });
       return;
@@ -57,8 +57,7 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       return;
     }
     const fail = (e: unknown) => {
-      const code = errorCode(e);
-      const message = e instanceof Error ? e.message : String(e);
+      const { code, message } = toServerError(e);
       if (streaming) {
         if (!res.headersSent) res.writeHead(200, { "content-type": "application/connect+json" });
         res.end(endError(code, message));
@@ -67,8 +66,8 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       }
     };
     try {
-      if (!keyEquals(req.headers["x-access-token"], rec.token))
-        throw new RpcError("unauthenticated", "invalid or missing X-Access-Token");
+      if (!keyEquals(req.headers["x-access-token"], sandbox.token))
+        throw rpcError("unauthenticated", "invalid or missing X-Access-Token");
       let msg: Record<string, unknown>;
       try {
         msg = (streaming ? parseEnvelope(body) : body.length ? JSON.parse(body.toString("utf8")) : {}) as Record<
@@ -76,25 +75,25 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
           unknown
         >;
       } catch (e) {
-        throw new RpcError("invalid_argument", `bad request body: ${(e as Error).message}`);
+        throw rpcError("invalid_argument", `bad request body: ${(e as Error).message}`);
       }
-      if (!msg || typeof msg !== "object") throw new RpcError("invalid_argument", "request must be a JSON object");
+      if (!msg || typeof msg !== "object") throw rpcError("invalid_argument", "request must be a JSON object");
       const uid = uidOf(userFromAuth(req));
       if (service === "process.Process") {
-        if (streaming && method === "Start") return await rpcStart(req, res, rec, msg, uid);
-        if (streaming && method === "Connect") return await rpcConnect(req, res, rec, msg);
+        if (streaming && method === "Start") return await rpcStart(req, res, sandbox, msg, uid);
+        if (streaming && method === "Connect") return await rpcConnect(req, res, sandbox, msg);
         if (!streaming) {
-          sendJson(res, 200, await processUnary(rec, method, msg));
+          sendJson(res, 200, await processUnary(sandbox, method, msg));
           return;
         }
       } else {
-        if (streaming && method === "WatchDir") return await rpcWatch(req, res, rec, msg, uid);
+        if (streaming && method === "WatchDir") return await rpcWatch(req, res, sandbox, msg, uid);
         if (!streaming) {
-          sendJson(res, 200, await filesystemUnary(rec, method, msg, uid));
+          sendJson(res, 200, await filesystemUnary(sandbox, method, msg, uid));
           return;
         }
       }
-      throw new RpcError("unimplemented", `${service}/${method} is not implemented by e2b-local`);
+      throw rpcError("unimplemented", `${service}/${method} is not implemented by e2b-local`);
     } catch (e) {
       fail(e);
     }

@@ -20,36 +20,12 @@ import { constants as C } from "node:fs";
 import { lstat, mkdir, open, readlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, systemBinds } from "./sandbox.ts";
-import { RpcError } from "./connect.ts";
+import { ServerError } from "./errors.ts";
+import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, systemBinds } from "./view.ts";
 
 export type Mount = { sb: string; host: string; rw: boolean };
 
-export class FsError extends Error {
-  code: string;
-  status: number;
-  constructor(code: string, status: number, message: string) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
-/** The Connect error code of an RpcError, an FsError or a Node fs error (errno). */
-export function errorCode(e: unknown): string {
-  if (e instanceof RpcError || e instanceof FsError) return e.code;
-  const c = (e as NodeJS.ErrnoException)?.code;
-  if (c === "ENOENT") return "not_found";
-  if (c === "EEXIST") return "already_exists";
-  if (c === "EACCES" || c === "EPERM" || c === "EROFS") return "permission_denied";
-  if (c === "ENOTDIR" || c === "EISDIR" || c === "EINVAL" || c === "ENOTEMPTY" || c === "ELOOP" || c === "ENXIO")
-    return "invalid_argument";
-  if (c === "ENOSPC" || c === "EDQUOT" || c === "EFBIG") return "resource_exhausted";
-  if (c === "invalid_argument" || c === "not_found" || c === "unauthenticated") return c;
-  return "internal";
-}
-
-export const notFound = (p: string) => new FsError("not_found", 404, `path '${p}' does not exist`);
+export const notFound = (path: string) => new ServerError(404, "not_found", `path '${path}' does not exist`);
 
 let systemMountsCache: Mount[] | null = null;
 function systemMounts(): Mount[] {
@@ -88,9 +64,9 @@ export type Resolved = {
 
 export function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host: string } | null {
   let best: Mount | null = null;
-  for (const m of mounts) {
-    if (sbPath === m.sb || sbPath.startsWith(`${m.sb}/`)) {
-      if (!best || m.sb.length > best.sb.length) best = m;
+  for (const candidate of mounts) {
+    if (sbPath === candidate.sb || sbPath.startsWith(`${candidate.sb}/`)) {
+      if (!best || candidate.sb.length > best.sb.length) best = candidate;
     }
   }
   if (!best) return null;
@@ -98,8 +74,8 @@ export function findMount(mounts: Mount[], sbPath: string): { mount: Mount; host
 }
 
 /** The request's path changed under it (a symlink appeared where a directory was resolved). */
-export const raced = (p: string) =>
-  new FsError("invalid_argument", 400, `path '${p}' changed while it was being accessed`);
+export const raced = (path: string) =>
+  new ServerError(400, "invalid_argument", `path '${path}' changed while it was being accessed`);
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 
@@ -108,14 +84,14 @@ export const fdPath = (dir: FileHandle, name?: string) => `/proc/self/fd/${dir.f
 
 /** Open the directory `sbDir` (resolved, symlink-free) from its mount's host root, never following a link. */
 export async function openDirAt(mounts: Mount[], sbDir: string): Promise<FileHandle> {
-  const m = findMount(mounts, sbDir);
-  if (!m) throw notFound(sbDir);
-  const parts = sbDir.slice(m.mount.sb.length).split("/").filter(Boolean);
-  let dir = await open(m.mount.host, C.O_RDONLY | C.O_DIRECTORY);
-  for (const p of parts) {
+  const found = findMount(mounts, sbDir);
+  if (!found) throw notFound(sbDir);
+  const parts = sbDir.slice(found.mount.sb.length).split("/").filter(Boolean);
+  let dir = await open(found.mount.host, C.O_RDONLY | C.O_DIRECTORY);
+  for (const part of parts) {
     let next: FileHandle;
     try {
-      next = await open(fdPath(dir, p), DIR_FLAGS);
+      next = await open(fdPath(dir, part), DIR_FLAGS);
     } catch (e) {
       await dir.close();
       const c = (e as NodeJS.ErrnoException).code;
@@ -134,9 +110,9 @@ export async function openDirAt(mounts: Mount[], sbDir: string): Promise<FileHan
  */
 export type At = { path: string; name: string; dir: FileHandle | null; close(): Promise<void> };
 export async function at(mounts: Mount[], sbPath: string): Promise<At> {
-  const m = findMount(mounts, sbPath);
-  if (!m) throw notFound(sbPath);
-  if (sbPath === m.mount.sb) return { path: m.mount.host, name: "", dir: null, close: async () => {} };
+  const found = findMount(mounts, sbPath);
+  if (!found) throw notFound(sbPath);
+  if (sbPath === found.mount.sb) return { path: found.mount.host, name: "", dir: null, close: async () => {} };
   const name = posix.basename(sbPath);
   const dir = await openDirAt(mounts, posix.dirname(sbPath));
   return { path: fdPath(dir, name), name, dir, close: () => dir.close() };
@@ -152,17 +128,17 @@ async function withAt<T>(mounts: Mount[], sbPath: string, fn: (path: string) => 
 }
 
 /** lstat / readlink of a resolved sandbox path, race-safe. */
-export const lstatAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (p) => lstat(p));
-const readlinkAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (p) => readlink(p));
+export const lstatAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (target) => lstat(target));
+const readlinkAt = (mounts: Mount[], sbPath: string) => withAt(mounts, sbPath, (target) => readlink(target));
 
 /** Open a resolved sandbox path (a file) with O_NOFOLLOW added to `flags`. */
 export const openAt = (mounts: Mount[], sbPath: string, flags: number, mode?: number) =>
-  withAt(mounts, sbPath, (p) => open(p, flags | C.O_NOFOLLOW, mode)).catch((e) => {
+  withAt(mounts, sbPath, (target) => open(target, flags | C.O_NOFOLLOW, mode)).catch((e) => {
     throw (e as NodeJS.ErrnoException).code === "ELOOP" ? raced(sbPath) : e;
   });
 
 export function normalize(path: string, home: string): string {
-  if (typeof path !== "string" || path.includes("\0")) throw new FsError("invalid_argument", 400, "invalid path");
+  if (typeof path !== "string" || path.includes("\0")) throw new ServerError(400, "invalid_argument", "invalid path");
   const abs = path.startsWith("/") ? path : posix.join(home, path || ".");
   return posix.normalize(abs).replace(/(.)\/+$/, "$1");
 }
@@ -180,8 +156,8 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
       continue;
     }
     const next = `/${[...cur, comp].join("/")}`;
-    const m = findMount(mounts, next);
-    if (!m) {
+    const found = findMount(mounts, next);
+    if (!found) {
       // a directory of the sandbox's tmpfs root leading to a mount (/home, /run/e2b)?
       if (mounts.some((x) => x.sb.startsWith(`${next}/`))) {
         cur.push(comp);
@@ -190,51 +166,51 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
       throw notFound(path);
     }
     if (next === "/proc" || next.startsWith("/proc/") || next === "/dev" || next.startsWith("/dev/")) {
-      throw new FsError("permission_denied", 403, "path not accessible through the files API");
+      throw new ServerError(403, "permission_denied", "path not accessible through the files API");
     }
-    let st: Stats;
+    let stats: Stats;
     try {
-      st = await lstatAt(mounts, next);
+      stats = await lstatAt(mounts, next);
     } catch {
       return {
         sbPath: `/${cur.join("/")}`,
         hostPath: findMount(mounts, `/${cur.join("/")}`)?.host ?? "",
-        mount: m.mount,
+        mount: found.mount,
         missing: [comp, ...todo],
       };
     }
-    if (st.isSymbolicLink() && (todo.length > 0 || followLast) && m.host !== m.mount.host) {
-      if (++hops > 40) throw new FsError("invalid_argument", 400, "too many levels of symbolic links");
+    if (stats.isSymbolicLink() && (todo.length > 0 || followLast) && found.host !== found.mount.host) {
+      if (++hops > 40) throw new ServerError(400, "invalid_argument", "too many levels of symbolic links");
       const target = await readlinkAt(mounts, next);
       const tparts = target.split("/").filter(Boolean);
       if (target.startsWith("/")) cur = [];
       todo = [...tparts, ...todo];
       continue;
     }
-    if (st.isSymbolicLink() && (todo.length > 0 || followLast) && m.host === m.mount.host) {
+    if (stats.isSymbolicLink() && (todo.length > 0 || followLast) && found.host === found.mount.host) {
       // a mount point that is itself a symlink on the host (/bin -> usr/bin)
-      if (++hops > 40) throw new FsError("invalid_argument", 400, "too many levels of symbolic links");
+      if (++hops > 40) throw new ServerError(400, "invalid_argument", "too many levels of symbolic links");
       const target = await readlinkAt(mounts, next);
       if (target.startsWith("/")) cur = [];
       todo = [...target.split("/").filter(Boolean), ...todo];
       continue;
     }
     cur.push(comp);
-    if (todo.length > 0 && !st.isDirectory())
-      throw new FsError("invalid_argument", 400, `'${next}' is not a directory`);
+    if (todo.length > 0 && !stats.isDirectory())
+      throw new ServerError(400, "invalid_argument", `'${next}' is not a directory`);
   }
   const sbPath = `/${cur.join("/")}`;
-  const m = findMount(mounts, sbPath);
-  if (!m) return { sbPath, hostPath: "", mount: { sb: sbPath, host: "", rw: false }, missing: [] };
-  return { sbPath, hostPath: m.host, mount: m.mount, missing: [] };
+  const found = findMount(mounts, sbPath);
+  if (!found) return { sbPath, hostPath: "", mount: { sb: sbPath, host: "", rw: false }, missing: [] };
+  return { sbPath, hostPath: found.host, mount: found.mount, missing: [] };
 }
 
-export function canAccess(st: Stats, uid: number, want: "r" | "w" | "x"): boolean {
+export function canAccess(stats: Stats, uid: number, want: "r" | "w" | "x"): boolean {
   if (uid === 0) return true;
   const bit = want === "r" ? 4 : want === "w" ? 2 : 1;
-  if (st.uid === uid) return ((st.mode >> 6) & bit) !== 0;
-  if (st.gid === (uid === USER_UID ? USER_GID : uid)) return ((st.mode >> 3) & bit) !== 0;
-  return (st.mode & bit) !== 0;
+  if (stats.uid === uid) return ((stats.mode >> 6) & bit) !== 0;
+  if (stats.gid === (uid === USER_UID ? USER_GID : uid)) return ((stats.mode >> 3) & bit) !== 0;
+  return (stats.mode & bit) !== 0;
 }
 
 export async function resolveExisting(
@@ -257,24 +233,24 @@ export async function resolveForCreate(
   makeLast = false,
 ): Promise<Resolved & { existed: boolean }> {
   const r = await resolve(mounts, path, home, true);
-  if (!r.hostPath && r.missing.length === 0) throw new FsError("permission_denied", 403, `cannot write '${path}'`);
+  if (!r.hostPath && r.missing.length === 0) throw new ServerError(403, "permission_denied", `cannot write '${path}'`);
   if (r.missing.length === 0) return { ...r, existed: true };
   let sbPath = r.sbPath;
   let hostPath = r.hostPath;
   const mount = findMount(mounts, sbPath === "/" ? "/" : sbPath)?.mount ?? r.mount;
   if (!hostPath || !mount.rw)
-    throw new FsError("permission_denied", 403, `cannot write '${path}': read-only file system`);
+    throw new ServerError(403, "permission_denied", `cannot write '${path}': read-only file system`);
   let dir: FileHandle;
   try {
     dir = await openDirAt(mounts, sbPath);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOTDIR")
-      throw new FsError("invalid_argument", 400, `'${sbPath}' is not a directory`);
+      throw new ServerError(400, "invalid_argument", `'${sbPath}' is not a directory`);
     throw e;
   }
   try {
     if (!canAccess(await dir.stat(), uid, "w"))
-      throw new FsError("permission_denied", 403, `permission denied: '${sbPath}'`);
+      throw new ServerError(403, "permission_denied", `permission denied: '${sbPath}'`);
     const dirs = makeLast ? r.missing : r.missing.slice(0, -1);
     // each new directory is made in the open parent (mkdirat), then opened without following a link
     // and chowned through its handle: a swap in between can only hit a directory inside the sandbox
@@ -306,11 +282,12 @@ export async function resolveForCreate(
   return { sbPath, hostPath, mount, missing: [], existed: false };
 }
 
-function permString(st: Stats): string {
-  const t = st.isDirectory() ? "d" : st.isSymbolicLink() ? "L" : "-";
-  const m = st.mode;
-  const rwx = (s: number) => ((m >> s) & 4 ? "r" : "-") + ((m >> s) & 2 ? "w" : "-") + ((m >> s) & 1 ? "x" : "-");
-  return t + rwx(6) + rwx(3) + rwx(0);
+function permString(stats: Stats): string {
+  const kind = stats.isDirectory() ? "d" : stats.isSymbolicLink() ? "L" : "-";
+  const mode = stats.mode;
+  const rwx = (shift: number) =>
+    ((mode >> shift) & 4 ? "r" : "-") + ((mode >> shift) & 2 ? "w" : "-") + ((mode >> shift) & 1 ? "x" : "-");
+  return kind + rwx(6) + rwx(3) + rwx(0);
 }
 
 function ownerName(uid: number): string {
@@ -329,29 +306,33 @@ export async function entryInfo(
   home: string,
   metadata?: Record<string, string>,
 ): Promise<EntryInfo> {
-  const lst = await lstatAt(mounts, sbPath);
-  let st = lst;
+  const linkStats = await lstatAt(mounts, sbPath);
+  let stats = linkStats;
   let symlinkTarget: string | undefined;
-  if (lst.isSymbolicLink()) {
+  if (linkStats.isSymbolicLink()) {
     try {
       const r = await resolve(mounts, sbPath, home, true);
       symlinkTarget = r.missing.length ? posix.join(r.sbPath, ...r.missing) : r.sbPath;
-      if (r.hostPath && r.missing.length === 0) st = await lstatAt(mounts, r.sbPath);
+      if (r.hostPath && r.missing.length === 0) stats = await lstatAt(mounts, r.sbPath);
     } catch {
       symlinkTarget = await readlinkAt(mounts, sbPath);
     }
   }
-  const type = st.isDirectory() ? "FILE_TYPE_DIRECTORY" : st.isSymbolicLink() ? "FILE_TYPE_SYMLINK" : "FILE_TYPE_FILE";
+  const type = stats.isDirectory()
+    ? "FILE_TYPE_DIRECTORY"
+    : stats.isSymbolicLink()
+      ? "FILE_TYPE_SYMLINK"
+      : "FILE_TYPE_FILE";
   const e: EntryInfo = {
     name: posix.basename(sbPath) || "/",
     type,
     path: sbPath,
-    size: String(st.size),
-    mode: st.mode & 0o777,
-    permissions: permString(lst.isSymbolicLink() ? st : st),
-    owner: ownerName(st.uid),
-    group: groupName(st.gid),
-    modifiedTime: st.mtime.toISOString(),
+    size: String(stats.size),
+    mode: stats.mode & 0o777,
+    permissions: permString(linkStats.isSymbolicLink() ? stats : stats),
+    owner: ownerName(stats.uid),
+    group: groupName(stats.gid),
+    modifiedTime: stats.mtime.toISOString(),
   };
   if (symlinkTarget !== undefined) e.symlinkTarget = symlinkTarget;
   if (metadata && Object.keys(metadata).length) e.metadata = metadata;

@@ -1,12 +1,12 @@
 // multipart/form-data parsing for POST /files (the SDK's `files.write` uploads one part per file).
-import { httpError } from "./http.ts";
+import { httpError } from "./errors.ts";
 
 export type Part = { name: string; filename?: string; data: Buffer };
 
 export function parseMultipart(body: Buffer, contentType: string): Part[] {
-  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
-  if (!m) throw httpError(400, "multipart boundary missing");
-  const boundary = Buffer.from(`--${(m[1] ?? m[2]!).trim()}`);
+  const match = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!match) throw httpError(400, "multipart boundary missing");
+  const boundary = Buffer.from(`--${(match[1] ?? match[2]!).trim()}`);
   const parts: Part[] = [];
   let pos = body.indexOf(boundary);
   while (pos >= 0) {

@@ -3,8 +3,9 @@
 import type { ServerResponse } from "node:http";
 import type { FSWatcher } from "node:fs";
 import { randomBytes } from "node:crypto";
+import type { Isolation } from "./isolation.ts";
 import { Box } from "./sandbox.ts";
-import type { Isolation, Limits } from "./sandbox.ts";
+import type { Limits } from "./sandbox.ts";
 import { sandboxMounts } from "./files.ts";
 import type { Mount } from "./files.ts";
 
@@ -45,10 +46,10 @@ export type NewSandbox = {
 
 function newSandboxId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  const b = randomBytes(20);
-  let s = "";
-  for (let i = 0; i < 20; i++) s += alphabet[b[i]! % 36];
-  return s;
+  const bytes = randomBytes(20);
+  let id = "";
+  for (let i = 0; i < 20; i++) id += alphabet[bytes[i]! % 36];
+  return id;
 }
 
 export class Registry {
@@ -81,20 +82,20 @@ export class Registry {
     const pool = this.pool;
     while (!this.closing && pool.length + this.filling < this.opts.poolSize) {
       this.filling++;
-      const b = this.newBox(false);
-      b.ready.then(
+      const box = this.newBox(false);
+      box.ready.then(
         () => {
           this.filling--;
-          if (this.closing) void b.destroy();
-          else pool.push(b);
-          b.onDeath = () => {
-            const i = pool.indexOf(b);
+          if (this.closing) void box.destroy();
+          else pool.push(box);
+          box.onDeath = () => {
+            const i = pool.indexOf(box);
             if (i >= 0) pool.splice(i, 1);
           };
         },
         () => {
           this.filling--;
-          void b.destroy();
+          void box.destroy();
         },
       );
     }
@@ -104,36 +105,36 @@ export class Registry {
   private async takeBox(internet: boolean): Promise<Box> {
     if (!internet) {
       while (this.pool.length) {
-        const b = this.pool.shift()!;
-        if (!b.dead) {
+        const box = this.pool.shift()!;
+        if (!box.dead) {
           this.fillPool();
-          return b;
+          return box;
         }
       }
     }
-    const b = this.newBox(internet);
+    const box = this.newBox(internet);
     try {
-      await b.ready;
+      await box.ready;
     } catch (e) {
-      void b.destroy();
+      void box.destroy();
       throw e;
     }
     this.fillPool();
-    return b;
+    return box;
   }
 
-  async create(s: NewSandbox): Promise<SandboxRec> {
-    const box = await this.takeBox(s.internet);
+  async create(request: NewSandbox): Promise<SandboxRec> {
+    const box = await this.takeBox(request.internet);
     const now = new Date();
-    const rec: SandboxRec = {
+    const sandbox: SandboxRec = {
       id: newSandboxId(),
       box,
       templateID: "base",
       alias: "base",
-      metadata: s.metadata,
-      envVars: s.envVars,
+      metadata: request.metadata,
+      envVars: request.envVars,
       startedAt: now,
-      endAt: new Date(now.getTime() + s.timeoutS * 1000),
+      endAt: new Date(now.getTime() + request.timeoutS * 1000),
       timer: null,
       token: randomBytes(16).toString("hex"),
       mounts: sandboxMounts(box.dir),
@@ -142,50 +143,52 @@ export class Registry {
       fileMeta: new Map(),
     };
     box.onDeath = () => {
-      if (this.sandboxes.get(rec.id) === rec) void this.kill(rec);
+      if (this.sandboxes.get(sandbox.id) === sandbox) void this.kill(sandbox);
     };
-    this.sandboxes.set(rec.id, rec);
-    this.armTimer(rec);
-    this.opts.log(`sandbox ${rec.id} created (timeout ${s.timeoutS}s${s.internet ? ", internet" : ""})`);
-    return rec;
+    this.sandboxes.set(sandbox.id, sandbox);
+    this.armTimer(sandbox);
+    this.opts.log(
+      `sandbox ${sandbox.id} created (timeout ${request.timeoutS}s${request.internet ? ", internet" : ""})`,
+    );
+    return sandbox;
   }
 
   /** Set the sandbox's end of life to `endAt` (ms since the epoch) and rearm its TTL timer. */
-  setEnd(rec: SandboxRec, endAt: number): void {
-    rec.endAt = new Date(endAt);
-    this.armTimer(rec);
+  setEnd(sandbox: SandboxRec, endAt: number): void {
+    sandbox.endAt = new Date(endAt);
+    this.armTimer(sandbox);
   }
 
-  private armTimer(rec: SandboxRec): void {
-    if (rec.timer) clearTimeout(rec.timer);
-    const ms = Math.max(0, rec.endAt.getTime() - Date.now());
-    rec.timer = setTimeout(
+  private armTimer(sandbox: SandboxRec): void {
+    if (sandbox.timer) clearTimeout(sandbox.timer);
+    const ms = Math.max(0, sandbox.endAt.getTime() - Date.now());
+    sandbox.timer = setTimeout(
       () => {
-        this.opts.log(`sandbox ${rec.id} expired`);
-        void this.kill(rec);
+        this.opts.log(`sandbox ${sandbox.id} expired`);
+        void this.kill(sandbox);
       },
       Math.min(ms, 2 ** 31 - 1),
     );
-    rec.timer.unref?.();
+    sandbox.timer.unref?.();
   }
 
-  async kill(rec: SandboxRec): Promise<void> {
-    if (!this.sandboxes.has(rec.id)) return;
-    this.sandboxes.delete(rec.id);
-    if (rec.timer) clearTimeout(rec.timer);
-    for (const s of rec.streams) s.destroy();
-    rec.streams.clear();
-    for (const w of rec.watchers.values()) w.w.close();
-    rec.watchers.clear();
-    await rec.box.destroy();
-    this.opts.log(`sandbox ${rec.id} killed`);
+  async kill(sandbox: SandboxRec): Promise<void> {
+    if (!this.sandboxes.has(sandbox.id)) return;
+    this.sandboxes.delete(sandbox.id);
+    if (sandbox.timer) clearTimeout(sandbox.timer);
+    for (const stream of sandbox.streams) stream.destroy();
+    sandbox.streams.clear();
+    for (const watcher of sandbox.watchers.values()) watcher.w.close();
+    sandbox.watchers.clear();
+    await sandbox.box.destroy();
+    this.opts.log(`sandbox ${sandbox.id} killed`);
   }
 
   /** Kill every sandbox and spare box; no new spares are started afterwards. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.all().map((r) => this.kill(r)));
-    await Promise.all(this.pool.splice(0).map((b) => b.destroy()));
+    await Promise.all(this.all().map((sandbox) => this.kill(sandbox)));
+    await Promise.all(this.pool.splice(0).map((box) => box.destroy()));
     // boxes still starting are destroyed when ready (see fillPool)
     for (let i = 0; i < 100 && this.filling > 0; i++) await new Promise((r) => setTimeout(r, 20));
   }

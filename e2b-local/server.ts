@@ -8,9 +8,13 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_LIMITS, ISOLATION_KINDS, SANDBOX_PATH, USER_UID, detectIsolation } from "./sandbox.ts";
-import type { Isolation, IsolationKind, Limits } from "./sandbox.ts";
-import { HttpError, sendJson } from "./http.ts";
+import { ServerError } from "./errors.ts";
+import { sendError, sendJson } from "./http.ts";
+import { pickIsolation } from "./isolation.ts";
+import type { Isolation, IsolationKind } from "./isolation.ts";
+import { DEFAULT_LIMITS } from "./sandbox.ts";
+import type { Limits } from "./sandbox.ts";
+import { SANDBOX_PATH, USER_UID } from "./view.ts";
 import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
 import { envdHandler } from "./envd.ts";
@@ -45,25 +49,6 @@ export type E2bLocal = {
   isolation: Isolation;
 };
 
-function pickIsolation(asked: string | undefined): Isolation {
-  if (asked !== undefined && !ISOLATION_KINDS.includes(asked as IsolationKind)) {
-    throw new Error(
-      `e2b-local: unknown isolation ${JSON.stringify(asked)} (E2B_LOCAL_ISOLATION / isolation: bwrap or unshare)`,
-    );
-  }
-  const isolation = detectIsolation(asked as IsolationKind | undefined);
-  if (!isolation) {
-    throw new Error(
-      asked === "bwrap"
-        ? "e2b-local: isolation bwrap was asked for but bubblewrap does not work here. Install it (Debian/Ubuntu: `apt-get install bubblewrap`)."
-        : asked === "unshare"
-          ? "e2b-local: isolation unshare was asked for but `unshare` (util-linux) cannot create the sandbox namespaces here (it needs root: mount, pivot_root). Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`)."
-          : "e2b-local: no usable sandbox isolation found: neither bubblewrap nor `unshare` (util-linux, as root) can create the sandbox namespaces here. Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`).",
-    );
-  }
-  return isolation;
-}
-
 export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLocal> {
   const host = opts.host ?? process.env.E2B_LOCAL_HOST ?? "127.0.0.1";
   const port = opts.port ?? (process.env.E2B_LOCAL_PORT ? Number(process.env.E2B_LOCAL_PORT) : 49982);
@@ -91,16 +76,16 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       sendJson(res, 400, { code: 400, message: "bad url" });
       return;
     }
-    const sid = req.headers["e2b-sandbox-id"];
-    const p =
-      typeof sid === "string" && sid
-        ? handleEnvd(req, res, url, sid)
+    const sandboxId = req.headers["e2b-sandbox-id"];
+    const handled =
+      typeof sandboxId === "string" && sandboxId
+        ? handleEnvd(req, res, url, sandboxId)
         : url.pathname === "/health"
           ? Promise.resolve(void res.writeHead(204).end())
           : handleApi(req, res, url);
-    p.catch((e) => {
+    handled.catch((e) => {
       req.resume();
-      if (e instanceof HttpError) sendJson(res, e.status, e.body);
+      if (e instanceof ServerError) sendError(res, e);
       else {
         log(`error: ${(e as Error)?.stack ?? e}`);
         sendJson(res, 500, { code: 500, message: (e as Error)?.message ?? "internal error" });
@@ -109,9 +94,9 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   });
   server.on("clientError", (_e, socket) => socket.destroy());
 
-  await new Promise<void>((res, rej) => {
-    server.once("error", rej);
-    server.listen(port, host, () => res());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
   });
   const actualPort = (server.address() as AddressInfo).port;
   registry.fillPool();
@@ -123,10 +108,10 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     apiKey,
     isolation,
     async benchFloor(sandboxId, argv, n) {
-      const rec = registry.get(sandboxId);
-      if (!rec) throw new Error("no such sandbox");
-      const env = { PATH: SANDBOX_PATH, HOME: "/home/user", USER: "user", LOGNAME: "user", ...rec.envVars };
-      return rec.box.benchFloor(argv, n, env, "/home/user", USER_UID);
+      const sandbox = registry.get(sandboxId);
+      if (!sandbox) throw new Error("no such sandbox");
+      const env = { PATH: SANDBOX_PATH, HOME: "/home/user", USER: "user", LOGNAME: "user", ...sandbox.envVars };
+      return sandbox.box.agent.benchFloor(argv, n, env, "/home/user", USER_UID);
     },
     async close() {
       server.close();

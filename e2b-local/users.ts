@@ -1,16 +1,16 @@
 // Whom an envd request acts as inside the sandbox: `user` (uid 1000, the default) or `root`, named
 // by the Basic auth username (or /files' `username` parameter).
 import type { IncomingMessage } from "node:http";
-import { USER_UID } from "./sandbox.ts";
-import { RpcError } from "./connect.ts";
+import { rpcError } from "./errors.ts";
+import { USER_UID } from "./view.ts";
 
 export function userFromAuth(req: IncomingMessage, fallback?: string | null): string {
   if (fallback) return fallback;
   const auth = req.headers.authorization;
   if (auth && /^basic /i.test(auth)) {
-    const dec = Buffer.from(auth.slice(6).trim(), "base64").toString("utf8");
-    const u = dec.split(":")[0];
-    if (u) return u;
+    const decoded = Buffer.from(auth.slice(6).trim(), "base64").toString("utf8");
+    const name = decoded.split(":")[0];
+    if (name) return name;
   }
   return "user";
 }
@@ -25,7 +25,7 @@ export function uidOfName(user: string): number | null {
 /** The uid of a sandbox user name; a Connect `unauthenticated` error for any other name. */
 export function uidOf(user: string): number {
   const uid = uidOfName(user);
-  if (uid === null) throw new RpcError("unauthenticated", `invalid username: '${user}'`);
+  if (uid === null) throw rpcError("unauthenticated", `invalid username: '${user}'`);
   return uid;
 }
 

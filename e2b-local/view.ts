@@ -1,0 +1,68 @@
+// What every sandbox sees, whichever isolation builds it: its users, PATH, the host directories
+// exposed read-only, the parts of /proc and /etc that are locked or hidden, and root's capabilities.
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const AGENT_PATH = fileURLToPath(new URL("./agent.py", import.meta.url));
+export const USER_UID = 1000;
+export const USER_GID = 1000;
+export const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+function findPython(): string | null {
+  for (const path of ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]) {
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+export const PYTHON = findPython();
+
+export type SystemBind = { kind: "ro" | "symlink"; src: string; dest: string };
+
+/** The host directories that are exposed read-only inside every sandbox. */
+export function systemBinds(): SystemBind[] {
+  const out: SystemBind[] = [];
+  for (const dir of ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"]) {
+    let stats: ReturnType<typeof lstatSync>;
+    try {
+      stats = lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (stats.isSymbolicLink()) out.push({ kind: "symlink", src: readlinkSync(dir), dest: dir });
+    else if (stats.isDirectory()) out.push({ kind: "ro", src: dir, dest: dir });
+  }
+  return out;
+}
+
+/**
+ * Parts of /proc made read-only in every sandbox (as Docker does): kernel settings (sandbox `root` is
+ * uid 0 and could otherwise write e.g. kernel.core_pattern, which the host kernel acts on), sysrq, irq,
+ * bus, fs.
+ */
+export const PROC_READONLY = ["sys", "sysrq-trigger", "irq", "bus", "fs"];
+
+/** Files of the host /etc hidden from the sandbox (bound to /dev/null). */
+export const HIDDEN_ETC = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers"];
+
+/**
+ * Capabilities sandbox `root` keeps (Docker's default set minus MKNOD). Everything else is dropped from
+ * the bounding set, so nothing in a sandbox can remount the read-only system view, mount, load
+ * modules, open files by handle or write kernel settings. The agent needs SETUID/SETGID/KILL to run
+ * and signal commands as `user`.
+ */
+export const KEEP_CAPS = [
+  "chown",
+  "dac_override",
+  "fowner",
+  "fsetid",
+  "kill",
+  "setgid",
+  "setuid",
+  "setpcap",
+  "net_bind_service",
+  "net_raw",
+  "sys_chroot",
+  "audit_write",
+  "setfcap",
+];
