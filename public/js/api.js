@@ -1,12 +1,16 @@
 // The Phoenix HTTP API as the page uses it: authenticated fetches, one error type, and the SSE reader.
 
+/** @import { ExecutionEvent, HistoryItem, HistoryPage, Stats, StreamError, VolumeFilePage, VolumeInfo } from "./types.js" */
+import { ERROR_STATUS } from "./facts.js";
+
 /** A failed request, carrying the API's `{error: {code, message, requestId}}` and the HTTP status. */
 export class ApiError extends Error {
   /**
    * @param {number} status HTTP status (0 when the server could not be reached)
-   * @param {string} code machine-readable code, e.g. "unauthorized"
+   * @param {string} code machine-readable code: one of the API's (facts.js ERROR_STATUS), or the page's own
+   *   `network_error` / `http_error`
    * @param {string} message
-   * @param {{requestId?: string, retryAfter?: number}} [extra]
+   * @param {{requestId?: string | undefined, retryAfter?: number | undefined}} [extra]
    */
   constructor(status, code, message, extra = {}) {
     super(message);
@@ -18,29 +22,50 @@ export class ApiError extends Error {
   }
 }
 
-const STATUS_CODES = {
-  400: "invalid_request",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "not_found",
-  411: "length_required",
-  413: "payload_too_large",
-  429: "rate_limited",
-  502: "sandbox_unavailable",
-  503: "sandbox_busy",
-  504: "sandbox_timeout",
-  507: "quota_exceeded",
-};
+/** @param {string} code @returns {code is import("./facts.js").ErrorCode} */
+const isErrorCode = (code) => Object.hasOwn(ERROR_STATUS, code);
 
-/** Builds an ApiError from a non-2xx response, whatever its body turns out to be. */
+/** The HTTP status the API sends with `code`; 500 for a code this page does not know. @param {string} code */
+export function statusOf(code) {
+  return isErrorCode(code) ? ERROR_STATUS[code] : 500;
+}
+
+/**
+ * The API's code for a bare status (a body that is not the API's JSON): only when exactly one code has
+ * that status (503 is both `sandbox_busy` and `storage_unavailable`, so it stays a plain `http_error`).
+ * @param {number} status
+ */
+export function codeOf(status) {
+  const codes = Object.entries(ERROR_STATUS).filter(([, s]) => s === status);
+  return codes.length === 1 && codes[0] ? codes[0][0] : "http_error";
+}
+
+/**
+ * An error event of a run's stream as an ApiError; the event's own `status` wins over the table.
+ * @param {StreamError} e
+ */
+export function streamError(e) {
+  const code = e.code ?? "internal_error";
+  return new ApiError(e.status ?? statusOf(code), code, e.message ?? "The run failed.", {
+    retryAfter: e.retryAfterSeconds,
+    requestId: e.requestId,
+  });
+}
+
+/** Builds an ApiError from a non-2xx response, whatever its body turns out to be. @param {Response} res */
 export async function errorFrom(res) {
+  /** @type {unknown} */
   let body = null;
   try {
     body = await res.json();
   } catch {
     // a proxy's HTML page, an empty body: fall back to the status
   }
-  const err = body && typeof body === "object" && body.error ? body.error : {};
+  /** @type {{code?: unknown, message?: unknown, requestId?: unknown}} */
+  const err =
+    body && typeof body === "object" && "error" in body && body.error && typeof body.error === "object"
+      ? body.error
+      : {};
   const retryHeader = res.headers.get("Retry-After");
   const retryAfter =
     retryHeader !== null && retryHeader !== "" && Number.isFinite(Number(retryHeader))
@@ -48,9 +73,12 @@ export async function errorFrom(res) {
       : undefined;
   return new ApiError(
     res.status,
-    typeof err.code === "string" ? err.code : (STATUS_CODES[res.status] ?? "http_error"),
+    typeof err.code === "string" ? err.code : codeOf(res.status),
     typeof err.message === "string" ? err.message : `${res.status} ${res.statusText || "error"}`,
-    { requestId: err.requestId ?? res.headers.get("X-Request-Id") ?? "", retryAfter },
+    {
+      requestId: typeof err.requestId === "string" ? err.requestId : (res.headers.get("X-Request-Id") ?? ""),
+      retryAfter,
+    },
   );
 }
 
@@ -84,31 +112,41 @@ export class Client {
     return res;
   }
 
+  /**
+   * The JSON body of a successful request; its shape is the caller's word (the API's types in types.js).
+   * @template T
+   * @param {string} path
+   * @param {RequestInit} [init]
+   * @returns {Promise<T>}
+   */
   async json(path, init) {
     const res = await this.request(path, init);
     return res.json();
   }
 
+  /** @returns {Promise<Stats>} */
   stats() {
     return this.json("/api/v1/stats");
   }
 
-  /** @param {{cursor?: string|null, limit?: number}} [opts] */
+  /** @param {{cursor?: string|null, limit?: number}} [opts] @returns {Promise<HistoryPage>} */
   history(opts = {}) {
     const q = new URLSearchParams({ limit: String(opts.limit ?? 15) });
     if (opts.cursor) q.set("cursor", opts.cursor);
     return this.json(`/api/v1/executions?${q}`);
   }
 
+  /** @param {string} id @returns {Promise<HistoryItem>} */
   execution(id) {
     return this.json(`/api/v1/executions/${encodeURIComponent(id)}`);
   }
 
+  /** @returns {Promise<VolumeInfo>} */
   volume() {
     return this.json("/api/v1/volume");
   }
 
-  /** @param {{prefix?: string, cursor?: string|null}} [opts] */
+  /** @param {{prefix?: string, cursor?: string|null}} [opts] @returns {Promise<VolumeFilePage>} */
   volumeFiles(opts = {}) {
     const q = new URLSearchParams();
     if (opts.prefix) q.set("prefix", opts.prefix);
@@ -132,6 +170,7 @@ export class Client {
     return res.blob();
   }
 
+  /** @param {string} name */
   deleteFile(name) {
     return this.request(filePath(name), { method: "DELETE" });
   }
@@ -144,7 +183,7 @@ export class Client {
   /**
    * Runs code and streams its events; resolves when the stream ends.
    * @param {{language: string, code: string, conversationId: string}} body
-   * @param {(event: string, data: any) => void} onEvent
+   * @param {(event: ExecutionEvent) => void} onEvent
    * @param {AbortSignal} signal
    */
   async execute(body, onEvent, signal) {
@@ -156,7 +195,7 @@ export class Client {
     });
     if (!res.body || !(res.headers.get("Content-Type") ?? "").includes("text/event-stream")) {
       // A server that answered with JSON anyway: treat it as the end event.
-      onEvent("end", await res.json());
+      onEvent({ event: "end", data: await res.json() });
       return;
     }
     for await (const { event, data } of readSse(res.body)) {
@@ -166,12 +205,13 @@ export class Client {
       } catch {
         parsed = { data };
       }
-      onEvent(event, parsed);
+      // The event names and their data are the API's (types.js ExecutionEvents); unknown names are passed on too.
+      onEvent(/** @type {ExecutionEvent} */ ({ event, data: parsed }));
     }
   }
 }
 
-/** `/api/v1/volume/files/<name>` with each path segment encoded (nested names keep their slashes). */
+/** `/api/v1/volume/files/<name>` with each path segment encoded (nested names keep their slashes). @param {string} name */
 export function filePath(name) {
   return `/api/v1/volume/files/${name.split("/").map(encodeURIComponent).join("/")}`;
 }
@@ -181,7 +221,10 @@ export function filePath(name) {
  * @param {ReadableStream<Uint8Array>} body
  */
 export async function* readSse(body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // TextDecoderStream's writable side takes any BufferSource; DOM's typings cannot pair that with Uint8Array.
+  const reader = body
+    .pipeThrough(/** @type {TransformStream<Uint8Array, string>} */ (new TextDecoderStream()))
+    .getReader();
   let buffer = "";
   try {
     for (;;) {
@@ -203,6 +246,7 @@ export async function* readSse(body) {
   }
 }
 
+/** One SSE message from its lines; null for a block without data (a comment, a keep-alive). @param {string} block */
 function parseBlock(block) {
   let event = "message";
   const data = [];

@@ -1,21 +1,21 @@
 // The conversation field: which sandbox session a run goes to, checked as it is typed, with the names seen so far offered.
 import { $ } from "./dom.js";
+import { CONVERSATION_ID_PATTERN, CONVERSATION_ID_RULE } from "./facts.js";
 import { STORE, storage } from "./storage.js";
 
-const CONVERSATION_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const conversationInput = /** @type {HTMLInputElement} */ ($("conversation"));
 
 /** @returns {string | null} the conversation id, or null (with the field marked) when it is invalid */
 export function conversation() {
   const value = conversationInput.value.trim();
-  const valid = CONVERSATION_RE.test(value);
+  const valid = CONVERSATION_ID_PATTERN.test(value);
   conversationInput.setAttribute("aria-invalid", String(!valid));
   const error = $("conversation-error");
   error.hidden = valid;
   error.textContent = valid
     ? ""
     : value
-      ? "Conversation: 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+      ? `Conversation ${CONVERSATION_ID_RULE}.`
       : "Conversation: enter a name, e.g. default.";
   if (valid) storage.set(STORE.conversation, value);
   return valid ? value : null;

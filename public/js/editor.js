@@ -14,6 +14,20 @@ function insertText(ta, text) {
   }
 }
 
+/**
+ * The element under `root` that the editor cannot work without; a page whose markup lacks it fails loudly here.
+ * @template {Element} T
+ * @param {HTMLElement} root
+ * @param {string} selector
+ * @param {new () => T} type
+ * @returns {T}
+ */
+function required(root, selector, type) {
+  const node = root.querySelector(selector);
+  if (!(node instanceof type)) throw new Error(`editor #${root.id}: no ${selector}`);
+  return node;
+}
+
 export class Editor {
   /**
    * @param {HTMLElement} root an element holding `.gutter` and `textarea`
@@ -21,9 +35,8 @@ export class Editor {
    */
   constructor(root, opts) {
     this.root = root;
-    /** @type {HTMLTextAreaElement} */
-    this.textarea = root.querySelector("textarea");
-    this.gutter = root.querySelector(".gutter");
+    this.textarea = required(root, "textarea", HTMLTextAreaElement);
+    this.gutter = required(root, ".gutter", HTMLElement);
     this.opts = opts;
     this.lines = 0;
     this.tabLeaves = false;

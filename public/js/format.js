@@ -1,4 +1,5 @@
 // Numbers, sizes, durations and times as people read them.
+/** @import { Language } from "./facts.js" */
 
 /** @param {number} ms */
 export function formatDuration(ms) {
@@ -54,7 +55,10 @@ export const STATUS_LABELS = {
   running: "Running",
 };
 
+// Keyed by the API's languages (facts.js): a language added on the server fails the type check until named here.
+/** @type {Record<Language, string>} */
 export const LANGUAGE_LABELS = { python: "Python", node: "Node.js", shell: "Shell" };
+/** @type {Record<Language, string>} */
 export const LANGUAGE_CHIPS = { python: "py", node: "js", shell: "sh" };
 
 /** "Python", "Node.js", "Shell"; an unknown language as it is. @param {string} lang */

@@ -1,4 +1,5 @@
 // The history list: past runs newest first, paged with Load more; picking one shows it again in the editor and output.
+/** @import { HistoryItem } from "./types.js" */
 import { rememberConversations } from "./conversation.js";
 import { $, el } from "./dom.js";
 import { LANGUAGE_CHIPS, formatDuration, formatWhen, languageLabel, statusLabel } from "./format.js";
@@ -9,7 +10,7 @@ import { apiKey, client } from "./session.js";
 let cursor = null;
 let loading = false;
 
-/** Shows a picked run; false when it could not (a run is in flight). Given by initHistory. @type {(item: any) => boolean} */
+/** Shows a picked run; false when it could not (a run is in flight). Given by initHistory. @type {(item: HistoryItem) => boolean} */
 let open = () => false;
 
 /** @param {boolean} reset start again from the newest */
@@ -20,8 +21,8 @@ export async function loadHistory(reset) {
   try {
     const page = await client.history({ cursor: reset ? null : cursor });
     if (reset) list.replaceChildren();
-    for (const item of page.items ?? []) list.append(historyEntry(item));
-    rememberConversations((page.items ?? []).map((/** @type {any} */ i) => i.conversationId));
+    for (const item of page.items) list.append(historyEntry(item));
+    rememberConversations(page.items.map((i) => i.conversationId));
     cursor = page.nextCursor ?? null;
     $("history-more").hidden = !cursor;
     $("history-empty").hidden = list.childElementCount > 0;
@@ -33,9 +34,9 @@ export async function loadHistory(reset) {
   }
 }
 
-/** @param {any} item a history item: an execution result with its code */
+/** @param {HistoryItem} item */
 function historyEntry(item) {
-  const firstLine = (item.code ?? "").split("\n").find((/** @type {string} */ l) => l.trim()) ?? "";
+  const firstLine = item.code.split("\n").find((l) => l.trim()) ?? "";
   const status = statusLabel(item.status);
   const when = formatWhen(item.createdAt);
   const button = el(
@@ -47,9 +48,7 @@ function historyEntry(item) {
       "aria-label": `${languageLabel(item.language)}, ${status}, ${when}, in ${item.conversationId}: ${firstLine.trim()}`,
     },
     [
-      el("span", { class: `lang-chip ${item.language}`, "aria-hidden": "true" }, [
-        LANGUAGE_CHIPS[/** @type {keyof typeof LANGUAGE_CHIPS} */ (item.language)] ?? "?",
-      ]),
+      el("span", { class: `lang-chip ${item.language}`, "aria-hidden": "true" }, [LANGUAGE_CHIPS[item.language]]),
       el("span", { class: "history-code" }, [firstLine.trim() || "(empty)"]),
       el("span", { class: `badge ${item.status}` }, [status]),
       el("span", { class: "history-when" }, [
@@ -79,7 +78,7 @@ export function resetHistory() {
   $("history-more").hidden = true;
 }
 
-/** @param {{onOpen: (item: any) => boolean}} hooks onOpen shows a picked run, false when it could not */
+/** @param {{onOpen: (item: HistoryItem) => boolean}} hooks onOpen shows a picked run, false when it could not */
 export function initHistory({ onOpen }) {
   open = onOpen;
   $("history-more").addEventListener("click", () => void loadHistory(false));

@@ -73,7 +73,7 @@ export function showFacts(r) {
   $("fact-exit").textContent = r.exitCode === null || r.exitCode === undefined ? "–" : String(r.exitCode);
   $("fact-duration").textContent = r.durationMs === undefined ? "–" : formatDuration(r.durationMs);
   $("fact-id").textContent = r.id ?? "";
-  $("fact-id").parentElement.parentElement.hidden = !r.id;
+  $("fact-id-row").hidden = !r.id;
   $("run-facts").hidden = false;
   $("truncated").hidden = !r.truncated;
 }

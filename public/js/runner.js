@@ -1,9 +1,13 @@
 // The code side of the page: language tabs with their editors, and running code (Run/Stop, Ctrl/Cmd+Enter,
 // the live SSE stream into the output pane), plus showing a past run again.
-import { ApiError } from "./api.js";
+/** @import { ExecutionResult } from "../../src/executions/types.ts" */
+/** @import { Language } from "./facts.js" */
+/** @import { HistoryItem } from "./types.js" */
+import { ApiError, streamError } from "./api.js";
 import { conversation, focusConversation, rememberConversations, setConversation } from "./conversation.js";
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { Editor } from "./editor.js";
+import { LANGUAGES } from "./facts.js";
 import { formatWhen, languageLabel } from "./format.js";
 import { clearError, describe, showError } from "./notice.js";
 import {
@@ -20,8 +24,7 @@ import {
 import { apiKey, client } from "./session.js";
 import { STORE, storage } from "./storage.js";
 
-const LANGUAGES = /** @type {const} */ (["python", "node", "shell"]);
-
+/** What a first visit finds in each editor. @type {Record<Language, string>} */
 const SAMPLES = {
   python:
     'import platform, time\n\nprint(f"Hello from Python {platform.python_version()}")\nfor i in range(3):\n    print(f"step {i + 1}")\n    time.sleep(0.3)\n',
@@ -32,9 +35,13 @@ const SAMPLES = {
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
 
-/** The selected language. */
-let language = /** @type {string} */ (storage.get(STORE.language) ?? "python");
-if (!LANGUAGES.includes(/** @type {any} */ (language))) language = "python";
+/** @param {unknown} value @returns {value is Language} */
+const isLanguage = (value) => LANGUAGES.some((l) => l === value);
+
+/** The selected language: the one used last in this browser, while the API still runs it. */
+const stored = storage.get(STORE.language);
+/** @type {Language} */
+let language = isLanguage(stored) ? stored : LANGUAGES[0];
 
 /** The run in flight, to stop it; null when idle. @type {AbortController | null} */
 let controller = null;
@@ -44,16 +51,24 @@ let runningId = "";
 /** What a run sets off elsewhere on the page; given by initRunner. */
 let hooks = { onRunStart: () => {}, onRunEnd: () => {} };
 
-/** @type {Record<string, Editor>} */
-const editors = {};
+/** Filled by initRunner, one per language. */
+const editors = /** @type {Record<Language, Editor>} */ ({});
 
-const tabs = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('[role="tab"]')]);
+/** The language tabs, in LANGUAGES order; built by initRunner. @type {HTMLButtonElement[]} */
+const tabs = [];
 const runButton = /** @type {HTMLButtonElement} */ ($("run"));
 const stopButton = /** @type {HTMLButtonElement} */ ($("stop"));
 
 // ── Tabs and editors ────────────────────────────────────────────────────────────────────────────
 
-/** @param {string} lang @param {{focusTab?: boolean}} [opts] */
+/** The language a tab stands for (its data-language, set from LANGUAGES). @param {HTMLElement} tab */
+function tabLanguage(tab) {
+  const lang = tab.dataset.language;
+  if (!isLanguage(lang)) throw new Error(`tab ${tab.id} names no language`);
+  return lang;
+}
+
+/** @param {Language} lang @param {{focusTab?: boolean}} [opts] */
 function selectLanguage(lang, opts = {}) {
   language = lang;
   storage.set(STORE.language, lang);
@@ -107,48 +122,44 @@ async function run() {
   setRunning(true);
   setRunStatus(`Running ${languageLabel(lang)} in “${conversationId}”…`, "running");
   const started = performance.now();
-  /** @type {any} */
-  let result = null;
-  /** @type {unknown} */
-  let failure = null;
+  // Set from the stream's callbacks (an object, so the checker does not narrow them to their first value).
+  /** @type {{result: ExecutionResult | null, failure: unknown}} */
+  const ended = { result: null, failure: null };
   let executionId = "";
   try {
     await client.execute(
       { language: lang, code, conversationId },
-      (event, data) => {
-        switch (event) {
+      (message) => {
+        switch (message.event) {
           case "start":
-            executionId = data.id;
-            runningId = data.id;
-            rememberConversations([data.conversationId]);
+            executionId = message.data.id;
+            runningId = message.data.id;
+            rememberConversations([message.data.conversationId]);
             break;
           case "stdout":
           case "stderr":
-            appendOutput(event, data.data ?? "");
+            appendOutput(message.event, message.data.data ?? "");
             break;
           case "end":
-            result = data;
+            ended.result = message.data;
             break;
-          case "error": {
-            const e = data.error ?? {};
-            failure = new ApiError(statusOf(e.code), e.code ?? "error", e.message ?? "The run failed.", {
-              retryAfter: e.retryAfterSeconds,
-              requestId: e.requestId,
-            });
+          case "error":
+            // `{error: {code, message, …}}`; the fields may also come at the top level, with the HTTP status.
+            ended.failure = streamError(message.data.error ?? message.data);
             break;
-          }
         }
       },
       current.signal,
     );
   } catch (e) {
-    if (!(e instanceof DOMException && e.name === "AbortError")) failure = e;
+    if (!(e instanceof DOMException && e.name === "AbortError")) ended.failure = e;
   } finally {
     controller = null;
     runningId = "";
     setRunning(false);
   }
 
+  const { result } = ended;
   if (current.signal.aborted && !result) {
     appendNote("[stopped]");
     showFacts({ status: "stopped", id: executionId, durationMs: performance.now() - started });
@@ -160,11 +171,13 @@ async function run() {
     showFacts(result);
     setRunStatus(summary(result), result.status === "succeeded" ? "ok" : "bad");
   } else {
-    failure ??= new ApiError(
-      0,
-      "network_error",
-      "The connection closed before the run finished; it may still be running. Check the history.",
-    );
+    const failure =
+      ended.failure ??
+      new ApiError(
+        0,
+        "network_error",
+        "The connection closed before the run finished; it may still be running. Check the history.",
+      );
     showError(failure);
     const { title } = describe(failure);
     showFacts({ status: "error", id: executionId, durationMs: performance.now() - started });
@@ -191,28 +204,14 @@ async function stop() {
   }
 }
 
-/** @param {string | undefined} code */
-function statusOf(code) {
-  const map = {
-    unauthorized: 401,
-    rate_limited: 429,
-    quota_exceeded: 507,
-    sandbox_unavailable: 502,
-    sandbox_busy: 503,
-    sandbox_timeout: 504,
-    invalid_request: 400,
-  };
-  return map[/** @type {keyof typeof map} */ (code)] ?? 500;
-}
-
 /**
  * Brings back a past run: language, code, conversation and output. Does nothing while a run is in flight.
- * @param {any} item a history item: an execution result with its code
+ * @param {HistoryItem} item
  * @returns {boolean} whether it was shown
  */
 export function showRun(item) {
   if (controller) return false;
-  if (LANGUAGES.includes(item.language)) selectLanguage(item.language);
+  if (isLanguage(item.language)) selectLanguage(item.language);
   editors[language].value = item.code ?? "";
   setConversation(item.conversationId ?? "default");
   clearError();
@@ -233,7 +232,35 @@ export function initRunner(runHooks) {
   hooks = runHooks;
 
   for (const lang of LANGUAGES) {
-    editors[lang] = new Editor($(`panel-${lang}`), {
+    const label = languageLabel(lang);
+    const tab = el(
+      "button",
+      { type: "button", role: "tab", id: `tab-${lang}`, "aria-controls": `panel-${lang}`, "data-language": lang },
+      [label],
+    );
+    tabs.push(/** @type {HTMLButtonElement} */ (tab));
+    $("tabs").append(tab);
+    const textarea = el("textarea", {
+      "aria-label": `${label} code`,
+      "aria-describedby": "editor-hint",
+      spellcheck: "false",
+      autocapitalize: "off",
+      autocomplete: "off",
+      wrap: "off",
+    });
+    const panel = el(
+      "div",
+      {
+        role: "tabpanel",
+        id: `panel-${lang}`,
+        "aria-labelledby": `tab-${lang}`,
+        class: "editor",
+        "data-language": lang,
+      },
+      [el("div", { class: "gutter-clip" }, [el("div", { class: "gutter", "aria-hidden": "true" })]), textarea],
+    );
+    $("panels").append(panel);
+    editors[lang] = new Editor(panel, {
       indent: lang === "python" ? "    " : "  ",
       opensBlock: lang === "python" ? /:$/ : /[{[(]$/,
       onRun: () => void run(),
@@ -243,7 +270,7 @@ export function initRunner(runHooks) {
   }
 
   for (const tab of tabs) {
-    tab.addEventListener("click", () => selectLanguage(/** @type {string} */ (tab.dataset.language)));
+    tab.addEventListener("click", () => selectLanguage(tabLanguage(tab)));
     tab.addEventListener("keydown", (e) => {
       const i = tabs.indexOf(tab);
       let next = -1;
@@ -253,7 +280,7 @@ export function initRunner(runHooks) {
       else if (e.key === "End") next = tabs.length - 1;
       if (next < 0) return;
       e.preventDefault();
-      selectLanguage(/** @type {string} */ (tabs[next].dataset.language), { focusTab: true });
+      selectLanguage(tabLanguage(/** @type {HTMLButtonElement} */ (tabs[next])), { focusTab: true });
     });
   }
 

@@ -1,4 +1,5 @@
 // The volume panel: usage against the quota, the file list (filter, Load more), upload, download and two-press delete.
+/** @import { VolumeFile, VolumeInfo } from "./types.js" */
 import { ApiError } from "./api.js";
 import { $, el, svg } from "./dom.js";
 import { formatBytes, formatPercent } from "./format.js";
@@ -32,12 +33,12 @@ export async function refreshVolume() {
   }
 }
 
-/** @param {{usedBytes: number, quotaBytes: number, usagePercent: number, fileCount: number}} info */
+/** @param {VolumeInfo} info */
 function renderUsage(info) {
-  const percent = Math.min(
-    100,
-    Math.max(0, info.usagePercent ?? (info.quotaBytes ? (info.usedBytes / info.quotaBytes) * 100 : 0)),
-  );
+  const percent = Math.min(100, Math.max(0, info.usagePercent));
+  // Through the CSSOM, not a style attribute: the page's CSP allows no inline styles.
+  const fill = el("span");
+  fill.style.width = `${percent > 0 ? Math.max(percent, 1) : 0}%`;
   const bar = el(
     "div",
     {
@@ -49,7 +50,7 @@ function renderUsage(info) {
       "aria-valuenow": String(Math.round(percent)),
       "aria-valuetext": `${formatBytes(info.usedBytes)} of ${formatBytes(info.quotaBytes)} used`,
     },
-    [el("span", { style: `width:${percent > 0 ? Math.max(percent, 1) : 0}%` })],
+    [fill],
   );
   $("volume-body").replaceChildren(
     el("div", { class: "usage-text", id: "volume-usage" }, [
@@ -60,16 +61,6 @@ function renderUsage(info) {
   );
 }
 
-/** The list endpoint's files, whatever it calls its fields. @param {any} page */
-function filesOf(page) {
-  const items = page.items ?? page.files ?? page.objects ?? [];
-  return items.map((/** @type {any} */ f) => ({
-    name: f.name ?? f.key ?? f.path,
-    size: f.size ?? f.sizeBytes ?? 0,
-    modified: f.modifiedAt ?? f.lastModified ?? f.uploadedAt ?? f.uploaded ?? null,
-  }));
-}
-
 /** @param {boolean} reset */
 async function loadFiles(reset) {
   const prefix = /** @type {HTMLInputElement} */ ($("volume-prefix")).value.trim();
@@ -77,7 +68,7 @@ async function loadFiles(reset) {
     const page = await client.volumeFiles({ prefix, cursor: reset ? null : cursor });
     const list = $("volume-files");
     if (reset) list.replaceChildren();
-    for (const file of filesOf(page)) list.append(fileEntry(file));
+    for (const file of page.items) list.append(fileEntry(file));
     cursor = page.nextCursor ?? null;
     $("volume-more").hidden = !cursor;
     $("volume-files-wrap").hidden = false;
@@ -92,7 +83,7 @@ async function loadFiles(reset) {
   }
 }
 
-/** @param {{name: string, size: number, modified: string|null}} file */
+/** @param {VolumeFile} file */
 function fileEntry(file) {
   const download = el(
     "button",
@@ -170,11 +161,13 @@ export function initVolume() {
     label.classList.add("busy");
     clearError();
     try {
+      let last = "";
       for (const file of files) {
         announce(`Uploading ${file.name}…`);
         await client.putFile(file.name, file);
+        last = file.name;
       }
-      announce(files.length === 1 ? `Uploaded ${files[0].name}.` : `Uploaded ${files.length} files.`);
+      announce(files.length === 1 ? `Uploaded ${last}.` : `Uploaded ${files.length} files.`);
     } catch (e) {
       showError(e);
     } finally {
