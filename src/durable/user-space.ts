@@ -10,7 +10,7 @@ import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import { installPackages, type InstallBody, type InstallResult } from "../sandbox/packages.ts";
-import { volumeKey } from "../volume/keys.ts";
+import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
 import { capture, type Outcome } from "./outcome.ts";
@@ -22,6 +22,14 @@ export type { SandboxInfo };
 const HISTORY_BATCH_MS = 1_000;
 /** …and retried this long after D1 refused a copy. */
 const HISTORY_RETRY_MS = 10_000;
+
+/** What erasing a user's object removed. */
+export interface ErasedUserSpace {
+  cancelledExecutions: number;
+  sandboxes: number;
+  volumeFiles: number;
+  volumeBytes: number;
+}
 
 export class UserSpace extends DurableObject<Env> {
   /**
@@ -220,6 +228,34 @@ export class UserSpace extends DurableObject<Env> {
   // ── The alarm: history to D1, idle sandboxes ────────────────────────────────────────────────
 
   /** Copies history to D1 and kills the sandboxes idle too long, then waits for the next one to be due. */
+  // ── Deleting the user (routes/admin.ts) ─────────────────────────────────────────────────────
+
+  /**
+   * Erases everything this object holds for its user: runs in progress are cancelled, every sandbox
+   * is killed, the volume's files are deleted from R2, and the object's own storage (ledger, outbox,
+   * counters) is wiped. The caller has revoked the user's keys first, so nothing new arrives.
+   */
+  erase(): Promise<Outcome<ErasedUserSpace>> {
+    return capture(async () => {
+      const cancelled = await this.runner.cancelAll();
+      const conversations = this.sandboxes.list().map((sandbox) => sandbox.conversationId);
+      let sandboxes = 0;
+      for (const conversationId of conversations) {
+        try {
+          await this.sandboxes.close(conversationId);
+          sandboxes++;
+        } catch (err) {
+          // Already gone at the provider; the orphan reaper would also catch one we failed to kill.
+          if (!(err instanceof ApiError && err.code === "not_found")) throw err;
+        }
+      }
+      const volume = await deleteVolume(this.env.VOLUMES, this.userId);
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      return { cancelledExecutions: cancelled, sandboxes, volumeFiles: volume.files, volumeBytes: volume.bytes };
+    });
+  }
+
   override async alarm(): Promise<void> {
     this.alarmSet = false;
     await this.copyHistory().catch(() => {});

@@ -82,6 +82,13 @@ export class ExecutionRunner {
     return true;
   }
 
+  /** Cancels every execution in progress (the user is being deleted); how many there were. */
+  async cancelAll(): Promise<number> {
+    const ids = [...this.runs.keys()];
+    await Promise.all(ids.map((id) => this.cancel(id)));
+    return ids.length;
+  }
+
   private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);

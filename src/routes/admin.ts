@@ -5,6 +5,8 @@ import { z } from "zod";
 import { generateApiKey, hashApiKey, keyPrefix } from "../auth/keys.ts";
 import { getDb, type Db } from "../db/index.ts";
 import { apiKeys, auditLog, executions, users } from "../db/schema.ts";
+import { unwrap } from "../durable/outcome.ts";
+import { userSpace } from "../durable/stub.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { AppEnv } from "../types.ts";
@@ -13,6 +15,13 @@ import { validate } from "../validation.ts";
 const createUserSchema = z.object({
   name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
 });
+
+/** What happens to a deleted user's execution history: gone, or kept without anything that names them. */
+const historyModeSchema = z.enum(["delete", "anonymise"], { error: "must be 'delete' or 'anonymise'" });
+const deleteUserQuery = z.object({ history: historyModeSchema.optional() });
+
+/** The id a deleted user's anonymised history is filed under. */
+export const DELETED_USER_ID = "usr_deleted";
 
 async function issueKey(userId: string) {
   const apiKey = generateApiKey();
@@ -109,6 +118,74 @@ export const adminRoutes = new Hono<AppEnv>()
         revokedAt: k.revokedAt ? new Date(k.revokedAt).toISOString() : null,
       })),
     });
+  })
+  // Deletes a user and everything they had. Keys are revoked first (refused at once), then their
+  // Durable Object cancels runs, kills sandboxes and deletes the volume, then D1 forgets them. A step
+  // that fails leaves the user row in place, so calling again finishes the job; once gone, calling
+  // again answers the same way with `alreadyDeleted` (the audit log remembers the deletion).
+  .delete("/users/:id", validate("query", deleteUserQuery), async (c) => {
+    const db = getDb(c.env);
+    const userId = c.req.param("id");
+    const requested = c.req.valid("query").history;
+    const configured = historyModeSchema.safeParse(c.env.DELETED_USER_HISTORY || "delete");
+    const history = requested ?? (configured.success ? configured.data : "delete");
+    const user = await db.select().from(users).where(eq(users.id, userId)).get();
+    if (!user) {
+      const earlier = await db
+        .select({ createdAt: auditLog.createdAt })
+        .from(auditLog)
+        .where(and(eq(auditLog.action, "user.delete"), eq(auditLog.targetId, userId)))
+        .get();
+      if (!earlier) throw new ApiError("not_found", `No user ${userId}.`);
+      return c.json({ id: userId, alreadyDeleted: true, deletedAt: new Date(earlier.createdAt).toISOString() });
+    }
+    const revoked = await db
+      .update(apiKeys)
+      .set({ revokedAt: Date.now() })
+      .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    const space = userSpace(c.env, userId);
+    // Anonymised history keeps the runs still waiting in the object's outbox too.
+    if (history === "anonymise") unwrap(await space.flushHistory());
+    const erased = unwrap(await space.erase());
+    const keys = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.userId, userId)).all();
+    const runs = await db
+      .select({ n: sql<number>`COUNT(*)` })
+      .from(executions)
+      .where(eq(executions.userId, userId))
+      .get();
+    const removed = {
+      keys: keys.length,
+      activeKeysRevoked: revoked.length,
+      sandboxes: erased.sandboxes,
+      cancelledExecutions: erased.cancelledExecutions,
+      volumeFiles: erased.volumeFiles,
+      volumeBytes: erased.volumeBytes,
+      executions: runs?.n ?? 0,
+    };
+    const deletedAt = Date.now();
+    await db.batch([
+      history === "anonymise"
+        ? db
+            .update(executions)
+            .set({
+              userId: DELETED_USER_ID,
+              conversationId: "deleted",
+              code: "",
+              stdout: "",
+              stderr: "",
+              error: null,
+              sandboxId: null,
+            })
+            .where(eq(executions.userId, userId))
+        : db.delete(executions).where(eq(executions.userId, userId)),
+      db.delete(apiKeys).where(eq(apiKeys.userId, userId)),
+      db.delete(users).where(eq(users.id, userId)),
+      db
+        .insert(auditLog)
+        .values({ ...audit("user.delete", userId, JSON.stringify({ history, ...removed })), createdAt: deletedAt }),
+    ]);
+    return c.json({ id: userId, name: user.name, history, removed, deletedAt: new Date(deletedAt).toISOString() });
   })
   .delete("/keys/:keyId", async (c) => {
     const db = getDb(c.env);

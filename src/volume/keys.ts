@@ -17,3 +17,21 @@ export async function* listVolume(bucket: R2Bucket, userId: string, prefix = "")
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
 }
+
+/** Deletes every object under the user's prefix (R2 deletes up to 1000 keys a call); counts what went. */
+export async function deleteVolume(bucket: R2Bucket, userId: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  let batch: string[] = [];
+  for await (const object of listVolume(bucket, userId)) {
+    batch.push(object.key);
+    files++;
+    bytes += object.size;
+    if (batch.length === 1000) {
+      await bucket.delete(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await bucket.delete(batch);
+  return { files, bytes };
+}
