@@ -39,6 +39,9 @@ describe("GET /api/v1/admin/stats", () => {
 
   it("is for the owner only", async () => {
     const u = await createUser("curious");
-    expect((await call("/api/v1/admin/stats", { key: u.apiKey })).status).toBe(401);
+    const res = await call("/api/v1/admin/stats", { key: u.apiKey });
+    expect(res.status).toBe(403);
+    expect((await res.json<{ error: { code: string } }>()).error.code).toBe("forbidden");
+    expect((await call("/api/v1/admin/stats", { key: "not-a-token" })).status).toBe(401);
   });
 });
