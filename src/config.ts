@@ -3,11 +3,18 @@ export interface Limits {
   executionTimeoutMs: number;
   outputLimitBytes: number;
   maxConcurrentExecutions: number;
+  /** Live sandboxes per user; opening one more closes the least recently used idle one. */
+  maxSandboxesPerUser: number;
+  /** Longest a package install may run (and its default `timeoutMs`); never above MAX_INSTALL_TIMEOUT_MS. */
+  installTimeoutMs: number;
   sandboxIdleTimeoutMs: number;
   volumeQuotaBytes: number;
   volumeRetentionDays: number;
   historyRetentionDays: number;
 }
+
+/** The hard ceiling on INSTALL_TIMEOUT_MS: an install holds a concurrency slot all that time. */
+export const MAX_INSTALL_TIMEOUT_MS = 600_000;
 
 /** Code sent for one execution, in UTF-8 bytes. */
 export const MAX_CODE_BYTES = 256 * 1024;
@@ -22,6 +29,9 @@ export function limits(env: Env): Limits {
     executionTimeoutMs: int(env.EXECUTION_TIMEOUT_MS, 60_000),
     outputLimitBytes: int(env.OUTPUT_LIMIT_BYTES, 1_048_576),
     maxConcurrentExecutions: int(env.MAX_CONCURRENT_EXECUTIONS, 4),
+    // At least one, or no conversation could ever run.
+    maxSandboxesPerUser: Math.max(1, int(env.MAX_SANDBOXES_PER_USER, 5)),
+    installTimeoutMs: Math.min(int(env.INSTALL_TIMEOUT_MS, 120_000), MAX_INSTALL_TIMEOUT_MS),
     sandboxIdleTimeoutMs: int(env.SANDBOX_IDLE_TIMEOUT_MS, 600_000),
     volumeQuotaBytes: int(env.VOLUME_QUOTA_BYTES, 104_857_600),
     volumeRetentionDays: int(env.VOLUME_RETENTION_DAYS, 30),

@@ -32,6 +32,10 @@ export const executions = sqliteTable(
     userId: text("user_id").notNull(),
     conversationId: text("conversation_id").notNull(),
     language: text("language", { enum: ["python", "node", "shell"] }).notNull(),
+    /** `run` (code a client sent) or `install` (a package install, `code` being its shell command). */
+    kind: text("kind", { enum: ["run", "install"] })
+      .notNull()
+      .default("run"),
     code: text("code").notNull(),
     status: text("status", { enum: ["succeeded", "failed", "timed_out", "cancelled", "error"] }).notNull(),
     exitCode: integer("exit_code"),

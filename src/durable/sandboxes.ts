@@ -266,6 +266,7 @@ export class SandboxPool {
       }
     }
     if (!create) throw noSandbox(conversationId);
+    await this.makeRoom(conversationId);
     const sandbox = await createSandbox(this.env, { app: SANDBOX_APP, userId: this.userId, conversationId }, ttl);
     const now = Date.now();
     this.sql.exec(
@@ -280,6 +281,38 @@ export class SandboxPool {
     this.live.set(conversationId, sandbox);
     await this.changed();
     return sandbox;
+  }
+
+  /**
+   * Keeps the user within MAX_SANDBOXES_PER_USER before a new sandbox is created: the least recently
+   * used idle ones are closed; when every live one is busy, 429. Sandboxes still being created for
+   * other conversations count, so concurrent first opens cannot overshoot together.
+   */
+  private async makeRoom(conversationId: string): Promise<void> {
+    const max = limits(this.env).maxSandboxesPerUser;
+    const rows = this.sql
+      .exec<SandboxRow>(`SELECT * FROM sandboxes WHERE conversation_id != ? ORDER BY last_used_at`, conversationId)
+      .toArray();
+    const recorded = new Set(rows.map((r) => r.conversation_id));
+    const creating = [...this.opening].filter(([c, o]) => c !== conversationId && o.create && !recorded.has(c)).length;
+    const excess = rows.length + creating + 1 - max;
+    if (excess <= 0) return;
+    const idle = rows.filter((r) => !this.inUse.has(r.conversation_id) && !this.opening.has(r.conversation_id));
+    if (idle.length < excess) {
+      throw new ApiError(
+        "rate_limited",
+        `At most ${max} sandboxes may be live at once per user and all are busy; retry when one is idle, or close one (DELETE /api/v1/sandboxes/:conversationId).`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    // Forgotten at once (before any await), so no other open counts or picks them meanwhile.
+    const closing = idle.slice(0, excess);
+    for (const row of closing) this.forget(row.conversation_id, row.sandbox_id);
+    await Promise.all(
+      closing.map((row) =>
+        killSandbox(this.env, row.sandbox_id).catch((err) => console.error(`closing idle ${row.sandbox_id}`, err)),
+      ),
+    );
   }
 
   private row(conversationId: string): SandboxRow | undefined {

@@ -9,7 +9,7 @@ import { HistoryOutbox } from "../executions/outbox.ts";
 import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
-import { installPackages, type InstallBody, type InstallResult } from "../sandbox/packages.ts";
+import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
@@ -156,11 +156,9 @@ export class UserSpace extends DurableObject<Env> {
     return outcome;
   }
 
+  /** Installs packages in the conversation's sandbox: a run like an execution (slot, timeout, history). */
   installSandboxPackages(conversationId: string, body: InstallBody): Promise<Outcome<InstallResult>> {
-    const outputLimit = limits(this.env).outputLimitBytes;
-    return captureSandbox(() =>
-      this.sandboxes.use(conversationId, CREATE, (sandbox) => installPackages(sandbox, body, outputLimit)),
-    );
+    return captureSandbox(() => this.runner.install(conversationId, body));
   }
 
   // ── Volume (volume/ledger.ts) ───────────────────────────────────────────────────────────────

@@ -4,18 +4,25 @@ import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { cutToBytes } from "../text.ts";
-import type { ExecutionResult, ExecutionStatus, Language } from "./types.ts";
+import type { ExecutionKind, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
 
 /** The D1 row of one execution of `code` by `userId` (outputs bounded to HISTORY_OUTPUT_BYTES). */
-export function toExecutionRow(userId: string, code: string, result: ExecutionResult, error: string | undefined) {
+export function toExecutionRow(
+  userId: string,
+  kind: ExecutionKind,
+  code: string,
+  result: ExecutionResult,
+  error: string | undefined,
+) {
   const stdout = cutToBytes(result.stdout, HISTORY_OUTPUT_BYTES);
   const stderr = cutToBytes(result.stderr, HISTORY_OUTPUT_BYTES);
   return {
     id: result.id,
     userId,
+    kind,
     conversationId: result.conversationId,
     language: result.language,
     code,
@@ -34,12 +41,14 @@ export function toExecutionRow(userId: string, code: string, result: ExecutionRe
 export interface HistoryFilters {
   conversationId?: string | undefined;
   language?: Language | undefined;
+  kind?: ExecutionKind | undefined;
   status?: ExecutionStatus | undefined;
   limit: number;
   cursor?: string | undefined;
 }
 
 export interface HistoryItem extends ExecutionResult {
+  kind: ExecutionKind;
   code: string;
   error: string | null;
 }
@@ -57,6 +66,7 @@ export function toHistoryItem(row: ExecutionRow): HistoryItem {
     durationMs: row.durationMs,
     sandboxId: row.sandboxId,
     createdAt: new Date(row.createdAt).toISOString(),
+    kind: row.kind,
     code: row.code,
     error: row.error,
   };
@@ -82,6 +92,7 @@ export async function listExecutions(db: Db, userId: string, filters: HistoryFil
   const where: (SQL | undefined)[] = [eq(executions.userId, userId)];
   if (filters.conversationId) where.push(eq(executions.conversationId, filters.conversationId));
   if (filters.language) where.push(eq(executions.language, filters.language));
+  if (filters.kind) where.push(eq(executions.kind, filters.kind));
   if (filters.status) where.push(eq(executions.status, filters.status));
   if (filters.cursor) {
     const after = decodeCursor(filters.cursor);

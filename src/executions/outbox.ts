@@ -3,7 +3,7 @@
 import { getDb } from "../db/index.ts";
 import { executions } from "../db/schema.ts";
 import { toExecutionRow } from "./history.ts";
-import type { ExecutionResult } from "./types.ts";
+import type { ExecutionKind, ExecutionResult } from "./types.ts";
 
 /** Rows copied to D1 per batch. */
 const BATCH = 20;
@@ -19,11 +19,11 @@ export class HistoryOutbox {
     sql.exec(`CREATE TABLE IF NOT EXISTS history_outbox (id TEXT PRIMARY KEY, row TEXT NOT NULL)`);
   }
 
-  add(userId: string, code: string, result: ExecutionResult, error: string | undefined): void {
+  add(userId: string, kind: ExecutionKind, code: string, result: ExecutionResult, error: string | undefined): void {
     this.sql.exec(
       `INSERT OR REPLACE INTO history_outbox VALUES (?, ?)`,
       result.id,
-      JSON.stringify(toExecutionRow(userId, code, result, error)),
+      JSON.stringify(toExecutionRow(userId, kind, code, result, error)),
     );
   }
 

@@ -1,13 +1,15 @@
-// Runs a user's executions inside their Durable Object: the per-user concurrency slots, cancel,
-// one retry on a sandbox lost before the code started, and recording (metrics, history outbox).
+// Runs a user's executions and package installs inside their Durable Object: the per-user
+// concurrency slots, cancel, one retry on a sandbox lost before the code started, and recording
+// (metrics, history outbox) — output already produced is kept even when the run ends in error.
 import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { runCode, type RunOutcome, sandboxUnavailable } from "../sandbox/e2b.ts";
+import { runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
+import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
-import type { ExecutionEvent, ExecutionRequest, ExecutionResult } from "./types.ts";
+import type { ExecutionEvent, ExecutionKind, ExecutionRequest, ExecutionResult } from "./types.ts";
 
 export interface RunnerParts {
   env: Env;
@@ -22,6 +24,9 @@ export interface RunnerParts {
 
 type RunControl = { cancelled: boolean; kill?: () => Promise<void> };
 
+/** One run: an execution as the client sent it, or a package install as the shell command it is. */
+type Job = ExecutionRequest & { kind: ExecutionKind };
+
 export class ExecutionRunner {
   private readonly parts: RunnerParts;
   private running = 0;
@@ -34,7 +39,19 @@ export class ExecutionRunner {
 
   /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
   execute(req: ExecutionRequest): Promise<ExecutionResult> {
-    return this.run(req);
+    return this.run({ ...req, kind: "run" });
+  }
+
+  /**
+   * Installs packages as a shell run of kind `install`: it takes a concurrency slot like an
+   * execution, is cut at its timeout (INSTALL_TIMEOUT_MS at most) and is recorded in history and stats.
+   */
+  async install(conversationId: string, body: InstallBody): Promise<InstallResult> {
+    const ceiling = limits(this.parts.env).installTimeoutMs;
+    const { code, envs } = installJob(body);
+    const timeoutMs = Math.min(body.timeoutMs ?? ceiling, ceiling);
+    const result = await this.run({ kind: "install", language: "shell", conversationId, code, envs, timeoutMs });
+    return toInstallResult(body, result);
   }
 
   /**
@@ -57,7 +74,7 @@ export class ExecutionRunner {
         readerGone = true;
       });
     };
-    const done = this.run(req, emit).then(
+    const done = this.run({ ...req, kind: "run" }, emit).then(
       (result) => emit({ type: "end", result }),
       (err: unknown) => emit({ type: "error", error: toApiError(err).toJSON() }),
     );
@@ -89,13 +106,13 @@ export class ExecutionRunner {
     return ids.length;
   }
 
-  private async run(req: ExecutionRequest, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+  private async run(req: Job, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
     if (this.running >= config.maxConcurrentExecutions) {
       throw new ApiError(
         "rate_limited",
-        `At most ${config.maxConcurrentExecutions} executions may run at once per user; retry when one finishes.`,
+        `At most ${config.maxConcurrentExecutions} executions and package installs may run at once per user; retry when one finishes.`,
         { retryAfterSeconds: 1 },
       );
     }
@@ -107,6 +124,8 @@ export class ExecutionRunner {
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
     let sandboxId: string | null = null;
+    /** What the code printed before its sandbox was lost: history keeps it. */
+    let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
     let result: ExecutionResult;
     let failure: ApiError | undefined;
     try {
@@ -134,6 +153,7 @@ export class ExecutionRunner {
               },
             });
         if (outcome.kind === "sandbox_lost") {
+          produced = { stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated };
           const alive = await sandbox.isRunning().catch(() => false);
           if (alive) throw sandboxUnavailable("The sandbox did not run the code", outcome.error);
           sandboxes.forget(req.conversationId, sandbox.sandboxId);
@@ -165,9 +185,7 @@ export class ExecutionRunner {
         ...base,
         status: "error",
         exitCode: null,
-        stdout: "",
-        stderr: "",
-        truncated: false,
+        ...produced,
         durationMs: Date.now() - createdAt.getTime(),
         sandboxId,
       };
@@ -178,7 +196,7 @@ export class ExecutionRunner {
     }
     this.parts.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
     // Copied to D1 by the alarm, in a batch, off the response path.
-    this.parts.history.add(this.parts.userId, req.code, result, failure?.message);
+    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message);
     this.parts.recorded();
     if (failure) throw failure;
     return result;

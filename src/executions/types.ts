@@ -4,6 +4,10 @@ import type { ApiErrorData } from "../error-codes.ts";
 export const LANGUAGES = ["python", "node", "shell"] as const;
 export type Language = (typeof LANGUAGES)[number];
 
+/** What a history row records: code a client ran, or a package install (recorded as the shell command it ran). */
+export const KINDS = ["run", "install"] as const;
+export type ExecutionKind = (typeof KINDS)[number];
+
 export const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "error"] as const;
 export type ExecutionStatus = (typeof STATUSES)[number];
 

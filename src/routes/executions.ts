@@ -9,7 +9,7 @@ import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
-import { LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
@@ -29,6 +29,7 @@ const executeSchema = z.object({
 const listSchema = z.object({
   conversationId: conversationIdSchema.optional(),
   language: z.enum(LANGUAGES).optional(),
+  kind: z.enum(KINDS).optional(),
   status: z.enum(STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),

@@ -2,7 +2,9 @@
 // installs — all through the caller's Durable Object, so no client ever names a sandbox id.
 import { Hono } from "hono";
 import { z } from "zod";
+import { limits } from "../config.ts";
 import { unwrap } from "../durable/outcome.ts";
+import { ApiError } from "../errors.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
 import { installSchema } from "../sandbox/packages.ts";
 import type { AppEnv } from "../types.ts";
@@ -58,6 +60,10 @@ export const sandboxRoutes = new Hono<AppEnv>()
     async (c) => {
       const { conversationId } = c.req.valid("param");
       const body = c.req.valid("json");
+      const ceiling = limits(c.env).installTimeoutMs;
+      if (body.timeoutMs !== undefined && body.timeoutMs > ceiling) {
+        throw new ApiError("invalid_request", `timeoutMs: must be at most ${ceiling} (INSTALL_TIMEOUT_MS)`);
+      }
       return c.json(unwrap(await c.var.userSpace.installSandboxPackages(conversationId, body)));
     },
   );

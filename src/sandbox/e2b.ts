@@ -117,11 +117,20 @@ export interface RunOptions {
   onStarted?: (cancel: () => Promise<void>) => void;
 }
 
-export type RunOutcome =
-  | { kind: "exited"; exitCode: number; stdout: string; stderr: string; truncated: boolean }
-  | { kind: "timed_out"; stdout: string; stderr: string; truncated: boolean }
-  | { kind: "cancelled"; stdout: string; stderr: string; truncated: boolean }
-  | { kind: "sandbox_lost"; error: unknown };
+export interface RunOutput {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
+/** How a run ended, with the output it produced (a lost sandbox keeps what had streamed before). */
+export type RunOutcome = RunOutput &
+  (
+    | { kind: "exited"; exitCode: number }
+    | { kind: "timed_out" }
+    | { kind: "cancelled" }
+    | { kind: "sandbox_lost"; error: unknown }
+  );
 
 /** Runs code to completion in `sandbox`: one command, streamed, capped, killed at the deadline. */
 export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOutcome> {
@@ -137,12 +146,12 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     try {
       await sandbox.files.write(path, opts.code);
     } catch (error) {
-      return { kind: "sandbox_lost", error };
+      return { kind: "sandbox_lost", error, stdout: "", stderr: "", truncated: false };
     }
     cmd = `${fileCommand(opts.language, path)}`;
   }
   const started = Date.now();
-  const output = () => ({
+  const output = (): RunOutput => ({
     stdout: stdout.text(),
     stderr: stderr.text(),
     truncated: stdout.truncated || stderr.truncated,
@@ -184,6 +193,6 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
       await handle?.kill().catch(() => {});
       return { kind: "timed_out", ...output() };
     }
-    return { kind: "sandbox_lost", error };
+    return { kind: "sandbox_lost", error, ...output() };
   }
 }

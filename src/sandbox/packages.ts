@@ -1,15 +1,13 @@
 // Package installs in a conversation's sandbox: which specs each manager accepts, and the one
 // shell command (every argument quoted) that installs them.
 import { z } from "zod";
-import { newId } from "../ids.ts";
-import { runCode, type Sandbox } from "./e2b.ts";
+import { MAX_INSTALL_TIMEOUT_MS } from "../config.ts";
+import type { ExecutionResult } from "../executions/types.ts";
 import { resolveSandboxPath, SANDBOX_HOME } from "./files.ts";
 
 export const PACKAGE_MANAGERS = ["pip", "npm"] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
 
-export const DEFAULT_INSTALL_TIMEOUT_MS = 120_000;
-export const MAX_INSTALL_TIMEOUT_MS = 600_000;
 const MAX_PACKAGES = 50;
 const MAX_SPEC_LENGTH = 256;
 
@@ -107,46 +105,38 @@ export function installCommand(manager: PackageManager, packages: string[]): str
 const INSTALL_ENVS: Record<string, string> = { PIP_BREAK_SYSTEM_PACKAGES: "1", PIP_ROOT_USER_ACTION: "ignore" };
 
 export interface InstallResult {
+  /** The install's id in the history (`GET /api/v1/executions/:id`), where it is recorded as kind `install`. */
+  id: string;
   manager: PackageManager;
   packages: string[];
-  status: "succeeded" | "failed" | "timed_out";
+  status: "succeeded" | "failed" | "timed_out" | "cancelled";
   exitCode: number | null;
   stdout: string;
   stderr: string;
   truncated: boolean;
   durationMs: number;
-  sandboxId: string;
+  sandboxId: string | null;
 }
 
-/**
- * Runs the installer to completion (or its timeout) with capped output. A non-zero exit is a
- * result, not an error; a sandbox that stops answering is thrown as the SDK reported it.
- */
-export async function installPackages(
-  sandbox: Sandbox,
-  body: InstallBody,
-  outputLimitBytes: number,
-): Promise<InstallResult> {
-  const started = Date.now();
-  const outcome = await runCode(sandbox, {
-    language: "shell",
-    code: installCommand(body.manager, body.packages),
-    executionId: newId("pkg"),
-    timeoutMs: body.timeoutMs ?? DEFAULT_INSTALL_TIMEOUT_MS,
-    envs: INSTALL_ENVS,
-    outputLimitBytes,
-  });
-  if (outcome.kind === "sandbox_lost") throw outcome.error;
-  const exitCode = outcome.kind === "exited" ? outcome.exitCode : null;
+/** The shell command and environment that run an install (as a `shell` execution of kind `install`). */
+export function installJob(body: InstallBody): { code: string; envs: Record<string, string> } {
+  return { code: installCommand(body.manager, body.packages), envs: INSTALL_ENVS };
+}
+
+/** An install's finished run as the packages route answers it. A non-zero exit is a result, not an error. */
+export function toInstallResult(body: InstallBody, run: ExecutionResult): InstallResult {
+  // A run that ended in error was thrown, not returned.
+  const status = run.status === "error" ? "failed" : run.status;
   return {
+    id: run.id,
     manager: body.manager,
     packages: body.packages,
-    status: outcome.kind === "timed_out" ? "timed_out" : exitCode === 0 ? "succeeded" : "failed",
-    exitCode,
-    stdout: outcome.stdout,
-    stderr: outcome.stderr,
-    truncated: outcome.truncated,
-    durationMs: Date.now() - started,
-    sandboxId: sandbox.sandboxId,
+    status,
+    exitCode: run.exitCode,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    truncated: run.truncated,
+    durationMs: run.durationMs,
+    sandboxId: run.sandboxId,
   };
 }

@@ -3,7 +3,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { Sandbox } from "e2b";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userSpace } from "../../src/durable/stub.ts";
-import { call, createUser, execute, type ErrorBody, type ExecutionBody } from "./helpers.ts";
+import { call, createUser, type ErrorBody, type ExecutionBody, execute, gatedRun } from "./helpers.ts";
 
 const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
 
@@ -128,15 +128,23 @@ describe("executions", () => {
   it("answers 429 with Retry-After beyond MAX_CONCURRENT_EXECUTIONS", async () => {
     const busy = await createUser("busy");
     const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
-    const runs = Array.from({ length: max + 2 }, (_, i) =>
-      execute(busy.apiKey, { language: "shell", code: "sleep 3", conversationId: `c${i}` }),
+    // Every slot held by a run waiting for a file, until the test releases it.
+    const held = [];
+    for (let i = 0; i < max; i++) held.push(await gatedRun(busy.apiKey, `c${i}`));
+    const extra = await Promise.all(
+      [0, 1].map(() => execute(busy.apiKey, { language: "shell", code: "true", conversationId: "extra" })),
     );
-    const settled = await Promise.all(runs);
-    const limited = settled.filter((r) => r.res.status === 429);
-    expect(limited.length).toBeGreaterThanOrEqual(2);
-    expect(limited[0]!.res.headers.get("Retry-After")).toBe("1");
-    expect((limited[0]!.json as ErrorBody).error.code).toBe("rate_limited");
-    expect(settled.filter((r) => r.res.status === 200)).toHaveLength(max);
+    for (const limited of extra) {
+      expect(limited.res.status).toBe(429);
+      expect(limited.res.headers.get("Retry-After")).toBe("1");
+      expect((limited.json as ErrorBody).error.code).toBe("rate_limited");
+    }
+    for (const h of held) await h.release();
+    for (const h of held) expect((await h.done).json).toMatchObject({ status: "succeeded" });
+    // The slots are free again.
+    expect((await execute(busy.apiKey, { language: "shell", code: "true", conversationId: "extra" })).res.status).toBe(
+      200,
+    );
   });
 });
 

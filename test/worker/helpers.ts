@@ -38,3 +38,38 @@ export async function execute(key: string, body: Record<string, unknown>): Promi
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string };
 }
+
+/** Polls `check` (bounded: about 10 s) until it holds; for states the test cannot be told about. */
+export async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+/**
+ * An execution that holds its slot and its sandbox until released: its code marks that it started,
+ * then waits for a file the test writes through the API. No sleep decides when it ends.
+ */
+export async function gatedRun(
+  key: string,
+  conversationId: string,
+): Promise<{ done: Promise<{ res: Response; json: any }>; release: () => Promise<void> }> {
+  const gate = `/tmp/gate-${conversationId}`;
+  const done = execute(key, {
+    language: "shell",
+    conversationId,
+    code: `echo started; touch ${gate}.started; while [ ! -f ${gate}.go ]; do sleep 0.05; done; echo released`,
+    timeoutMs: 30_000,
+  });
+  const fileOf = (path: string) => `/api/v1/sandboxes/${conversationId}/file?path=${encodeURIComponent(path)}`;
+  await until(async () => (await call(fileOf(`${gate}.started`), { key })).status === 200, `${conversationId} started`);
+  return {
+    done,
+    release: async () => {
+      const res = await call(fileOf(`${gate}.go`), { key, method: "PUT", body: "go" });
+      if (res.status !== 200) throw new Error(`releasing ${conversationId}: ${res.status} ${await res.text()}`);
+    },
+  };
+}

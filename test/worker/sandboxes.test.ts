@@ -5,7 +5,7 @@ import { Sandbox } from "e2b";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userSpace } from "../../src/durable/stub.ts";
 import { ORPHAN_GRACE_MS, reapOrphans } from "../../src/sandbox/orphans.ts";
-import { call, createUser, execute, type ErrorBody } from "./helpers.ts";
+import { call, createUser, type ErrorBody, execute, gatedRun, until } from "./helpers.ts";
 
 const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
 
@@ -219,6 +219,79 @@ describe("sandbox lifecycle", () => {
   });
 });
 
+describe("sandboxes per user", () => {
+  it("opening a conversation beyond MAX_SANDBOXES_PER_USER closes the least recently used idle sandbox", async () => {
+    const u = await createUser("many");
+    const max = Number(env.MAX_SANDBOXES_PER_USER);
+    const ids: Record<string, string> = {};
+    for (let i = 0; i < max; i++) {
+      const ran = await execute(u.apiKey, { language: "shell", code: "true", conversationId: `s${i}` });
+      ids[`s${i}`] = ran.json.sandboxId;
+    }
+    // s0 used again: s1 is now the least recently used.
+    expect((await execute(u.apiKey, { language: "shell", code: "true", conversationId: "s0" })).json.sandboxId).toBe(
+      ids.s0,
+    );
+    const extra = await execute(u.apiKey, { language: "shell", code: "echo in", conversationId: "extra" });
+    expect(extra.json).toMatchObject({ status: "succeeded", stdout: "in\n" });
+
+    expect(await sandboxesOf(u.id, "s1")).toHaveLength(0);
+    expect((await sandboxesOf(u.id)).length).toBe(max);
+    const listed = await (await call("/api/v1/sandboxes", { key: u.apiKey })).json<any>();
+    expect(listed.items.map((s: any) => s.conversationId).sort()).toEqual(
+      ["extra", ...Array.from({ length: max }, (_, i) => `s${i}`).filter((c) => c !== "s1")].sort(),
+    );
+    expect((await call(base("s1"), { key: u.apiKey })).status).toBe(404);
+    expect((await (await call(base("s0"), { key: u.apiKey })).json<any>()).sandboxId).toBe(ids.s0);
+  });
+
+  it("answers 429 with Retry-After when every live sandbox is busy, and creates nothing", async () => {
+    const u = await createUser("all-busy");
+    const max = Number(env.MAX_SANDBOXES_PER_USER);
+    const slots = Number(env.MAX_CONCURRENT_EXECUTIONS);
+    // Busy sandboxes: runs waiting for a file (one execution slot left free), then uploads held mid-body.
+    const runs = [];
+    for (let i = 0; i < Math.min(slots - 1, max); i++) runs.push(await gatedRun(u.apiKey, `r${i}`));
+    const uploads: { release: () => void; done: Promise<Response> }[] = [];
+    for (let i = runs.length; i < max; i++) {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent) {
+            await gate;
+            return controller.close();
+          }
+          sent = true;
+          controller.enqueue(new Uint8Array(1024));
+        },
+      });
+      const done = put(u.apiKey, `u${i}`, "held.bin", body);
+      await until(async () => (await call(base(`u${i}`), { key: u.apiKey })).status === 200, `u${i} has a sandbox`);
+      uploads.push({ release, done });
+    }
+    expect(await sandboxesOf(u.id)).toHaveLength(max);
+
+    const refused = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "one-more" });
+    expect(refused.res.status).toBe(429);
+    expect(refused.res.headers.get("Retry-After")).toBe("1");
+    expect((refused.json as ErrorBody).error).toMatchObject({ code: "rate_limited" });
+    expect((refused.json as ErrorBody).error.message).toContain(`At most ${max} sandboxes`);
+    expect(await sandboxesOf(u.id, "one-more")).toHaveLength(0);
+    // Work in a conversation that already has its sandbox is not refused.
+    expect((await put(u.apiKey, "r0", "note.txt", "ok")).status).toBe(200);
+
+    for (const up of uploads) up.release();
+    for (const up of uploads) expect((await up.done).status).toBe(200);
+    for (const run of runs) await run.release();
+    for (const run of runs) await run.done;
+    const now = await execute(u.apiKey, { language: "shell", code: "echo ok", conversationId: "one-more" });
+    expect(now.json).toMatchObject({ status: "succeeded", stdout: "ok\n" });
+    expect(await sandboxesOf(u.id)).toHaveLength(max);
+  });
+});
+
 /** A minimal pure-Python wheel (a stored zip), made here because no package index is reachable. */
 function wheel(name: string, version: string, files: Record<string, string>): Uint8Array {
   const info = `${name}-${version}.dist-info`;
@@ -340,13 +413,114 @@ describe("packages", () => {
     expect(result.stderr).toMatch(/missing-0\.1-py3-none-any\.whl/);
   });
 
-  it("stops an installer at timeoutMs", async () => {
-    // With no network, npm keeps retrying the registry for far longer than this.
-    const res = await install("js", { manager: "npm", packages: ["left-pad@1.3.0"], timeoutMs: 1500 });
+  it("cuts an installer at timeoutMs, and records the install in history and stats", async () => {
+    const u = await createUser("slow-install");
+    // A local package whose preinstall script never ends on its own: no network, no registry involved.
+    await put(
+      u.apiKey,
+      "slow",
+      "pkgs/stuck/package.json",
+      JSON.stringify({
+        name: "stuck",
+        version: "1.0.0",
+        scripts: { preinstall: "touch /tmp/stuck.started; sleep 60" },
+      }),
+    );
+    const res = await call(`${base("slow")}/packages`, {
+      key: u.apiKey,
+      json: { manager: "npm", packages: ["./pkgs/stuck"], timeoutMs: 8000 },
+    });
     expect(res.status).toBe(200);
-    expect(await res.json<any>()).toMatchObject({ status: "timed_out", exitCode: null });
+    const result = await res.json<any>();
+    expect(result).toMatchObject({ manager: "npm", packages: ["./pkgs/stuck"], status: "timed_out", exitCode: null });
+    expect(result.id).toMatch(/^exe_/);
+    // It was cut in its script (npm keeps a script's output to itself until the script ends).
+    expect((await call(fileUrl("slow", "/tmp/stuck.started"), { key: u.apiKey })).status).toBe(200);
+
+    // The installer and its script are gone with the timeout.
+    const after = await execute(u.apiKey, {
+      language: "shell",
+      conversationId: "slow",
+      code: "for i in $(seq 50); do pgrep -x sleep >/dev/null || { echo none; exit; }; sleep 0.1; done; echo still running",
+    });
+    expect(after.json.stdout).toBe("none\n");
+
+    const recorded = await (await call(`/api/v1/executions/${result.id}`, { key: u.apiKey })).json<any>();
+    expect(recorded).toMatchObject({
+      id: result.id,
+      kind: "install",
+      language: "shell",
+      conversationId: "slow",
+      status: "timed_out",
+      sandboxId: result.sandboxId,
+    });
+    expect(recorded.code).toContain("npm install");
+    expect(recorded.code).toContain("'/home/user/pkgs/stuck'");
+    const installs = await (await call("/api/v1/executions?kind=install", { key: u.apiKey })).json<any>();
+    expect(installs.items.map((i: any) => i.id)).toEqual([result.id]);
+    const runs = await (await call("/api/v1/executions?kind=run", { key: u.apiKey })).json<any>();
+    expect(runs.items.map((i: any) => i.kind)).toEqual(["run"]);
+    const stats = await (await call("/api/v1/stats", { key: u.apiKey })).json<any>();
+    expect(stats.user.totalExecutions).toBe(2);
+    expect(stats.user.byLanguage.shell).toMatchObject({ total: 2, timedOut: 1, succeeded: 1 });
+  });
+
+  it("refuses an install timeoutMs above INSTALL_TIMEOUT_MS", async () => {
+    const ceiling = Number(env.INSTALL_TIMEOUT_MS);
+    const over = await install("js", { manager: "npm", packages: ["x"], timeoutMs: ceiling + 1 });
+    expect(over.status).toBe(400);
+    expect((await errorOf(over)).message).toBe(`timeoutMs: must be at most ${ceiling} (INSTALL_TIMEOUT_MS)`);
     const tooLong = await install("js", { manager: "npm", packages: ["x"], timeoutMs: 600_001 });
+    expect(tooLong.status).toBe(400);
     expect((await errorOf(tooLong)).message).toMatch(/^timeoutMs: /);
+  });
+
+  it("an install takes an execution slot: beyond MAX_CONCURRENT_EXECUTIONS it is a 429", async () => {
+    const u = await createUser("install-slots");
+    const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
+    // Every slot but one held by a run, the last by an install whose script waits for a file.
+    const held = [];
+    for (let i = 0; i < max - 1; i++) held.push(await gatedRun(u.apiKey, `g${i}`));
+    await put(
+      u.apiKey,
+      "inst",
+      "pkgs/gated/package.json",
+      JSON.stringify({
+        name: "gated",
+        version: "1.0.0",
+        scripts: { preinstall: "touch /tmp/inst.started; while [ ! -f /tmp/inst.go ]; do sleep 0.05; done" },
+      }),
+    );
+    const installing = call(`${base("inst")}/packages`, {
+      key: u.apiKey,
+      json: { manager: "npm", packages: ["./pkgs/gated"], timeoutMs: 30_000 },
+    });
+    await until(
+      async () => (await call(fileUrl("inst", "/tmp/inst.started"), { key: u.apiKey })).status === 200,
+      "the install started",
+    );
+
+    const run = await execute(u.apiKey, { language: "shell", code: "true", conversationId: "extra" });
+    expect(run.res.status).toBe(429);
+    expect(run.res.headers.get("Retry-After")).toBe("1");
+    expect((run.json as ErrorBody).error.code).toBe("rate_limited");
+    const another = await call(`${base("inst")}/packages`, {
+      key: u.apiKey,
+      json: { manager: "npm", packages: ["./pkgs/gated"] },
+    });
+    expect(another.status).toBe(429);
+    expect(another.headers.get("Retry-After")).toBe("1");
+    expect((await errorOf(another)).message).toContain("package installs");
+
+    expect((await put(u.apiKey, "inst", "/tmp/inst.go", "go")).status).toBe(200);
+    expect(await (await installing).json<any>()).toMatchObject({ status: "succeeded", exitCode: 0 });
+    for (const h of held) await h.release();
+    for (const h of held)
+      expect((await h.done).json).toMatchObject({ status: "succeeded", stdout: "started\nreleased\n" });
+    // Slots free again.
+    expect((await execute(u.apiKey, { language: "shell", code: "true", conversationId: "extra" })).res.status).toBe(
+      200,
+    );
   });
 
   it("accepts each ecosystem's names and version specifiers, and refuses anything else naming the package", async () => {

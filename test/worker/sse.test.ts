@@ -1,6 +1,7 @@
 // The streaming API: events as the code produces output, recorded like the JSON API, robust to a
 // client that goes away.
 import { env } from "cloudflare:test";
+import { Sandbox } from "e2b";
 import { describe, expect, it } from "vitest";
 import { call, createUser, execute, type ErrorBody } from "./helpers.ts";
 
@@ -129,25 +130,39 @@ describe("POST /api/v1/executions as SSE", () => {
     const bad = await stream(u.apiKey, { language: "cobol", code: "x" });
     expect(bad.status).toBe(400);
     const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
-    // Every slot taken: each busy run has sent its start event, so it is running in the sandbox.
+    // Every slot taken by a run that waits for a file (each has sent its start event, so it holds its
+    // slot), until the test releases them: no sleep decides whether they are still running.
     const busy = await Promise.all(
       Array.from({ length: max }, async (_, i) => {
         const events = sseReader(
-          await stream(u.apiKey, { language: "shell", code: "sleep 1", conversationId: `b${i}` }),
+          await stream(u.apiKey, {
+            language: "shell",
+            code: "while [ ! -f /tmp/go ]; do sleep 0.05; done",
+            conversationId: `b${i}`,
+            timeoutMs: 30_000,
+          }),
         );
         expect((await events.next())!.event).toBe("start");
         return events;
       }),
     );
-    const limited = await stream(u.apiKey, { language: "shell", code: "true" });
-    expect(limited.status).toBe(429);
-    expect(limited.headers.get("Retry-After")).toBe("1");
-    expect((await limited.json<ErrorBody>()).error.code).toBe("rate_limited");
+    for (let i = 0; i < 2; i++) {
+      const limited = await stream(u.apiKey, { language: "shell", code: "true" });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get("Retry-After")).toBe("1");
+      expect((await limited.json<ErrorBody>()).error.code).toBe("rate_limited");
+    }
+    for (let i = 0; i < max; i++) {
+      const put = await call(`/api/v1/sandboxes/b${i}/file?path=/tmp/go`, { key: u.apiKey, method: "PUT", body: "go" });
+      expect(put.status).toBe(200);
+    }
     for (const events of busy) {
       let last: SseEvent | null = null;
       for (let e = await events.next(); e; e = await events.next()) last = e;
       expect(last!.event).toBe("end");
+      expect(last!.data.status).toBe("succeeded");
     }
+    expect((await stream(u.apiKey, { language: "shell", code: "true" })).status).toBe(200);
   });
 });
 
@@ -187,5 +202,43 @@ describe("POST /api/v1/executions/:id/cancel", () => {
     const again = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
     expect(again.status).toBe(409);
     expect((await again.json<ErrorBody>()).error.code).toBe("conflict");
+  });
+});
+
+describe("SSE when the sandbox is lost mid-run", () => {
+  it("ends with an error event carrying the HTTP status, and history keeps the output already streamed", async () => {
+    const u = await createUser("sse-lost");
+    const res = await stream(u.apiKey, {
+      language: "shell",
+      conversationId: "lost",
+      code: "echo before; echo warned >&2; while [ ! -f /tmp/never ]; do sleep 0.05; done",
+      timeoutMs: 30_000,
+    });
+    expect(res.status).toBe(200);
+    const requestId = res.headers.get("X-Request-Id");
+    const events = sseReader(res);
+    const start = (await events.next())!;
+    expect(start.event).toBe("start");
+    let e = await events.next();
+    while (e && !(e.event === "stdout" && e.data.data.includes("before"))) e = await events.next();
+
+    // Killed behind Phoenix's back, as E2B does when a sandbox expires or its host fails.
+    const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
+    expect(await Sandbox.kill(start.data.sandboxId, e2b)).toBe(true);
+    let last: SseEvent | null = null;
+    for (let x = await events.next(); x; x = await events.next()) last = x;
+    expect(last!.event).toBe("error");
+    expect(last!.data.error).toMatchObject({ code: "sandbox_unavailable", status: 502, requestId });
+    expect(last!.data.error.message).toMatch(/sandbox stopped while running the code/);
+
+    const recorded = await (await call(`/api/v1/executions/${start.data.id}`, { key: u.apiKey })).json<any>();
+    expect(recorded).toMatchObject({
+      status: "error",
+      stdout: "before\n",
+      stderr: "warned\n",
+      exitCode: null,
+      sandboxId: start.data.sandboxId,
+    });
+    expect(recorded.error).toMatch(/sandbox stopped/);
   });
 });
