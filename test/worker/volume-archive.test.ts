@@ -6,6 +6,7 @@ import { ApiError } from "../../src/errors.ts";
 import { ledgerFor } from "../../src/routes/volume.ts";
 import { importVolume } from "../../src/volume/archive.ts";
 import { TAR_END, tarHeader, tarPadding } from "../../src/volume/tar.ts";
+import { writeTar } from "../unit/tar-writer.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
 
@@ -261,4 +262,29 @@ describe("import", () => {
     expect(await names(u.apiKey)).toEqual([]);
     expect(await stagingLeft()).toBe(0);
   });
+
+  // A PAX size of 2.5 once kept workerd looping (health timed out for everyone); -1 and NaN were 500s.
+  it.each(["2.5", "-1", "NaN", "1e3", "0x10"])(
+    "answers a PAX size of %j with 400 at once, storing nothing, while health stays up",
+    async (size) => {
+      const u = await createUser("import-pax-size");
+      const tar = writeTar([
+        { name: "ok.txt", data: new TextEncoder().encode("fine") },
+        { name: "bad.txt", data: new Uint8Array(5), pax: { size } },
+      ]);
+      const [res, health] = await Promise.all([importTar(u.apiKey, tar), call("/api/health")]);
+      expect(res.status).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain("tar");
+      expect(body.error.message).toContain(`PAX size '${size}'`);
+      expect(health.status).toBe(200);
+      expect((await call("/api/health")).status).toBe(200);
+      expect(await names(u.apiKey)).toEqual([]);
+      expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0, reservedBytes: 0 });
+      expect(await stagingLeft()).toBe(0);
+    },
+    // A reader that loops would hold this request until the pool's 60 s; fail well before that.
+    15_000,
+  );
 });
