@@ -2,6 +2,7 @@
 // installs — all through the caller's Durable Object, so no client ever names a sandbox id.
 import { Hono } from "hono";
 import { z } from "zod";
+import { downloadHeaders } from "../downloads.ts";
 import { userSpace } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
@@ -37,9 +38,10 @@ export const sandboxRoutes = new Hono<AppEnv>()
     const { path } = c.req.valid("query");
     const body = unwrap(await userSpace(c.env, c.var.user.id).readSandboxFile(conversationId, path));
     const name = path.slice(path.lastIndexOf("/") + 1);
+    // Bytes of unknown type: always a download (see downloads.ts).
     return c.body(body, 200, {
       "Content-Type": "application/octet-stream",
-      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+      ...downloadHeaders(name, "application/octet-stream"),
     });
   })
   .put("/:conversationId/file", validate("param", conversationParam), validate("query", fileQuery), async (c) => {

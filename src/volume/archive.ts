@@ -80,14 +80,14 @@ export async function importVolume(
     try {
       for await (const entry of readTar(body)) {
         if (entry.type === "directory") continue;
-        const name = entry.name.replace(/^(\.\/)+/, "");
+        const raw = entry.name.replace(/^(\.\/)+/, "");
         if (entry.type !== "file") {
           throw new ApiError(
             "invalid_request",
-            `body: tar entry '${name}' is not a regular file (type '${entry.type}'); only files can be imported`,
+            `body: tar entry '${raw.slice(0, 200)}' is not a regular file (type '${entry.type}'); only files can be imported`,
           );
         }
-        checkName(name, `tar entry '${name.slice(0, 200)}'`);
+        const name = checkName(raw, `tar entry '${raw.slice(0, 200)}'`);
         stagedBytes += entry.size - (staged.get(name)?.size ?? 0);
         if (stagedBytes > quotaBytes) {
           throw new ApiError(
