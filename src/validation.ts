@@ -12,11 +12,25 @@ export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): 
     .join("; ");
 }
 
-/** `zValidator` whose failures become `400 invalid_request` naming the field. */
+/** `application/json`, `application/<x>+json`, with or without parameters (what hono's validator parses). */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * `zValidator` whose failures become `400 invalid_request` naming the field. A JSON body sent under
+ * another Content-Type is refused as such (hono would validate an empty object and blame the fields).
+ */
 export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
-  return zValidator(target, schema, (result) => {
+  const validator = zValidator(target, schema, (result) => {
     if (!result.success) throw new ApiError("invalid_request", describeIssues(result.error));
   });
+  if (target !== "json") return validator;
+  return (async (c, next) => {
+    const type = c.req.header("Content-Type")?.split(";")[0]?.trim() ?? "";
+    if (!JSON_TYPE.test(type)) {
+      throw new ApiError("invalid_request", `Content-Type: must be application/json (got '${type.slice(0, 100)}')`);
+    }
+    return validator(c, next);
+  }) as typeof validator;
 }
 
 /** A conversation names a user's sandbox; clients never name sandbox ids. */

@@ -15,13 +15,23 @@ import { conversationIdSchema, validate } from "../validation.ts";
 
 const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be a valid environment variable name");
 
+/** Code and env values travel to the sandbox in environment variables, where a NUL byte cannot go. */
+const noNul = (s: string) => !s.includes("\u0000");
+const NUL_MESSAGE = "must not contain NUL bytes (\\u0000)";
+
 const executeSchema = z.object({
   language: z.enum(LANGUAGES, { error: `must be one of ${LANGUAGES.join(", ")}` }),
-  code: z.string({ error: "must be a string" }).min(1, "must not be empty"),
+  code: z.string({ error: "must be a string" }).min(1, "must not be empty").refine(noNul, NUL_MESSAGE),
   conversationId: conversationIdSchema.default("default"),
   timeoutMs: z.number().int().positive().optional(),
   envs: z
-    .record(envNameSchema, z.string().max(32 * 1024))
+    .record(
+      envNameSchema,
+      z
+        .string()
+        .max(32 * 1024)
+        .refine(noNul, NUL_MESSAGE),
+    )
     .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
     .default({}),
 });

@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { limits } from "../config.ts";
+import { downloadHeaders } from "../downloads.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
@@ -38,9 +39,10 @@ export const sandboxRoutes = new Hono<AppEnv>()
     const { path } = c.req.valid("query");
     const body = unwrap(await c.var.userSpace.readSandboxFile(conversationId, path));
     const name = path.slice(path.lastIndexOf("/") + 1);
+    // Bytes of unknown type: always a download (see downloads.ts).
     return c.body(body, 200, {
       "Content-Type": "application/octet-stream",
-      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(name)}`,
+      ...downloadHeaders(name, "application/octet-stream"),
     });
   })
   .put("/:conversationId/file", validate("param", conversationParam), validate("query", fileQuery), async (c) => {

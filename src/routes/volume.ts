@@ -4,6 +4,7 @@ import { uploadContentType } from "../volume/content-type.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { limits } from "../config.ts";
+import { downloadHeaders } from "../downloads.ts";
 import { remoteLedger } from "../durable/stub.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
@@ -16,7 +17,11 @@ import { storeFile } from "../volume/store.ts";
 
 const listSchema = z.object({
   prefix: z.string().max(1024).default(""),
-  cursor: z.string().max(2048).optional(),
+  // R2's cursors are opaque but URL-safe printable ASCII; anything else is not one of ours.
+  cursor: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,2048}$/, "not a cursor from a previous page")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -84,7 +89,7 @@ export const volumeRoutes = new Hono<AppEnv>()
     if (!("body" in object)) {
       // R2 answers a failed condition without a body; If-None-Match / If-Modified-Since mean 304, the others 412.
       if (c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined) {
-        return c.body(null, 304, fileHeaders(object));
+        return c.body(null, 304, fileHeaders(object, name));
       }
       throw new ApiError(
         "precondition_failed",
@@ -95,7 +100,7 @@ export const volumeRoutes = new Hono<AppEnv>()
       );
     }
     const body = (object as R2ObjectBody).body;
-    const headers = fileHeaders(object);
+    const headers = fileHeaders(object, name);
     if (range) {
       const { offset, length } = resolveRange(range, object.size);
       if (length <= 0) {
@@ -151,24 +156,45 @@ function fileName(c: Context<AppEnv>): string {
   return checkName(name);
 }
 
-/** The body's length: Content-Length, or Upload-Length when the body is streamed in chunks. */
+/**
+ * The body's length: Content-Length, or Upload-Length when the body is streamed in chunks. A bad
+ * value is a 400 naming the header it came from; both sent and disagreeing is a 400 too (which one
+ * would the quota trust?).
+ */
 function uploadLength(c: Context<AppEnv>): number {
-  const declared = c.req.header("Content-Length") ?? c.req.header("Upload-Length");
-  if (declared === undefined) {
+  const contentLength = c.req.header("Content-Length");
+  const uploadLength = c.req.header("Upload-Length");
+  if (contentLength === undefined && uploadLength === undefined) {
     throw new ApiError(
       "length_required",
       "Content-Length: required, so the quota can be checked before anything is stored (when streaming in chunks, send Upload-Length instead).",
     );
   }
-  if (!/^\d{1,15}$/.test(declared))
-    throw new ApiError("invalid_request", "Content-Length: must be a whole number of bytes");
-  return Number(declared);
+  const declared = lengthHeader("Content-Length", contentLength) ?? lengthHeader("Upload-Length", uploadLength);
+  if (
+    uploadLength !== undefined &&
+    contentLength !== undefined &&
+    lengthHeader("Upload-Length", uploadLength) !== declared
+  )
+    throw new ApiError("invalid_request", "Upload-Length: must equal Content-Length when both are sent");
+  return declared as number;
 }
 
-function fileHeaders(object: R2Object): Record<string, string> {
+/** A length header's value: 1–15 ASCII digits (exact in a double, far beyond any quota), or a 400 naming it. */
+function lengthHeader(header: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(value)) throw new ApiError("invalid_request", `${header}: must be a whole number of bytes`);
+  return Number(value);
+}
+
+/** The stored type and validators, made a download unless the type is safe inline (see downloads.ts). */
+function fileHeaders(object: R2Object, name: string): Record<string, string> {
   const headers = new Headers();
   object.writeHttpMetadata(headers);
-  for (const [name, value] of Object.entries(validatorHeaders(object))) headers.set(name, value);
+  for (const [header, value] of Object.entries(validatorHeaders(object))) headers.set(header, value);
+  const type = headers.get("Content-Type") ?? "application/octet-stream";
+  for (const [header, value] of Object.entries(downloadHeaders(name.slice(name.lastIndexOf("/") + 1), type)))
+    headers.set(header, value);
   return Object.fromEntries(headers);
 }
 

@@ -131,8 +131,9 @@ function fileError(err: unknown, path: string): ApiError | undefined {
   if (err instanceof InvalidArgumentError) return new ApiError("invalid_request", `path: '${path}': ${err.message}`);
   if (err instanceof NotEnoughSpaceError)
     return new ApiError("quota_exceeded", `The sandbox has no space left for '${path}'`);
-  // envd answers 403 for a path the sandbox user may not touch; the SDK keeps only the status.
-  if (err instanceof SandboxError && /^403\b/.test(err.message)) {
+  // A path the sandbox user may not touch: envd's HTTP file calls answer 403 (the SDK keeps only the
+  // status, "403: …"), its RPC calls (list, rename, …) Connect's permission_denied ("7: [permission_denied] …").
+  if (err instanceof SandboxError && /^403\b|^7: \[permission_denied\]/.test(err.message)) {
     return new ApiError("forbidden", `path: permission denied for '${path}' in the sandbox`);
   }
   return undefined;

@@ -3,7 +3,7 @@ import { ApiError } from "../errors.ts";
 import { checkName } from "./names.ts";
 import type { LedgerPort } from "./store.ts";
 import { putExactly } from "./store.ts";
-import { readTar, TAR_END, tarHeader, tarPadding } from "./tar.ts";
+import { readTar, TAR_END, TarError, tarHeader, tarPadding } from "./tar.ts";
 import { listVolume, volumeKey, volumePrefix } from "./keys.ts";
 
 /** Where imports wait until they are checked; outside `volumes/`, so neither listed nor counted. */
@@ -77,28 +77,33 @@ export async function importVolume(
     // Later entries of the same name win, as when a tar is extracted.
     const staged = new Map<string, Staged>();
     let stagedBytes = 0;
-    for await (const entry of readTar(body)) {
-      if (entry.type === "directory") continue;
-      const name = entry.name.replace(/^(\.\/)+/, "");
-      if (entry.type !== "file") {
-        throw new ApiError(
-          "invalid_request",
-          `body: tar entry '${name}' is not a regular file (type '${entry.type}'); only files can be imported`,
-        );
+    try {
+      for await (const entry of readTar(body)) {
+        if (entry.type === "directory") continue;
+        const raw = entry.name.replace(/^(\.\/)+/, "");
+        if (entry.type !== "file") {
+          throw new ApiError(
+            "invalid_request",
+            `body: tar entry '${raw.slice(0, 200)}' is not a regular file (type '${entry.type}'); only files can be imported`,
+          );
+        }
+        const name = checkName(raw, `tar entry '${raw.slice(0, 200)}'`);
+        stagedBytes += entry.size - (staged.get(name)?.size ?? 0);
+        if (stagedBytes > quotaBytes) {
+          throw new ApiError(
+            "quota_exceeded",
+            `Volume quota exceeded: the archive holds more than the whole quota (${quotaBytes} bytes). Nothing was stored.`,
+          );
+        }
+        const key = `${stagingDir}${stagedKeys.length}`;
+        stagedKeys.push(key);
+        // A TarError from the entry's body reaches here as the cause of putExactly's 400; R2 failing
+        // is 503, not the archive's fault.
+        await putExactly(bucket, key, entry.body, entry.size, undefined, `the archive entry '${name.slice(0, 200)}'`);
+        staged.set(name, { name, size: entry.size, key });
       }
-      checkName(name, `tar entry '${name.slice(0, 200)}'`);
-      stagedBytes += entry.size - (staged.get(name)?.size ?? 0);
-      if (stagedBytes > quotaBytes) {
-        throw new ApiError(
-          "quota_exceeded",
-          `Volume quota exceeded: the archive holds more than the whole quota (${quotaBytes} bytes). Nothing was stored.`,
-        );
-      }
-      const key = `${stagingDir}${stagedKeys.length}`;
-      stagedKeys.push(key);
-      // The tar reader's own "body: …" errors keep their words; R2 failing is 503, not the archive's fault.
-      await putExactly(bucket, key, entry.body, entry.size, undefined, `the archive entry '${name.slice(0, 200)}'`);
-      staged.set(name, { name, size: entry.size, key });
+    } catch (err) {
+      throw tarProblem(err) ?? err;
     }
 
     const entries = [...staged.values()];
@@ -131,6 +136,14 @@ export async function importVolume(
     for (let i = 0; i < stagedKeys.length; i += 1000)
       await bucket.delete(stagedKeys.slice(i, i + 1000)).catch(() => {});
   }
+}
+
+/** The archive's fault as the client's 400, wherever the reader's TarError surfaced (directly, or as a cause). */
+function tarProblem(err: unknown): ApiError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof TarError) return new ApiError("invalid_request", `body: not a valid tar archive (${e.message})`);
+  }
+  return undefined;
 }
 
 /**

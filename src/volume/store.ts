@@ -92,14 +92,14 @@ export async function putExactly(
     // A fault of the body is recorded before the stream R2 reads is failed, so it is known by now.
     const fault = delivery.fault();
     delivery.stop(err);
-    // The tar reader's own errors are already the API's words.
+    // A body whose source already failed with the API's words (an ApiError) keeps them.
     if (fault?.cause instanceof ApiError) throw fault.cause;
     if (fault) {
-      const message = fault.kind === "broken" ? bodyMessage(fault.cause) : undefined;
+      // The cause travels along, so a caller that knows its source (the tar reader's TarError) can say more.
       const described = {
         short: `body: ${what} ended after ${fault.delivered} of the ${size} bytes announced, so nothing was stored`,
         long: `body: ${what} sent more than the ${size} bytes announced, so nothing was stored`,
-        broken: message ?? `body: ${what} broke off after ${fault.delivered} of ${size} bytes, so nothing was stored`,
+        broken: `body: ${what} broke off after ${fault.delivered} of ${size} bytes, so nothing was stored`,
       }[fault.kind];
       throw new ApiError("invalid_request", described, { cause: fault.cause ?? err });
     }
@@ -193,9 +193,4 @@ function readerOf(body: ReadableStream<Uint8Array>): {
     read: () => reader.read(new Uint8Array(READ_CHUNK)),
     cancel: (reason) => reader.cancel(reason),
   };
-}
-
-/** A reader error that already speaks to the client ("body: …", e.g. from the tar reader) keeps its words. */
-function bodyMessage(cause: unknown): string | undefined {
-  return cause instanceof Error && cause.message.startsWith("body:") ? cause.message : undefined;
 }

@@ -3,8 +3,9 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { remoteLedger, userSpace } from "../../src/durable/stub.ts";
 import { ApiError } from "../../src/errors.ts";
-import { importVolume } from "../../src/volume/archive.ts";
-import { TAR_END, tarHeader, tarPadding } from "../../src/volume/tar.ts";
+import { exportVolume, importVolume } from "../../src/volume/archive.ts";
+import { readTar, TAR_END, tarHeader, tarPadding } from "../../src/volume/tar.ts";
+import { writeTar } from "../unit/tar-writer.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
 
@@ -119,6 +120,54 @@ describe("export", () => {
   });
 });
 
+describe("export errors", () => {
+  /**
+   * The real bucket, except that reading `failKey` fails (R2 failing a read cannot be caused on demand
+   * locally, so this one fault is simulated) and `goneKey` reads as deleted since the listing.
+   */
+  function bucketWith(faults: { failKey?: string; goneKey?: string }): R2Bucket {
+    return {
+      list: (options?: R2ListOptions) => env.VOLUMES.list(options),
+      get: async (key: string) => {
+        if (key === faults.failKey) throw new Error("get: We encountered an internal error. Please try again. (10001)");
+        if (key === faults.goneKey) return null;
+        return env.VOLUMES.get(key);
+      },
+    } as unknown as R2Bucket;
+  }
+
+  async function entriesOf(tar: ReadableStream<Uint8Array>): Promise<[string, string][]> {
+    const out: [string, string][] = [];
+    for await (const entry of readTar(tar)) out.push([entry.name, await new Response(entry.body).text()]);
+    return out;
+  }
+
+  it("fails the stream when R2 fails mid-export, so a client never mistakes a cut archive for a whole one", async () => {
+    const u = await createUser("export-fail");
+    for (const name of ["a.txt", "b.txt", "c.txt"]) await put(u.apiKey, name, `contents of ${name}`);
+    const stream = exportVolume(bucketWith({ failKey: `volumes/${u.id}/b.txt` }), u.id);
+    const err = await new Response(stream).arrayBuffer().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String(err)).toContain("internal error");
+  });
+
+  it("leaves out a file deleted since the listing and still ends the archive properly", async () => {
+    const u = await createUser("export-gone");
+    for (const name of ["a.txt", "b.txt", "c.txt"]) await put(u.apiKey, name, `contents of ${name}`);
+    const stream = exportVolume(bucketWith({ goneKey: `volumes/${u.id}/b.txt` }), u.id);
+    expect(await entriesOf(stream)).toEqual([
+      ["a.txt", "contents of a.txt"],
+      ["c.txt", "contents of c.txt"],
+    ]);
+  });
+
+  it("needs a key", async () => {
+    const res = await call("/api/v1/volume/export");
+    expect(res.status).toBe(401);
+    expect((await res.json<ErrorBody>()).error.code).toBe("unauthorized");
+  });
+});
+
 describe("import", () => {
   it("reads archives made by GNU tar (GNU long names, PAX, './' prefixes, directories)", async () => {
     const u = await createUser("import-gnu");
@@ -191,6 +240,36 @@ describe("import", () => {
     expect(await stagingLeft()).toBe(0);
   });
 
+  it("one user's import never touches another's files or usage, even under the same names", async () => {
+    const a = await createUser("import-iso-a");
+    const b = await createUser("import-iso-b");
+    await put(a.apiKey, "shared.txt", "a's version");
+    await put(a.apiKey, "only-a.txt", "a only");
+    const before = await usage(a.apiKey);
+    const tar = writeTar([
+      { name: "shared.txt", data: new TextEncoder().encode("b's version, longer") },
+      { name: `x/${a.id}/only-a.txt`, data: new TextEncoder().encode("b") },
+    ]);
+    const res = await importTar(b.apiKey, tar);
+    expect(res.status).toBe(201);
+
+    expect(await (await call(fileUrl("shared.txt"), { key: a.apiKey })).text()).toBe("a's version");
+    expect(await (await call(fileUrl("only-a.txt"), { key: a.apiKey })).text()).toBe("a only");
+    expect(await names(a.apiKey)).toEqual(["only-a.txt", "shared.txt"]);
+    expect(await usage(a.apiKey)).toEqual(before);
+    expect(await r2Totals(a.id)).toEqual({ bytes: before.usedBytes, count: 2 });
+    expect(await (await call(fileUrl("shared.txt"), { key: b.apiKey })).text()).toBe("b's version, longer");
+    expect(await names(b.apiKey)).toEqual(["shared.txt", `x/${a.id}/only-a.txt`]);
+
+    // An entry that tries to climb into a's folder is refused, and b's import stores nothing.
+    const climbing = writeTar([{ name: `../${a.id}/only-a.txt`, data: new TextEncoder().encode("overwritten") }]);
+    const refused = await importTar(b.apiKey, climbing);
+    expect(refused.status).toBe(400);
+    expect((await refused.json<ErrorBody>()).error.message).toContain("'..'");
+    expect(await (await call(fileUrl("only-a.txt"), { key: a.apiKey })).text()).toBe("a only");
+    expect(await usage(a.apiKey)).toEqual(before);
+  });
+
   it("checks the quota over the whole archive: over is 507 and stores nothing; overwrites count the difference", async () => {
     const u = await createUser("import-quota");
     expect((await put(u.apiKey, "a.bin", sized(55 * MiB))).status).toBe(201);
@@ -260,4 +339,29 @@ describe("import", () => {
     expect(await names(u.apiKey)).toEqual([]);
     expect(await stagingLeft()).toBe(0);
   });
+
+  // A PAX size of 2.5 once kept workerd looping (health timed out for everyone); -1 and NaN were 500s.
+  it.each(["2.5", "-1", "NaN", "1e3", "0x10"])(
+    "answers a PAX size of %j with 400 at once, storing nothing, while health stays up",
+    async (size) => {
+      const u = await createUser("import-pax-size");
+      const tar = writeTar([
+        { name: "ok.txt", data: new TextEncoder().encode("fine") },
+        { name: "bad.txt", data: new Uint8Array(5), pax: { size } },
+      ]);
+      const [res, health] = await Promise.all([importTar(u.apiKey, tar), call("/api/health")]);
+      expect(res.status).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain("tar");
+      expect(body.error.message).toContain(`PAX size '${size}'`);
+      expect(health.status).toBe(200);
+      expect((await call("/api/health")).status).toBe(200);
+      expect(await names(u.apiKey)).toEqual([]);
+      expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0, reservedBytes: 0 });
+      expect(await stagingLeft()).toBe(0);
+    },
+    // A reader that loops would hold this request until the pool's 60 s; fail well before that.
+    15_000,
+  );
 });

@@ -159,6 +159,66 @@ describe("files", () => {
     expect(await sha256(read.body!)).toBe(await sha256(pattern(1000)));
   });
 
+  it("answers a bad Upload-Length with a 400 naming Upload-Length, storing nothing", async () => {
+    for (const announced of ["abc", "-1", "1.5", "1e3", "0x10", "99999999999999999999", ""]) {
+      const res = await put(user.apiKey, "bad-length.bin", pattern(10), { "Upload-Length": announced });
+      expect(res.status, announced).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message, announced).toBe("Upload-Length: must be a whole number of bytes");
+    }
+    // Sent beside a Content-Length it disagrees with: which one the quota should trust is unclear.
+    const both = await put(user.apiKey, "bad-length.bin", "0123456789", { "Upload-Length": "5" });
+    expect(both.status).toBe(400);
+    expect((await both.json<ErrorBody>()).error.message).toContain("Upload-Length: must equal Content-Length");
+    expect(await env.VOLUMES.head(`volumes/${user.id}/bad-length.bin`)).toBeNull();
+  });
+
+  it("answers a bad limit or cursor on the listing with a 400 naming it", async () => {
+    for (const limit of ["0", "1001", "abc", "1.5", "-3"]) {
+      const res = await call(`/api/v1/volume/files?limit=${limit}`, { key: user.apiKey });
+      expect(res.status, limit).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain("limit");
+    }
+    for (const cursor of ["%00", "caf%C3%A9", "a%20b", "x".repeat(2049)]) {
+      const res = await call(`/api/v1/volume/files?cursor=${cursor}`, { key: user.apiKey });
+      expect(res.status, cursor).toBe(400);
+      const body = await res.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain("cursor: not a cursor from a previous page");
+    }
+  });
+
+  it("serves only safe types inline; HTML, SVG, XML and the unknown download as attachments, never sniffed", async () => {
+    const cases: [string, string, string][] = [
+      ["page.html", "text/html", "attachment"],
+      ["page.htm", "text/html; charset=utf-8", "attachment"],
+      ["pic.svg", "image/svg+xml", "attachment"],
+      ["feed.xml", "application/xml", "attachment"],
+      ["doc.xhtml", "application/xhtml+xml", "attachment"],
+      ["doc.pdf", "application/pdf", "attachment"],
+      ["blob", "application/octet-stream", "attachment"],
+      ["pic.png", "image/png", "inline"],
+      ["notes.txt", "text/plain; charset=utf-8", "inline"],
+      ["data.json", "application/json", "inline"],
+    ];
+    for (const [name, type, disposition] of cases) {
+      expect(
+        (await put(user.apiKey, `served/${name}`, "<script>alert(1)</script>", { "Content-Type": type })).status,
+      ).toBe(201);
+      for (const headers of [{}, { Range: "bytes=0-3" }] as Record<string, string>[]) {
+        const res = await call(fileUrl(`served/${name}`), { key: user.apiKey, headers });
+        expect(res.headers.get("Content-Type"), name).toBe(type);
+        expect(res.headers.get("Content-Disposition"), name).toBe(`${disposition}; filename*=UTF-8''${name}`);
+        expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+        expect(res.headers.get("Content-Security-Policy")).toContain("sandbox");
+        await res.body?.cancel();
+      }
+    }
+  });
+
   it("stores nothing when a streamed body does not match its announced length", async () => {
     const before = await usage(user.apiKey);
     for (const [announced, says] of [
@@ -185,10 +245,12 @@ describe("files", () => {
         sent += MiB;
       },
     });
-    const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) }).catch(
-      () => undefined,
-    );
-    if (res) expect(res.status).toBe(400);
+    // workerd hands the Worker a body whose sender failed as one that ended early: always this 400.
+    const res = await put(user.apiKey, "aborted.bin", breaking, { "Upload-Length": String(10 * MiB) });
+    expect(res.status).toBe(400);
+    const body = await res.json<ErrorBody>();
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.message).toContain(`ended after ${3 * MiB} of the ${10 * MiB} bytes announced`);
     // The reservation is released once the Worker sees the failure.
     await expect.poll(async () => (await usage(user.apiKey)).reservedBytes).toBe(0);
     expect(await usage(user.apiKey)).toEqual(before);
@@ -256,6 +318,8 @@ describe("names", () => {
     ["multi-byte names over 512 bytes", encodeURIComponent("é".repeat(257)), "512 bytes"],
     ["an empty name", "", "empty"],
     ["bad percent-encoding", "a%E0%A4%A", "percent-encoding"],
+    ["bidirectional controls", encodeURIComponent("evil\u202etxt.exe"), "bidirectional"],
+    ["an isolate/mark control", encodeURIComponent("a\u2066b\u200f"), "bidirectional"],
   ];
   for (const [rule, raw, mentions] of bad) {
     it(`refuses ${rule} on every method`, async () => {
@@ -281,6 +345,22 @@ describe("names", () => {
     expect((await put(key, "données/résumé ✓.txt", "x")).status).toBe(201);
     const read = await call(fileUrl("données/résumé ✓.txt"), { key });
     expect(await read.text()).toBe("x");
+  });
+
+  it("stores NFC and NFD spellings of a name as one file, listed in NFC", async () => {
+    const u = await createUser("nfc");
+    const nfd = "re\u0301sume\u0301.txt";
+    const nfc = "r\u00e9sum\u00e9.txt";
+    expect((await put(u.apiKey, nfd, "first")).status).toBe(201);
+    const second = await put(u.apiKey, nfc, "second");
+    expect(second.status).toBe(200);
+    expect(await second.json()).toMatchObject({ name: nfc, replaced: true });
+    expect(await (await call(fileUrl(nfd), { key: u.apiKey })).text()).toBe("second");
+    const listed = await call(`/api/v1/volume/files?prefix=${encodeURIComponent("re\u0301")}`, { key: u.apiKey });
+    expect((await listed.json<{ items: { name: string }[] }>()).items.map((i) => i.name)).toEqual([nfc]);
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 6, fileCount: 1 });
+    expect((await call(fileUrl(nfd), { key: u.apiKey, method: "DELETE" })).status).toBe(204);
+    expect(await r2Totals(u.id)).toEqual({ bytes: 0, count: 0 });
   });
 
   it("checks the listing prefix", async () => {
@@ -328,11 +408,15 @@ describe("quota", () => {
     expect((await res.json<ErrorBody>()).error.code).toBe("quota_exceeded");
     expect(await env.VOLUMES.head(`volumes/${u.id}/b.bin`)).toBeNull();
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 60 * MiB, fileCount: 1, reservedBytes: 0 });
-    // A file bigger than the whole quota never fits.
-    expect(
-      (await put(u.apiKey, "huge.bin", "x", { "Content-Length": String(101 * MiB) }).catch(() => undefined))?.status ??
-        507,
-    ).toBe(507);
+    // A file bigger than the whole quota never fits: refused before its body is read.
+    const huge = await put(u.apiKey, "huge.bin", sized(101 * MiB));
+    expect(huge.status).toBe(507);
+    const refusal = await huge.json<ErrorBody>();
+    expect(refusal.error.code).toBe("quota_exceeded");
+    expect(refusal.error.message).toContain("Nothing was stored");
+    expect(await env.VOLUMES.head(`volumes/${u.id}/huge.bin`)).toBeNull();
+    expect(await r2Totals(u.id)).toEqual({ bytes: 60 * MiB, count: 1 });
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 60 * MiB, fileCount: 1, reservedBytes: 0 });
   });
 
   it("counts only the difference when overwriting", async () => {
