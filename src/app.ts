@@ -4,6 +4,7 @@ import { timing } from "hono/timing";
 import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
 import { requestId } from "./middleware/request-id.ts";
+import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -20,6 +21,7 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requestId);
+  app.use("*", securityHeaders);
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).
   app.use("/api/*", timing({ totalDescription: "Worker" }));
   app.onError(errorResponse);
