@@ -5,6 +5,7 @@ import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
 import { cors } from "./middleware/cors.ts";
 import { requestId } from "./middleware/request-id.ts";
+import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -21,6 +22,7 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requestId);
+  app.use("*", securityHeaders);
   // Before auth: a browser's preflight carries no credentials, and error responses need the headers too.
   app.use("/api/*", cors);
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).

@@ -1,5 +1,6 @@
 // The Phoenix HTTP API as the page uses it: authenticated fetches, one error type, and the SSE reader.
 
+/** @import { ErrorCode } from "./facts.js" */
 /** @import { ExecutionEvent, HistoryItem, HistoryPage, Stats, StreamError, VolumeFilePage, VolumeInfo } from "./types.js" */
 import { ERROR_STATUS } from "./facts.js";
 
@@ -22,7 +23,7 @@ export class ApiError extends Error {
   }
 }
 
-/** @param {string} code @returns {code is import("./facts.js").ErrorCode} */
+/** @param {string} code @returns {code is ErrorCode} */
 const isErrorCode = (code) => Object.hasOwn(ERROR_STATUS, code);
 
 /** The HTTP status the API sends with `code`; 500 for a code this page does not know. @param {string} code */

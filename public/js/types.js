@@ -2,7 +2,6 @@
 // never loads this file. Execution shapes are the server's own types; the others mirror the src/ file named.
 
 /** @import { ExecutionResult, ExecutionStatus, Language } from "../../src/executions/types.ts" */
-/** @import { ApiErrorData } from "../../src/error-codes.ts" */
 
 /**
  * A run as history lists it (src/executions/history.ts HistoryItem): the result plus its code.
@@ -44,9 +43,10 @@
  */
 
 /**
- * An SSE `error` event: `{error: {code, message, retryAfterSeconds?}}`, where newer servers add the HTTP
- * `status` and the `requestId` (and may send those fields at the top level rather than under `error`).
- * @typedef {Partial<ApiErrorData> & {status?: number, requestId?: string}} StreamError
+ * An SSE `error` event: `{error: {code, message, retryAfterSeconds?}}` (src/error-codes.ts ApiErrorData),
+ * where newer servers add the HTTP `status` and the `requestId` (and may send those fields at the top level
+ * rather than under `error`). The code is any string: a newer server may send one this page does not know.
+ * @typedef {{code?: string, message?: string, retryAfterSeconds?: number, status?: number, requestId?: string}} StreamError
  * @typedef {StreamError & {error?: StreamError}} StreamErrorEvent
  */
 

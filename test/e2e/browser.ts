@@ -1,5 +1,5 @@
 // Shared by the browser tests: Debian's Chromium through playwright-core, headless and root-safe,
-// plus small helpers for the stack's API and for screenshots.
+// plus small helpers for the stack's API (users, runs, gate files) and for screenshots.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -51,4 +51,36 @@ export async function execute(
   });
   if (!res.ok) throw new Error(`execute: ${res.status} ${await res.text()}`);
   return (await res.json()) as { id: string; status: string };
+}
+
+/** A new user with a fresh API key, made through the owner API (each test has its own). */
+export async function createUser(
+  baseUrl: string,
+  ownerToken: string,
+  name: string,
+): Promise<{ id: string; apiKey: string }> {
+  const res = await api(baseUrl, ownerToken, "/api/v1/admin/users", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  if (res.status !== 201) throw new Error(`creating a user: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; apiKey: string };
+}
+
+/**
+ * Shell code that waits until `path` exists in its sandbox, then prints `after`: it holds its run (and its
+ * concurrency slot) for exactly as long as a test wants, without relying on how long anything takes.
+ */
+export function gatedShell(path: string, after = ""): string {
+  return `while [ ! -e ${path} ]; do sleep 0.05; done${after ? `\necho ${after}` : ""}`;
+}
+
+/** Creates `path` in a conversation's sandbox through the API, releasing the code waiting for it. */
+export async function openGate(baseUrl: string, apiKey: string, conversationId: string, path: string): Promise<void> {
+  const res = await api(baseUrl, apiKey, `/api/v1/sandboxes/${conversationId}/file?path=${encodeURIComponent(path)}`, {
+    method: "PUT",
+    body: "go",
+  });
+  if (!res.ok) throw new Error(`opening the gate ${path}: ${res.status} ${await res.text()}`);
 }

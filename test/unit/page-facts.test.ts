@@ -1,9 +1,9 @@
-// The page's copy of the server's facts (public/js/facts.js) is exactly what scripts/page-facts.ts
-// generates from src/ today, and it behaves as the API does: run `npm run facts` when this fails.
+// What the page takes from src/ (public/js/facts.js, public/_headers) is exactly what scripts/page-facts.ts
+// generates today, and facts.js behaves as the API does: run `npm run facts` when this fails.
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { FACTS_PATH, pageFacts } from "../../scripts/page-facts.ts";
+import { FACTS_PATH, HEADERS_PATH, pageFacts, pageHeaders } from "../../scripts/page-facts.ts";
 import { ERROR_STATUS } from "../../src/error-codes.ts";
 import { LANGUAGES } from "../../src/executions/types.ts";
 import { conversationIdSchema } from "../../src/validation.ts";
@@ -51,5 +51,11 @@ describe("public/js/facts.js", () => {
   it("tells a bad conversation id in the API's words", async () => {
     const facts = await loadFacts();
     expect(conversationIdSchema.safeParse("bad id!").error?.issues[0]?.message).toBe(facts.CONVERSATION_ID_RULE);
+  });
+});
+
+describe("public/_headers", () => {
+  it("is what `npm run facts` generates from src/middleware/security-headers.ts", async () => {
+    expect(await readFile(HEADERS_PATH, "utf8")).toBe(pageHeaders());
   });
 });
