@@ -54,8 +54,9 @@ def sel_wait_writable():
 
 
 def apply_limits(limits):
-    for name, key in (("nproc", resource.RLIMIT_NPROC), ("fsize", resource.RLIMIT_FSIZE),
-                      ("as", resource.RLIMIT_AS), ("nofile", resource.RLIMIT_NOFILE)):
+    # (no RLIMIT_NPROC: it counts per uid across every sandbox; the pids cgroup limits each one)
+    for name, key in (("fsize", resource.RLIMIT_FSIZE), ("as", resource.RLIMIT_AS),
+                      ("nofile", resource.RLIMIT_NOFILE)):
         value = limits.get(name)
         if isinstance(value, int) and value > 0:
             try:

@@ -71,9 +71,9 @@ function detailJson(sandbox: SandboxRec, limits: Limits) {
     startedAt: sandbox.startedAt.toISOString(),
     endAt: sandbox.endAt.toISOString(),
     state: "running",
-    cpuCount: 2,
+    cpuCount: Math.max(1, Math.ceil(limits.cpus)),
     memoryMB: Math.round(limits.memoryBytes / 1024 / 1024),
-    diskSizeMB: Math.round(limits.fileSizeBytes / 1024 / 1024),
+    diskSizeMB: Math.round(limits.diskBytes / 1024 / 1024),
     envdVersion: ENVD_VERSION,
   };
 }

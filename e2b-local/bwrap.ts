@@ -1,14 +1,15 @@
 // The bubblewrap argv of one sandbox: its namespaces, capabilities and the view of view.ts (system
-// dirs read-only, the box's own home/tmp/root, generated passwd/group, its own /proc and /dev).
+// dirs read-only, the box's own home/tmp/root/var-tmp, generated passwd/group/resolv.conf, its own
+// /proc and /dev). The bounding set is cut by DROP_CAPS, through which the agent is started.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { AGENT_PATH, HIDDEN_ETC, KEEP_CAPS, PROC_READONLY, SANDBOX_PATH, systemBinds } from "./view.ts";
+import { AGENT_PATH, HIDDEN_ETC, KEEP_CAPS, PROC_READONLY, SANDBOX_PATH, boxPaths, systemBinds } from "./view.ts";
 
 /** bwrap's options (passed through `--args`, so host paths stay out of the sandbox's `ps`) for box dir `dir`. */
-export function bwrapArgs(dir: string, internet: boolean): string[] {
-  const args: string[] = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "e2b"];
-  if (!internet) args.push("--unshare-net");
-  args.push("--cap-drop", "ALL");
+export function bwrapArgs(dir: string): string[] {
+  const paths = boxPaths(dir);
+  // always a network namespace of its own: internet egress, when asked for, is attached to it (network.ts)
+  const args = ["--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"];
+  args.push("--hostname", "e2b", "--cap-drop", "ALL");
   for (const cap of KEEP_CAPS) args.push("--cap-add", `CAP_${cap.toUpperCase()}`);
   for (const bind of systemBinds()) {
     if (bind.kind === "symlink") args.push("--symlink", bind.src, bind.dest);
@@ -17,11 +18,14 @@ export function bwrapArgs(dir: string, internet: boolean): string[] {
   for (const file of HIDDEN_ETC) if (existsSync(file)) args.push("--ro-bind", "/dev/null", file);
   args.push(
     "--ro-bind",
-    join(dir, "etc", "passwd"),
+    paths.passwd,
     "/etc/passwd",
     "--ro-bind",
-    join(dir, "etc", "group"),
+    paths.group,
     "/etc/group",
+    "--ro-bind",
+    paths.resolvConf,
+    "/etc/resolv.conf",
     "--perms",
     "0755",
     "--dir",
@@ -34,19 +38,22 @@ export function bwrapArgs(dir: string, internet: boolean): string[] {
     "0755",
     "--dir",
     "/run/e2b",
-    "--perms",
-    "01777",
-    "--dir",
-    "/var/tmp",
     "--bind",
-    join(dir, "home"),
+    paths.home,
     "/home/user",
     "--bind",
-    join(dir, "tmp"),
+    paths.tmp,
     "/tmp",
     "--bind",
-    join(dir, "root"),
+    paths.root,
     "/root",
+    "--perms",
+    "0755",
+    "--dir",
+    "/var",
+    "--bind",
+    paths.varTmp,
+    "/var/tmp",
     "--proc",
     "/proc",
   );
@@ -64,6 +71,9 @@ export function bwrapArgs(dir: string, internet: boolean): string[] {
     "--setenv",
     "PATH",
     SANDBOX_PATH,
+    // the new root itself (a tmpfs) read-only too: the only writable places are the box's disk
+    "--remount-ro",
+    "/",
   );
   return args;
 }

@@ -1,7 +1,8 @@
 // The sandbox's filesystem as the Files API sees it: sandbox paths are resolved against the same
 // mount table the sandbox was started with, component by component, following symlinks *inside the
 // sandbox's view*, so a symlink in /home/user can never lead the API to a host file the sandbox
-// cannot see. Writable mounts are the sandbox's own /home/user, /tmp and /root.
+// cannot see. Writable mounts are the sandbox's own /home/user, /tmp, /root and /var/tmp (folders of
+// its disk, disk.ts).
 //
 // Race safety. Sandbox code can change its folders at any moment, e.g. swap a checked directory or
 // file for a symlink to a host path between our check and our operation. So no operation ever
@@ -21,7 +22,7 @@ import { lstat, mkdir, open, readlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { ServerError } from "./errors.ts";
-import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, systemBinds } from "./view.ts";
+import { AGENT_PATH, HIDDEN_ETC, USER_GID, USER_UID, boxPaths, systemBinds } from "./view.ts";
 
 export type Mount = { sb: string; host: string; rw: boolean };
 
@@ -42,13 +43,16 @@ function systemMounts(): Mount[] {
 }
 
 export function sandboxMounts(dir: string): Mount[] {
+  const paths = boxPaths(dir);
   return [
     ...systemMounts(),
-    { sb: "/etc/passwd", host: join(dir, "etc", "passwd"), rw: false },
-    { sb: "/etc/group", host: join(dir, "etc", "group"), rw: false },
-    { sb: "/home/user", host: join(dir, "home"), rw: true },
-    { sb: "/tmp", host: join(dir, "tmp"), rw: true },
-    { sb: "/root", host: join(dir, "root"), rw: true },
+    { sb: "/etc/passwd", host: paths.passwd, rw: false },
+    { sb: "/etc/group", host: paths.group, rw: false },
+    { sb: "/etc/resolv.conf", host: paths.resolvConf, rw: false },
+    { sb: "/home/user", host: paths.home, rw: true },
+    { sb: "/tmp", host: paths.tmp, rw: true },
+    { sb: "/root", host: paths.root, rw: true },
+    { sb: "/var/tmp", host: paths.varTmp, rw: true },
   ];
 }
 

@@ -47,10 +47,12 @@ function probeUnshare(): Isolation | null {
     let dir: string | null = null;
     try {
       dir = mkdtempSync(join(tmpdir(), "e2b-local-probe-"));
-      for (const sub of ["home", "tmp", "root", "etc", "mnt"]) mkdirSync(join(dir, sub));
+      for (const sub of ["fs/home", "fs/tmp", "fs/root", "fs/vartmp", "etc", "mnt"])
+        mkdirSync(join(dir, sub), { recursive: true });
       writeFileSync(join(dir, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
       writeFileSync(join(dir, "etc", "group"), "root:x:0:\n");
-      const result = spawnSync(bin, unshareArgs(dir, false, ["/bin/true"]), {
+      writeFileSync(join(dir, "etc", "resolv.conf"), "");
+      const result = spawnSync(bin, unshareArgs(dir, ["/bin/true"]), {
         stdio: "ignore",
         timeout: 10_000,
         env: { PATH: SANDBOX_PATH },

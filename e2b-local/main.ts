@@ -1,5 +1,6 @@
 // `npm run e2b-local`: run e2b-local in the foreground.
-// Env: E2B_LOCAL_HOST (127.0.0.1), E2B_LOCAL_PORT (49982), E2B_LOCAL_DATA_DIR, E2B_LOCAL_API_KEY, E2B_LOCAL_ISOLATION (bwrap|unshare).
+// Env: E2B_LOCAL_HOST, _PORT, _DATA_DIR, _API_KEY (random when unset), _ISOLATION, and the per-sandbox
+// limits _MEMORY_MB, _CPUS, _PIDS, _DISK_MB (see e2b-local/README.md).
 import { startE2bLocal } from "./server.ts";
 
 const stamp = () => new Date().toISOString();
@@ -13,6 +14,12 @@ try {
 const s = srv;
 console.log(`${stamp()} e2b-local listening on ${s.url} (isolation: ${s.isolation.kind})`);
 console.log(`  E2B_API_URL=${s.url} E2B_SANDBOX_URL=${s.url} E2B_API_KEY=${s.apiKey}`);
+const MiB = 1024 * 1024;
+const { memoryBytes, cpus, pids, diskBytes } = s.limits;
+console.log(
+  `  per sandbox: memory ${memoryBytes / MiB} MiB, ${cpus} CPU, ${pids} pids, disk ${diskBytes / MiB} MiB` +
+    (s.notEnforced.length ? " (not all enforced here, see above)" : ""),
+);
 let stopping = false;
 const stop = async (sig: string) => {
   if (stopping) return;

@@ -3,9 +3,8 @@
 import type { ServerResponse } from "node:http";
 import type { FSWatcher } from "node:fs";
 import { randomBytes } from "node:crypto";
-import type { Isolation } from "./isolation.ts";
 import { Box } from "./sandbox.ts";
-import type { Limits } from "./sandbox.ts";
+import type { BoxHost } from "./sandbox.ts";
 import { sandboxMounts } from "./files.ts";
 import type { Mount } from "./files.ts";
 
@@ -29,9 +28,7 @@ export type SandboxRec = {
 };
 
 export type RegistryOptions = {
-  dataDir: string;
-  isolation: Isolation;
-  limits: Limits;
+  host: BoxHost;
   /** spare pre-started boxes to keep */
   poolSize: number;
   log: (line: string) => void;
@@ -74,7 +71,7 @@ export class Registry {
   }
 
   private newBox(internet: boolean): Box {
-    return new Box(this.opts.dataDir, this.opts.isolation, this.opts.limits, internet);
+    return new Box(this.opts.host, internet);
   }
 
   /** Start spare boxes until the pool (ready + starting) is full. */

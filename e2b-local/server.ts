@@ -12,8 +12,12 @@ import { ServerError } from "./errors.ts";
 import { sendError, sendJson } from "./http.ts";
 import { pickIsolation } from "./isolation.ts";
 import type { Isolation, IsolationKind } from "./isolation.ts";
+import { Cgroups } from "./cgroups.ts";
+import { probeDisk } from "./disk.ts";
+import { cleanLeftovers } from "./leftovers.ts";
+import { probeEgress } from "./network.ts";
 import { DEFAULT_LIMITS } from "./sandbox.ts";
-import type { Limits } from "./sandbox.ts";
+import type { BoxHost, Limits } from "./sandbox.ts";
 import { SANDBOX_PATH, USER_UID } from "./view.ts";
 import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
@@ -21,10 +25,30 @@ import { envdHandler } from "./envd.ts";
 
 export { ENVD_VERSION } from "./api.ts";
 
-/** The default API key (E2B_LOCAL_API_KEY overrides). Hex after `e2b_` so format checks pass. */
-export const DEFAULT_API_KEY = "e2b_10ca1000000000000000000000000000000000";
-/** Also accepted when no E2B_LOCAL_API_KEY is configured (the name the issue uses). */
-const LEGACY_DEFAULT_KEY = "e2b_local";
+/** A fresh random API key, for a server started without one. Hex after `e2b_` so SDK format checks pass. */
+export const randomApiKey = () => `e2b_${randomBytes(20).toString("hex")}`;
+
+/** A positive number from env var `name` times `unit`, or undefined when unset. */
+function envNumber(name: string, unit: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`e2b-local: ${name} must be a positive number, not ${raw}`);
+  return value * unit;
+}
+
+/** Limits from the environment (E2B_LOCAL_MEMORY_MB, _CPUS, _PIDS, _DISK_MB), below the options. */
+function envLimits(): Partial<Limits> {
+  const limits: Partial<Limits> = {
+    memoryBytes: envNumber("E2B_LOCAL_MEMORY_MB", 1024 * 1024),
+    cpus: envNumber("E2B_LOCAL_CPUS", 1),
+    pids: envNumber("E2B_LOCAL_PIDS", 1),
+    diskBytes: envNumber("E2B_LOCAL_DISK_MB", 1024 * 1024),
+  };
+  for (const key of Object.keys(limits) as Array<keyof Limits>) if (limits[key] === undefined) delete limits[key];
+  return limits;
+}
 
 export type E2bLocalOptions = {
   host?: string;
@@ -47,24 +71,47 @@ export type E2bLocal = {
   /** for the benchmark: spawn argv n times inside the sandbox directly (no server), durations in ms */
   benchFloor(sandboxId: string, argv: string[], n: number): Promise<number[]>;
   isolation: Isolation;
+  /** the limits each sandbox gets */
+  limits: Limits;
+  /** one sentence per limit this host cannot enforce (also logged at start); empty when all are */
+  notEnforced: string[];
 };
 
 export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLocal> {
   const host = opts.host ?? process.env.E2B_LOCAL_HOST ?? "127.0.0.1";
   const port = opts.port ?? (process.env.E2B_LOCAL_PORT ? Number(process.env.E2B_LOCAL_PORT) : 49982);
-  const envKey = process.env.E2B_LOCAL_API_KEY;
-  const apiKey = opts.apiKey ?? envKey ?? DEFAULT_API_KEY;
-  const apiKeys = !opts.apiKey && !envKey ? [apiKey, LEGACY_DEFAULT_KEY] : [apiKey];
+  // no public default: without a configured key, a random one (printed by main.ts, read by the tests)
+  const apiKey = opts.apiKey || process.env.E2B_LOCAL_API_KEY || randomApiKey();
+  const apiKeys = [apiKey];
   const dataDir =
     opts.dataDir ??
     process.env.E2B_LOCAL_DATA_DIR ??
     join(tmpdir(), `e2b-local-${process.pid}-${randomBytes(3).toString("hex")}`);
   const log = opts.log ?? (() => {});
-  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const limits: Limits = { ...DEFAULT_LIMITS, ...envLimits(), ...opts.limits };
   const isolation = pickIsolation(opts.isolation ?? (process.env.E2B_LOCAL_ISOLATION || undefined));
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  const cleaned = cleanLeftovers(dataDir);
+  if (cleaned) log(`cleaned ${cleaned} data folder(s) left by e2b-local servers that are gone`);
 
-  const registry = new Registry({ dataDir, isolation, limits, poolSize: opts.poolSize ?? 2, log });
+  // what this host can enforce; whatever it cannot is said in one line, and e2b-local runs on
+  const problems: string[] = [];
+  const cgroups = Cgroups.setup(limits, problems);
+  const disk = probeDisk(problems);
+  const egress = probeEgress();
+  if (typeof egress === "string") problems.push(egress);
+  if (problems.length)
+    (opts.log ?? console.warn)(`e2b-local: limits NOT enforced on this host: ${problems.join("; ")}`);
+  const boxHost: BoxHost = {
+    dataDir,
+    isolation,
+    limits,
+    cgroups,
+    disk,
+    egress: typeof egress === "string" ? null : egress,
+  };
+
+  const registry = new Registry({ host: boxHost, poolSize: opts.poolSize ?? 2, log });
   const handleApi = apiHandler({ registry, apiKeys, limits });
   const handleEnvd = envdHandler({ registry, limits });
 
@@ -107,6 +154,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     port: actualPort,
     apiKey,
     isolation,
+    limits,
+    notEnforced: problems,
     async benchFloor(sandboxId, argv, n) {
       const sandbox = registry.get(sandboxId);
       if (!sandbox) throw new Error("no such sandbox");
@@ -117,6 +166,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       server.close();
       server.closeAllConnections();
       await registry.close();
+      await cgroups.close();
       if (!opts.dataDir && !process.env.E2B_LOCAL_DATA_DIR)
         await rm(dataDir, { recursive: true, force: true }).catch(() => {});
     },

@@ -1,6 +1,7 @@
 // What every sandbox sees, whichever isolation builds it: its users, PATH, the host directories
 // exposed read-only, the parts of /proc and /etc that are locked or hidden, and root's capabilities.
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const AGENT_PATH = fileURLToPath(new URL("./agent.py", import.meta.url));
@@ -66,3 +67,35 @@ export const KEEP_CAPS = [
   "audit_write",
   "setfcap",
 ];
+
+/**
+ * The command prefix every sandbox's agent is started through (both isolations): no_new_privs, an
+ * empty inheritable (hence ambient) set, and the bounding set cut to KEEP_CAPS, so root in the
+ * sandbox (and anything it execs) can never hold more than those.
+ */
+export const DROP_CAPS = [
+  "setpriv",
+  "--no-new-privs",
+  "--inh-caps=-all",
+  `--bounding-set=-all,${KEEP_CAPS.map((cap) => `+${cap}`).join(",")}`,
+];
+
+/** Where the parts of box folder `dir` are on the host. */
+export function boxPaths(dir: string) {
+  const disk = join(dir, "fs");
+  return {
+    /** the box's disk (disk.ts): the writable places below are its folders */
+    disk,
+    image: join(dir, "disk.img"),
+    home: join(disk, "home"),
+    tmp: join(disk, "tmp"),
+    root: join(disk, "root"),
+    varTmp: join(disk, "vartmp"),
+    /** generated files bound read-only over the host's */
+    passwd: join(dir, "etc", "passwd"),
+    group: join(dir, "etc", "group"),
+    resolvConf: join(dir, "etc", "resolv.conf"),
+    /** the unshare path's new root */
+    mnt: join(dir, "mnt"),
+  };
+}

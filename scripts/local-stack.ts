@@ -19,6 +19,8 @@ export interface StackOptions {
   persistTo?: string;
   /** The owner token; a random one when absent. */
   ownerToken?: string;
+  /** e2b-local's API key (handed to the Worker as E2B_API_KEY); a random one when absent. */
+  e2bApiKey?: string;
   /** Extra vars for the Worker (e.g. limits). */
   vars?: Record<string, string>;
   /** Where e2b-local and wrangler write their lines. */
@@ -85,7 +87,7 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 
 export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? (() => {});
-  const e2b = await startE2bLocal({ port: opts.e2bPort ?? 0, log });
+  const e2b = await startE2bLocal({ port: opts.e2bPort ?? 0, apiKey: opts.e2bApiKey, log });
   const ownerToken = opts.ownerToken ?? randomBytes(24).toString("base64url");
   const persist = opts.persistTo ? ["--persist-to", opts.persistTo] : [];
   let wrangler: ChildProcess | undefined;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { randomApiKey } from "../e2b-local/server.ts";
 import { ROOT, startLocalStack } from "./local-stack.ts";
 
 const DEV_VARS = join(ROOT, ".dev.vars");
@@ -19,9 +20,24 @@ function parseVars(text: string): Record<string, string> {
   return vars;
 }
 
-/** .dev.vars with a random owner token and e2b-local's URLs, written once and then kept. */
+/** The public key e2b-local used to accept by default; a .dev.vars still holding it gets a random one. */
+const OLD_PUBLIC_KEY = "e2b_10ca1000000000000000000000000000000000";
+
+/**
+ * .dev.vars with a random owner token, e2b-local's URLs and a random e2b-local API key, written once
+ * and then kept (e2b-local is started with that key, so the Worker and e2b-local agree across restarts).
+ */
 async function devVars(): Promise<Record<string, string>> {
-  if (!existsSync(DEV_VARS)) {
+  if (existsSync(DEV_VARS)) {
+    const text = await readFile(DEV_VARS, "utf8");
+    const key = parseVars(text).E2B_API_KEY;
+    if (!key || key === OLD_PUBLIC_KEY) {
+      const line = `E2B_API_KEY="${randomApiKey()}"`;
+      const kept = text.split("\n").filter((l) => !/^\s*E2B_API_KEY\s*=/.test(l));
+      await writeFile(DEV_VARS, `${kept.join("\n").trimEnd()}\n${line}\n`);
+      console.log("gave .dev.vars a random e2b-local API key (e2b-local no longer has a public default key)");
+    }
+  } else {
     const url = `http://127.0.0.1:${E2B_PORT}`;
     await writeFile(
       DEV_VARS,
@@ -30,11 +46,11 @@ async function devVars(): Promise<Record<string, string>> {
         `OWNER_TOKEN="${randomBytes(24).toString("base64url")}"`,
         `E2B_API_URL="${url}"`,
         `E2B_SANDBOX_URL="${url}"`,
-        `E2B_API_KEY="${process.env.E2B_LOCAL_API_KEY ?? "e2b_10ca1000000000000000000000000000000000"}"`,
+        `E2B_API_KEY="${process.env.E2B_LOCAL_API_KEY || randomApiKey()}"`,
         "",
       ].join("\n"),
     );
-    console.log("wrote .dev.vars (owner token and e2b-local URLs)");
+    console.log("wrote .dev.vars (owner token, e2b-local URLs and API key)");
   }
   return parseVars(await readFile(DEV_VARS, "utf8"));
 }
@@ -46,6 +62,7 @@ const stack = await startLocalStack({
   port: PORT,
   e2bPort: E2B_PORT,
   ownerToken: vars.OWNER_TOKEN,
+  e2bApiKey: vars.E2B_API_KEY,
   log: (line) => {
     if (verbose || !line.startsWith("[wrangler]")) console.log(line);
   },

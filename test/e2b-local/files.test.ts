@@ -1,7 +1,36 @@
-import { describe, expect, it } from "vitest";
-import { gzipSync } from "node:zlib";
+// The Files API through the SDK: reads and writes (text, bytes, streams, gzip), listings, moves and
+// removal, symlinks that stay inside the sandbox's view, and directory watching.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "node:http";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { FileNotFoundError, FilesystemEventType, type FilesystemEvent } from "e2b";
-import { withSandbox } from "./helpers.ts";
+import { conn, withSandbox } from "./helpers.ts";
+
+/** GET without any decoding: the bytes as they came over the wire. */
+function rawGet(url: string, headers: Record<string, string>) {
+  return new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+// A host file for the symlink test, made here (a fixed path could be missing elsewhere and pass trivially).
+let canary = "";
+beforeAll(async () => {
+  canary = join(await mkdtemp(join(tmpdir(), "e2b-canary-")), "host.json");
+  await writeFile(canary, '{"host": true}');
+});
+afterAll(() => rm(join(canary, ".."), { recursive: true, force: true }));
 
 const allBytes = () => Uint8Array.from({ length: 512 }, (_, i) => i % 256);
 
@@ -27,19 +56,35 @@ describe("files", () => {
       const chunks: Uint8Array[] = [];
       for await (const c of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
       expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes));
-      // gzip in both directions
+      // gzip in both directions, through the SDK
       expect(Array.from(await sb.files.read("/tmp/bin.dat", { format: "bytes", gzip: true }))).toEqual(
         Array.from(bytes),
       );
       await sb.files.write("/tmp/gz.txt", "compressed body", { gzip: true });
       expect(await sb.files.read("/tmp/gz.txt")).toBe("compressed body");
+      // and on the wire: a download asked for gzip is gzip bytes, an upload sent gzipped is stored unpacked
+      const token = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
+      const headers = { "E2b-Sandbox-Id": sb.sandboxId, "X-Access-Token": token };
+      const raw = await rawGet(`${conn().sandboxUrl}/files?path=/tmp/bin.dat`, {
+        ...headers,
+        "Accept-Encoding": "gzip",
+      });
+      expect(raw.headers["content-encoding"]).toBe("gzip");
+      expect([...raw.body.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+      expect(Array.from(gunzipSync(raw.body))).toEqual(Array.from(bytes));
+      const up = await fetch(`${conn().sandboxUrl}/files?path=/tmp/gz2.txt`, {
+        method: "POST",
+        headers: { ...headers, "Content-Type": "application/octet-stream", "Content-Encoding": "gzip" },
+        body: gzipSync("sent gzipped"),
+      });
+      expect(up.status).toBe(200);
+      expect(await sb.files.read("/tmp/gz2.txt")).toBe("sent gzipped");
       // empty file
       await sb.files.write("/tmp/empty", "");
       expect(await sb.files.read("/tmp/empty")).toBe("");
       // a file written by a command is read back
       await sb.commands.run("printf 'from cmd' > /tmp/c.txt");
       expect(await sb.files.read("/tmp/c.txt")).toBe("from cmd");
-      void gzipSync;
     });
   });
 
@@ -96,18 +141,24 @@ describe("files", () => {
     await withSandbox(async (sb) => {
       await sb.files.write("/home/user/real.txt", "real");
       await sb.commands.run(
-        "ln -s /home/user/real.txt link.txt; ln -s /work/main/package.json host.json; ln -s ../../../../../../etc/shadow sh; ln -s /proc/1/environ env",
+        `ln -s /home/user/real.txt link.txt; ln -s ${canary} host.json; ln -s ../../../../../../etc/shadow sh; ln -s /proc/1/environ env`,
       );
+      expect(existsSync(canary)).toBe(true);
       expect(await sb.files.read("/home/user/link.txt")).toBe("real");
       const info = await sb.files.getInfo("/home/user/link.txt");
       expect(info.symlinkTarget).toBe("/home/user/real.txt");
-      // /work does not exist inside the sandbox, so neither does the link's target
+      // the host file is not in the sandbox's view (its /tmp is its own), so the link leads nowhere
       await expect(sb.files.read("/home/user/host.json")).rejects.toBeInstanceOf(FileNotFoundError);
       // /etc/shadow is hidden in the sandbox
       expect(await sb.files.read("/home/user/sh")).toBe("");
       await expect(sb.files.read("/home/user/env")).rejects.toThrow();
+      // a write through it lands in the sandbox's own /tmp; the host file is untouched
+      await sb.files.write("/home/user/host.json", "x");
+      expect(await sb.files.read(canary)).toBe("x");
+      expect(await readFile(canary, "utf8")).toBe('{"host": true}');
       // writes through a link to a read-only place fail
-      await expect(sb.files.write("/home/user/host.json", "x")).rejects.toThrow();
+      await sb.commands.run("ln -s /usr/bin/e2b-not-there ro-link");
+      await expect(sb.files.write("/home/user/ro-link", "x")).rejects.toThrow();
       // /etc/passwd is the sandbox's own
       expect(await sb.files.read("/etc/passwd")).toContain("user:x:1000:1000::/home/user:/bin/bash");
     });

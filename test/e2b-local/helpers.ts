@@ -1,3 +1,5 @@
+// Shared by the e2b-local tests: the SDK connection to the test server, a sandbox that is always
+// killed, markers, polling, and a host-side search for leftover processes and open handles.
 import { inject } from "vitest";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { Sandbox } from "e2b";
@@ -16,6 +18,18 @@ export async function withSandbox<T>(fn: (sb: Sandbox) => Promise<T>, opts: Sand
     return await fn(sb);
   } finally {
     await sb.kill().catch(() => {});
+  }
+}
+
+/** Poll `check` until it returns a truthy value (a test's own timeout bounds the wait); returns it. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  intervalMs = 20,
+): Promise<Exclude<T, false | null | undefined | 0 | "">> {
+  for (;;) {
+    const value = await check();
+    if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -4,13 +4,13 @@
 // on the fallback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "e2b";
 import { startE2bLocal } from "../../e2b-local/server.ts";
 import type { E2bLocal } from "../../e2b-local/server.ts";
-import { hostLeftovers, marker } from "./helpers.ts";
+import { hostLeftovers, marker, waitFor } from "./helpers.ts";
 
 /** Prints those of its (file) arguments that exist and can be opened for writing; nothing is written. */
 const WRITABLE_PY = `
@@ -31,13 +31,18 @@ describe.each(["bwrap", "unshare"] as const)("isolation %s", (kind) => {
   let dataDir: string;
   const conn = () => ({ apiUrl: srv.url, sandboxUrl: srv.url, apiKey: srv.apiKey });
 
+  // a host file no sandbox may see, made here so the check cannot pass on a machine that lacks it
+  let canary = "";
   beforeAll(async () => {
+    canary = join(await mkdtemp(join(tmpdir(), "e2b-canary-")), "host-only");
+    await writeFile(canary, "host");
     dataDir = await mkdtemp(join(tmpdir(), `e2b-local-kind-${kind}-`));
     srv = await startE2bLocal({ port: 0, dataDir, isolation: kind, poolSize: 1 });
   });
   afterAll(async () => {
     await srv?.close();
     await rm(dataDir, { recursive: true, force: true });
+    await rm(join(canary, ".."), { recursive: true, force: true });
   });
 
   it("runs commands as user and root, python3 and node work", async () => {
@@ -58,12 +63,15 @@ describe.each(["bwrap", "unshare"] as const)("isolation %s", (kind) => {
       const m = marker();
       const bg = await a.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
       // ps sees only the sandbox: its init (agent, under bwrap also bwrap itself), the command, the job
-      const ps = await a.commands.run("ps -eo pid=,args=");
-      const lines = ps.stdout
-        .trim()
-        .split("\n")
-        .map((l) => l.trim());
-      expect(lines.find((l) => l.startsWith(`${bg.pid} `))).toContain(m);
+      // (once its bash has exec'd the marked name, a moment after `run` returned: wait for that)
+      const lines = await waitFor(async () => {
+        const ps = await a.commands.run("ps -eo pid=,args=");
+        const found = ps.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.trim());
+        return found.some((l) => l === `${bg.pid} ${m} 600`) && found;
+      });
       for (const l of lines)
         expect(l).toMatch(/\/run\/e2b\/agent\.py|^\d+ \/bin\/bash -l -c ps|^\d+ ps -eo|^\d+ mk[a-z0-9]+ 600$/);
       expect(lines.some((l) => /^1 /.test(l))).toBe(true);
@@ -98,6 +106,7 @@ print("net", probe("1.1.1.1", 53))
       expect((await a.commands.run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).stdout).toBe("lo\n");
 
       // sandbox root: read-only system view it cannot remount, no kernel settings, no shadow, no CAP_SYS_ADMIN
+      expect(existsSync(canary)).toBe(true);
       const root = await a.commands.run(
         [
           "touch /usr/x 2>/dev/null && echo wrote-usr",
@@ -107,12 +116,16 @@ print("net", probe("1.1.1.1", 53))
           `python3 -c '${WRITABLE_PY}' /proc/sys/kernel/core_pattern /proc/sys/kernel/hostname /proc/sysrq-trigger /proc/irq/default_smp_affinity /usr/bin/env /etc/hostname /etc/passwd`,
           "(cat /etc/shadow /etc/gshadow 2>/dev/null) | wc -c",
           "cut -d: -f1 /etc/passwd | tr '\\n' ' '",
-          "test -e /work || echo no-host-files",
+          `test -e ${canary} || echo no-host-files`,
           'python3 -c \'import sys; c=int(open("/proc/self/status").read().split("CapEff:")[1].split()[0],16); print("sys_admin" if c>>21&1 else "no-sys_admin")\'',
         ].join("; "),
         { user: "root" },
       );
       expect(root.stdout).toBe("0\nroot user nobody no-host-files\nno-sys_admin\n");
+      // the bounding set is Docker's default minus mknod, under either isolation (view.ts KEEP_CAPS)
+      expect((await a.commands.run("grep CapBnd /proc/self/status", { user: "root" })).stdout).toBe(
+        "CapBnd:\t00000000a00425fb\n",
+      );
     } finally {
       await Promise.all([a.kill(), b.kill()]);
     }
@@ -128,10 +141,10 @@ print("net", probe("1.1.1.1", 53))
       timeoutMs: 0,
     });
     let dir: string | null = null;
-    for (const b of await readdir(dataDir)) if (existsSync(join(dataDir, b, "home", m))) dir = join(dataDir, b);
+    for (const b of await readdir(dataDir)) if (existsSync(join(dataDir, b, "fs", "home", m))) dir = join(dataDir, b);
     expect(dir).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await hostLeftovers(m, dir!)).length).toBeGreaterThanOrEqual(3);
+    // the background commands exec their marked names a moment after `run` returns: wait for them
+    await waitFor(async () => (await hostLeftovers(m, dir!)).length >= 3);
     expect(await sb.kill()).toBe(true);
     expect(existsSync(dir!)).toBe(false);
     expect(await hostLeftovers(m, dir!)).toEqual([]);

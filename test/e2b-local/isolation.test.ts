@@ -1,17 +1,28 @@
-import { describe, expect, it } from "vitest";
+// Sandboxes are apart from each other and from the host: files, processes, tokens, network, mounts;
+// kill leaves nothing behind; many run at once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "e2b";
-import { conn, hostLeftovers, marker, withSandbox } from "./helpers.ts";
+import { conn, hostLeftovers, marker, waitFor, withSandbox } from "./helpers.ts";
+
+// A host file the sandboxes must not see, made here (a fixed path could be missing on another machine
+// and pass trivially).
+let canary = "";
+beforeAll(async () => {
+  canary = join(await mkdtemp(join(tmpdir(), "e2b-canary-")), "host-only");
+  await writeFile(canary, "host");
+});
+afterAll(() => rm(join(canary, ".."), { recursive: true, force: true }));
 
 /** Host-side: the sandbox directory holding a file named `name` in its home (found via the data dirs). */
 async function findBoxDir(name: string): Promise<string | null> {
   for (const d of await readdir(tmpdir())) {
     if (!d.startsWith("e2b-local-test-")) continue;
     for (const b of await readdir(join(tmpdir(), d)).catch(() => [] as string[])) {
-      if (existsSync(join(tmpdir(), d, b, "home", name))) return join(tmpdir(), d, b);
+      if (existsSync(join(tmpdir(), d, b, "fs", "home", name))) return join(tmpdir(), d, b);
     }
   }
   return null;
@@ -36,12 +47,14 @@ describe("isolation", () => {
         expect(search.stdout).toBe("0\n");
         expect((await b.commands.list()).map((p) => p.pid)).not.toContain(bg.pid);
         // B's token does not drive A
+        const tokenOfB = (b as unknown as { envdAccessToken?: string }).envdAccessToken;
+        expect(tokenOfB).toMatch(/^[0-9a-f]{32}$/);
         const r = await fetch(`${inject()}/process.Process/List`, {
           method: "POST",
           headers: {
             "content-type": "application/json",
             "E2b-Sandbox-Id": a.sandboxId,
-            "X-Access-Token": (b as any).envdAccessToken ?? "x",
+            "X-Access-Token": tokenOfB!,
             "Connect-Protocol-Version": "1",
           },
           body: "{}",
@@ -72,8 +85,9 @@ for host, port in (("${url.hostname}", ${url.port}), ("1.1.1.1", 53)):
       expect(ifaces.stdout).toBe("lo\n");
       expect((await sb.commands.run("hostname")).stdout).toBe("e2b\n");
       // the host's files are not there
+      expect(existsSync(canary)).toBe(true);
       expect(
-        (await sb.commands.run("test -e /work || test -e /root/.pyenv || echo clean", { user: "root" })).stdout,
+        (await sb.commands.run(`test -e ${canary} || test -e /root/.pyenv || echo clean`, { user: "root" })).stdout,
       ).toBe("clean\n");
       // read-only system dirs, even for root
       await expect(sb.commands.run("touch /usr/bin/x", { user: "root" })).rejects.toThrow();
@@ -91,8 +105,8 @@ for host, port in (("${url.hostname}", ${url.port}), ("1.1.1.1", 53)):
     );
     const dir = await findBoxDir(m);
     expect(dir).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await hostLeftovers(m, dir!)).length).toBeGreaterThanOrEqual(2);
+    // the background commands exec their marked names a moment after `run` returns: wait for them
+    expect((await waitFor(async () => (await hostLeftovers(m, dir!)).length >= 3 && true)) === true).toBe(true);
     expect(await sb.kill()).toBe(true);
     expect(existsSync(dir!)).toBe(false);
     expect(await hostLeftovers(m, dir!)).toEqual([]);

@@ -37,28 +37,29 @@ describe("security", () => {
       await sb.files.write("/home/user/t.txt", "secret");
       const get = (h: Record<string, string>) =>
         fetch(`${url}/files?path=/home/user/t.txt`, { headers: { "E2b-Sandbox-Id": sb.sandboxId, ...h } });
-      const post = (h: Record<string, string>) =>
+      const post = (h: Record<string, string>, body: string) =>
         fetch(`${url}/files?path=/home/user/p.txt`, {
           method: "POST",
           headers: { "E2b-Sandbox-Id": sb.sandboxId, "content-type": "application/octet-stream", ...h },
-          body: "x",
+          body,
         });
-      for (const h of [
+      for (const [i, h] of [
         {} as Record<string, string>,
         { "X-Access-Token": "wrong" },
         { "X-Access-Token": `${token}0` },
-      ]) {
+      ].entries()) {
         const g = await get(h);
         expect(g.status).toBe(401);
         expect(await g.json()).toMatchObject({ code: 401 });
-        expect((await post(h)).status).toBe(401);
+        expect((await post(h, `refused ${i}`)).status).toBe(401);
       }
+      // the refused POSTs wrote nothing: no file at all before the good one
+      expect(await sb.files.exists("/home/user/p.txt")).toBe(false);
       const ok = await get({ "X-Access-Token": token });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toBe("secret");
-      expect((await post({ "X-Access-Token": token })).status).toBe(200);
-      // nothing was written by the refused POSTs before the good one
-      expect(await sb.files.read("/home/user/p.txt")).toBe("x");
+      expect((await post({ "X-Access-Token": token }, "accepted")).status).toBe(200);
+      expect(await sb.files.read("/home/user/p.txt")).toBe("accepted");
     });
   });
 
