@@ -201,7 +201,21 @@ describe("POST /api/v1/executions/:id/cancel", () => {
 
     const again = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
     expect(again.status).toBe(409);
-    expect((await again.json<ErrorBody>()).error.code).toBe("conflict");
+    expect((await again.json<ErrorBody>()).error).toMatchObject({
+      code: "conflict",
+      message: `Execution ${start.data.id} already ended (cancelled).`,
+    });
+  });
+
+  it("answers 404 for an execution id that never existed", async () => {
+    const u = await createUser("cancel-unknown");
+    const res = await call("/api/v1/executions/exe_doesnotexist/cancel", { key: u.apiKey, method: "POST" });
+    expect(res.status).toBe(404);
+    expect((await res.json<ErrorBody>()).error).toMatchObject({
+      code: "not_found",
+      message: "No execution exe_doesnotexist.",
+      requestId: res.headers.get("X-Request-Id"),
+    });
   });
 });
 
