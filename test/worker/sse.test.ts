@@ -233,8 +233,15 @@ describe("SSE when the sandbox is lost mid-run", () => {
     const events = sseReader(res);
     const start = (await events.next())!;
     expect(start.event).toBe("start");
-    let e = await events.next();
-    while (e && !(e.event === "stdout" && e.data.data.includes("before"))) e = await events.next();
+    // Both streams seen (they arrive independently), so what history must keep has reached Phoenix.
+    let out = "";
+    let err = "";
+    while (!out.includes("before") || !err.includes("warned")) {
+      const e = await events.next();
+      if (!e) throw new Error("the stream ended before the code's output arrived");
+      if (e.event === "stdout") out += e.data.data;
+      if (e.event === "stderr") err += e.data.data;
+    }
 
     // Killed behind Phoenix's back, as E2B does when a sandbox expires or its host fails.
     const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
