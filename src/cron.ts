@@ -5,7 +5,7 @@ import { getDb } from "./db/index.ts";
 import { executions, users } from "./db/schema.ts";
 import { unwrap } from "./durable/outcome.ts";
 import { userSpace } from "./durable/stub.ts";
-import { reapOrphans } from "./sandbox/orphans.ts";
+import { type ReapOptions, reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
 
 const DAY_MS = 86_400_000;
@@ -64,10 +64,11 @@ export const DAILY_CRON = "30 3 * * *";
 
 /**
  * Runs the jobs of one cron trigger. Retention wakes every user's Durable Object, so it runs daily;
- * orphan sandboxes cost money while they live, so they are looked for every 15 minutes.
+ * orphan sandboxes cost money while they live, so they are looked for every 15 minutes. `reap`
+ * narrows the orphan reaping (tests share one sandbox server with other suites' objects).
  */
-export async function runScheduled(env: Env, cron: string, now: number): Promise<void> {
-  const jobs = cron === DAILY_CRON ? [pruneHistory(env, now), pruneVolumes(env, now)] : [reapOrphans(env)];
+export async function runScheduled(env: Env, cron: string, now: number, reap: ReapOptions = {}): Promise<void> {
+  const jobs = cron === DAILY_CRON ? [pruneHistory(env, now), pruneVolumes(env, now)] : [reapOrphans(env, reap)];
   const results = await Promise.allSettled(jobs);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

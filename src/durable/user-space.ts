@@ -34,8 +34,9 @@ export interface ErasedUserSpace {
 export class UserSpace extends DurableObject<Env> {
   /**
    * Whose object this is. It is only ever addressed by `idFromName(userId)` (durable/stub.ts), so the
-   * runtime hands that name back as `ctx.id.name`: derived rather than passed into each method, it
-   * cannot disagree with the address. Stored as well, for a wake-up that comes without the name.
+   * runtime hands that name back as `ctx.id.name` (Workers, March 2026; alarms included): derived
+   * rather than passed into each method, it cannot disagree with the address. Stored as well, so an
+   * object woken by a runtime that does not pass the name still knows its user.
    */
   private readonly userId: string;
   private readonly sandboxes: SandboxPool;

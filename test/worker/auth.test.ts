@@ -1,4 +1,5 @@
 // Owner and user authentication, API key lifecycle, and the error shape.
+import pkg from "../../package.json" with { type: "json" };
 import { describe, expect, it } from "vitest";
 import { call, createUser, OWNER_TOKEN, type ErrorBody } from "./helpers.ts";
 
@@ -75,6 +76,7 @@ describe("owner routes", () => {
     const second = await issued.json<{ id: string; apiKey: string }>();
 
     expect((await call("/api/v1/executions", { key: user.apiKey })).status).toBe(200);
+    const beforeRevoke = Date.now();
     const revoke = await call(`/api/v1/admin/keys/${user.keyId}`, { key: OWNER_TOKEN, method: "DELETE" });
     expect(revoke.status).toBe(204);
     expect((await call("/api/v1/executions", { key: user.apiKey })).status).toBe(401);
@@ -88,7 +90,9 @@ describe("owner routes", () => {
     const listed = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{
       items: { id: string; revokedAt: string | null }[];
     }>();
-    expect(listed.items.find((k) => k.id === user.keyId)?.revokedAt).toBeTruthy();
+    const revokedAt = Date.parse(listed.items.find((k) => k.id === user.keyId)?.revokedAt ?? "");
+    expect(revokedAt).toBeGreaterThanOrEqual(beforeRevoke);
+    expect(revokedAt).toBeLessThanOrEqual(Date.now());
     expect(listed.items.find((k) => k.id === second.id)?.revokedAt).toBeNull();
   });
 
@@ -107,11 +111,25 @@ describe("user routes", () => {
     }
   });
 
-  it("health needs no key and names the backend", async () => {
-    const res = await call("/api/health");
+  it("health needs no key, names the version and the backend", async () => {
+    const res = await call("/api/health", { headers: { "X-Request-Id": "probe-1" } });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ ok: true, sandboxBackend: "e2b-local" });
-    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+    expect(await res.json()).toEqual({ ok: true, version: pkg.version, sandboxBackend: "e2b-local" });
+    expect(res.headers.get("X-Request-Id")).toBe("probe-1");
+    const minted = await call("/api/health", { headers: { "X-Request-Id": "not ok!" } });
+    expect(minted.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("every API response says where the Worker spent its time (Server-Timing)", async () => {
+    const user = await createUser("timing");
+    const res = await call("/api/v1/executions", { key: user.apiKey, json: { language: "shell", code: "true" } });
+    expect(res.status).toBe(200);
+    const timing = res.headers.get("Server-Timing") ?? "";
+    for (const metric of ["auth", "run", "code", "total"])
+      expect(timing).toMatch(new RegExp(`(^|,\\s*)${metric};dur=\\d`));
+    const refused = await call("/api/v1/stats");
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("Server-Timing")).toMatch(/(^|,\s*)total;dur=\d/);
   });
 
   it("unknown routes are a JSON 404, for users and for the owner", async () => {

@@ -38,7 +38,7 @@ describe("executions", () => {
         conversationId: "default",
       });
       expect(result.id).toMatch(/^exe_/);
-      expect(result.sandboxId).toBeTruthy();
+      expect((await sandboxesOf(user.id, "default")).map((s) => s.sandboxId)).toEqual([result.sandboxId]);
       if (language === "shell") expect(result.stderr).toBe("err\n");
     }
   });

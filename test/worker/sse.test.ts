@@ -201,7 +201,21 @@ describe("POST /api/v1/executions/:id/cancel", () => {
 
     const again = await call(`/api/v1/executions/${start.data.id}/cancel`, { key: u.apiKey, method: "POST" });
     expect(again.status).toBe(409);
-    expect((await again.json<ErrorBody>()).error.code).toBe("conflict");
+    expect((await again.json<ErrorBody>()).error).toMatchObject({
+      code: "conflict",
+      message: `Execution ${start.data.id} already ended (cancelled).`,
+    });
+  });
+
+  it("answers 404 for an execution id that never existed", async () => {
+    const u = await createUser("cancel-unknown");
+    const res = await call("/api/v1/executions/exe_doesnotexist/cancel", { key: u.apiKey, method: "POST" });
+    expect(res.status).toBe(404);
+    expect((await res.json<ErrorBody>()).error).toMatchObject({
+      code: "not_found",
+      message: "No execution exe_doesnotexist.",
+      requestId: res.headers.get("X-Request-Id"),
+    });
   });
 });
 
@@ -219,8 +233,15 @@ describe("SSE when the sandbox is lost mid-run", () => {
     const events = sseReader(res);
     const start = (await events.next())!;
     expect(start.event).toBe("start");
-    let e = await events.next();
-    while (e && !(e.event === "stdout" && e.data.data.includes("before"))) e = await events.next();
+    // Both streams seen (they arrive independently), so what history must keep has reached Phoenix.
+    let out = "";
+    let err = "";
+    while (!out.includes("before") || !err.includes("warned")) {
+      const e = await events.next();
+      if (!e) throw new Error("the stream ended before the code's output arrived");
+      if (e.event === "stdout") out += e.data.data;
+      if (e.event === "stderr") err += e.data.data;
+    }
 
     // Killed behind Phoenix's back, as E2B does when a sandbox expires or its host fails.
     const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };

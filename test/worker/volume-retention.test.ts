@@ -7,12 +7,13 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { DAILY_CRON, pruneVolumes } from "../../src/cron.ts";
+import { Sandbox } from "e2b";
+import { DAILY_CRON, pruneVolumes, runScheduled } from "../../src/cron.ts";
 import { userSpace } from "../../src/durable/stub.ts";
 import worker from "../../src/index.ts";
 import { VolumeLedger } from "../../src/volume/ledger.ts";
 import { storeFile } from "../../src/volume/store.ts";
-import { call, createUser } from "./helpers.ts";
+import { call, createUser, until } from "./helpers.ts";
 import { fileUrl, put, r2Totals, usage } from "./volume-helpers.ts";
 
 const DAY_MS = 86_400_000;
@@ -33,11 +34,13 @@ function historyRow(userId: string, id: string, createdAt: number) {
 describe("volume retention", () => {
   it("deletes files not modified for VOLUME_RETENTION_DAYS and updates usage", async () => {
     const u = await createUser("retention");
-    await modifiedAt(await put(u.apiKey, "old/a.txt", "aaaa"));
-    await new Promise((r) => setTimeout(r, 30));
+    const old = await modifiedAt(await put(u.apiKey, "old/a.txt", "aaaa"));
+    // R2 stamps the time itself: b.txt is written once the clock has moved past a.txt's stamp.
+    await until(async () => Date.now() > old, "the clock passed a.txt's mtime");
     const fresh = await modifiedAt(await put(u.apiKey, "new/b.txt", "bb"));
-    // 30 days on, as seen from just before b.txt was written: a.txt is past retention, b.txt is not.
-    await pruneVolumes(env, fresh - 5 + 30 * DAY_MS);
+    expect(fresh).toBeGreaterThan(old);
+    // Retention cut exactly at b.txt's mtime, 30 days on: a.txt (older) is past it, b.txt is not.
+    await pruneVolumes(env, fresh + 30 * DAY_MS);
     expect((await call(fileUrl("old/a.txt"), { key: u.apiKey })).status).toBe(404);
     expect(await (await call(fileUrl("new/b.txt"), { key: u.apiKey })).text()).toBe("bb");
     expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 2, fileCount: 1 });
@@ -133,14 +136,15 @@ describe("the scheduled handler", () => {
     ]);
     await put(u.apiKey, "stale.txt", "x");
 
-    // The 15-minute trigger only reaps orphan sandboxes: retention waits for the daily one.
-    const frequent = createExecutionContext();
-    await worker.scheduled(
-      createScheduledController({ scheduledTime: now + 31 * DAY_MS, cron: "*/15 * * * *" }),
-      env,
-      frequent,
-    );
-    await waitOnExecutionContext(frequent);
+    // The 15-minute trigger only reaps orphan sandboxes: retention waits for the daily one. Reaping is
+    // scoped to this user, so it cannot touch sandboxes other test files' objects track.
+    const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
+    const orphan = await Sandbox.create("base", {
+      ...e2b,
+      metadata: { app: "phoenix", userId: u.id, conversationId: "lost" },
+    });
+    await runScheduled(env, "*/15 * * * *", now + 31 * DAY_MS, { graceMs: 0, scope: { userId: u.id } });
+    expect(await orphan.isRunning()).toBe(false);
     expect((await call(fileUrl("stale.txt"), { key: u.apiKey })).status).toBe(200);
 
     const ctx = createExecutionContext();

@@ -113,3 +113,38 @@ describe("persist and restore", () => {
     expect(await usage(b.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0 });
   });
 });
+
+describe("persist and restore across users with the same conversation name", () => {
+  it("each user's conversation is their own sandbox, even when both have one", async () => {
+    const a = await createUser("same-a");
+    const b = await createUser("same-b");
+    const aRan = await execute(a.apiKey, {
+      language: "shell",
+      conversationId: "both",
+      code: "echo A > f.txt; echo A > a-only.txt",
+    });
+    const bRan = await execute(b.apiKey, { language: "shell", conversationId: "both", code: "echo B > f.txt" });
+    expect(bRan.json.sandboxId).not.toBe(aRan.json.sandboxId);
+
+    // b persists "f.txt" from b's own sandbox into b's own volume.
+    const saved = await persist(b.apiKey, "both", { path: "f.txt", name: "f.txt" });
+    expect(saved.status).toBe(201);
+    expect(await (await call(fileUrl("f.txt"), { key: b.apiKey })).text()).toBe("B\n");
+    expect((await call(fileUrl("f.txt"), { key: a.apiKey })).status).toBe(404);
+    // A path only a's sandbox has does not exist in b's.
+    const missing = await persist(b.apiKey, "both", { path: "a-only.txt", name: "a.txt" });
+    expect(missing.status).toBe(404);
+    expect((await missing.json<ErrorBody>()).error.message).toContain("/home/user/a-only.txt");
+
+    // a restores its own volume file into a's sandbox; b's sandbox is untouched.
+    expect((await put(a.apiKey, "note.txt", "for A")).status).toBe(201);
+    expect((await restore(a.apiKey, "both", { name: "note.txt", path: "note.txt" })).status).toBe(200);
+    expect((await restore(b.apiKey, "both", { name: "note.txt", path: "note.txt" })).status).toBe(404);
+    const aSees = await execute(a.apiKey, { language: "shell", conversationId: "both", code: "cat note.txt f.txt" });
+    expect(aSees.json).toMatchObject({ stdout: "for AA\n", sandboxId: aRan.json.sandboxId });
+    const bSees = await execute(b.apiKey, { language: "shell", conversationId: "both", code: "ls; cat f.txt" });
+    expect(bSees.json).toMatchObject({ stdout: "f.txt\nB\n", sandboxId: bRan.json.sandboxId });
+    expect(await usage(a.apiKey)).toMatchObject({ usedBytes: 5, fileCount: 1 });
+    expect(await usage(b.apiKey)).toMatchObject({ usedBytes: 2, fileCount: 1 });
+  });
+});

@@ -2,9 +2,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userSpace } from "../../src/durable/stub.ts";
-import { ApiError } from "../../src/errors.ts";
-import { storeFile, type LedgerPort } from "../../src/volume/store.ts";
-import { call, createUser, type ErrorBody } from "./helpers.ts";
+import { call, createUser, type ErrorBody, execute } from "./helpers.ts";
 import { fileUrl, MiB, pattern, put, r2Totals, sha256, sized, usage } from "./volume-helpers.ts";
 
 type User = { id: string; apiKey: string };
@@ -128,7 +126,7 @@ describe("files", () => {
     const body = await failed.json<ErrorBody>();
     expect(body.error.code).toBe("precondition_failed");
     expect(body.error.message).toContain("If-Match");
-    expect(body.error.requestId).toBeTruthy();
+    expect(body.error.requestId).toBe(failed.headers.get("X-Request-Id"));
 
     // A matching If-Match still reads the file; a 304 stays bodiless (it is not an error).
     const matched = await call(fileUrl("cond.bin"), {
@@ -258,33 +256,39 @@ describe("files", () => {
   });
 
   it("answers 503 storage_unavailable, not 400, when R2 fails a complete body, and gives the bytes back", async () => {
-    const released: string[][] = [];
-    const ledger: LedgerPort = {
-      reserve: async (entries) => entries.map(({ name, size }) => ({ id: `res-${name}`, name, size, existed: false })),
-      commit: async () => true,
-      release: async (ids) => void released.push(ids),
-    };
-    // R2 reads part of the (well-formed) body, then fails as it does on an internal error.
-    const failing = {
-      put: async (_key: string, value: ReadableStream<Uint8Array>) => {
-        await value.getReader().read();
-        throw new Error("put: We encountered an internal error. Please try again. (10001)");
-      },
-    } as unknown as R2Bucket;
-    const err = await storeFile(failing, ledger, user.id, "r2-down.bin", 3 * MiB, sized(3 * MiB)).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).code).toBe("storage_unavailable");
-    expect((err as ApiError).status).toBe(503);
-    expect(released).toEqual([["res-r2-down.bin"]]);
-
-    // The same fault from the body's side is still the sender's: 400.
-    const short = await storeFile(env.VOLUMES, ledger, user.id, "short.bin", 3 * MiB, pattern(MiB)).catch(
-      (e: unknown) => e,
-    );
-    expect((short as ApiError).code).toBe("invalid_request");
-    expect(await env.VOLUMES.head(`volumes/${user.id}/short.bin`)).toBeNull();
+    const u = await createUser("r2-down");
+    const made = await execute(u.apiKey, {
+      language: "shell",
+      conversationId: "w",
+      code: "head -c 3145728 /dev/zero > whole.bin",
+    });
+    expect(made.json.status).toBe("succeeded");
+    // R2 cannot be made to fail for real, so the user's object gets a bucket whose put reads part of the
+    // (well-formed) body and then fails as R2 does on an internal error. The ledger is the real one.
+    await runInDurableObject(userSpace(env, u.id), (instance) => {
+      const space = instance as unknown as { env: Env };
+      const real = space.env.VOLUMES;
+      const failing = Object.assign(Object.create(real) as R2Bucket, {
+        put: async (_key: string, value: ReadableStream<Uint8Array>) => {
+          await value.getReader().read();
+          throw new Error("put: We encountered an internal error. Please try again. (10001)");
+        },
+      });
+      space.env = { ...space.env, VOLUMES: failing };
+    });
+    const res = await call("/api/v1/sandboxes/w/files/persist", {
+      key: u.apiKey,
+      json: { path: "whole.bin", name: "r2-down.bin" },
+    });
+    expect(res.status).toBe(503);
+    const body = await res.json<ErrorBody>();
+    expect(body.error).toMatchObject({
+      code: "storage_unavailable",
+      message: "Storage failed while writing the file; nothing was stored. Retry shortly.",
+      requestId: res.headers.get("X-Request-Id"),
+    });
+    expect(await usage(u.apiKey)).toMatchObject({ usedBytes: 0, fileCount: 0, reservedBytes: 0 });
+    expect(await env.VOLUMES.head(`volumes/${u.id}/r2-down.bin`)).toBeNull();
   });
 
   it("uploads and downloads 90 MiB intact (same SHA-256)", async () => {
