@@ -7,7 +7,7 @@ import { downloadHeaders } from "../downloads.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { fileTooLarge, MAX_FILE_WRITE_BYTES, SANDBOX_HOME, sandboxPathSchema } from "../sandbox/files.ts";
-import { installSchema } from "../sandbox/packages.ts";
+import { installSchema, offlineInstallProblem } from "../sandbox/packages.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationParam, validate } from "../validation.ts";
 
@@ -65,6 +65,10 @@ export const sandboxRoutes = new Hono<AppEnv>()
       const ceiling = limits(c.env).installTimeoutMs;
       if (body.timeoutMs !== undefined && body.timeoutMs > ceiling) {
         throw new ApiError("invalid_request", `timeoutMs: must be at most ${ceiling} (INSTALL_TIMEOUT_MS)`);
+      }
+      if (c.env.SANDBOX_INTERNET_ACCESS !== "true") {
+        const offline = offlineInstallProblem(body.manager, body.packages);
+        if (offline) throw new ApiError("invalid_request", offline);
       }
       return c.json(unwrap(await c.var.userSpace.installSandboxPackages(conversationId, body)));
     },

@@ -1,5 +1,6 @@
 // /api/v1/volume: the caller's persistent files in R2 — usage, listing, streamed read/write/delete,
 // and tar export/import. Every key is built from the authenticated user id and a checked name.
+import { checkPreconditions, writeConditions, type WriteConditions } from "../volume/conditions.ts";
 import { uploadContentType } from "../volume/content-type.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
@@ -54,9 +55,11 @@ export const volumeRoutes = new Hono<AppEnv>()
   .put("/files/*", async (c) => {
     let name: string;
     let size: number;
+    let conditions: WriteConditions | undefined;
     try {
       name = fileName(c);
       size = uploadLength(c);
+      conditions = writeConditions(c.req.raw.headers);
     } catch (err) {
       await c.req.raw.body?.cancel().catch(() => {});
       throw err;
@@ -69,6 +72,7 @@ export const volumeRoutes = new Hono<AppEnv>()
       size,
       c.req.raw.body ?? new Blob([]).stream(),
       { contentType: uploadContentType(c.req.header("Content-Type"), name) },
+      conditions,
     );
     return c.json(stored, stored.replaced ? 200 : 201);
   })
@@ -117,11 +121,28 @@ export const volumeRoutes = new Hono<AppEnv>()
   })
   .delete("/files/*", async (c) => {
     const name = fileName(c);
+    const conditions = writeConditions(c.req.raw.headers);
     const key = volumeKey(c.var.user.id, name);
-    if (!(await c.env.VOLUMES.head(key))) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
-    // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
-    await c.env.VOLUMES.delete(key);
-    unwrap(await c.var.userSpace.forgetVolumeFiles([name]));
+    const remove = async () => {
+      const current = await c.env.VOLUMES.head(key);
+      if (!current) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+      checkPreconditions(conditions, current.httpEtag);
+      // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
+      await c.env.VOLUMES.delete(key);
+      unwrap(await c.var.userSpace.forgetVolumeFiles([name]));
+    };
+    if (!conditions) await remove();
+    else {
+      // R2 deletes unconditionally: a conditional delete holds the name like an upload does (a zero-byte
+      // reservation), so no write can land between the check and the delete.
+      const ledger = remoteLedger(c.var.userSpace);
+      const [lock] = await ledger.reserve([{ name, size: 0 }]);
+      try {
+        await remove();
+      } finally {
+        if (lock) await ledger.release([lock.id]);
+      }
+    }
     return c.body(null, 204);
   })
   .get("/export", (c) => {

@@ -28,11 +28,28 @@ const NPM_VERSION = /^[A-Za-z0-9^~<>=*.|+-][A-Za-z0-9^~<>=*.|+ -]{0,63}$/;
 const LOCAL_PATH = /^(?:\/|\.\/)[A-Za-z0-9._+@/-]*$/;
 const LOCAL_ROOTS = [`${SANDBOX_HOME}/`, "/tmp/"];
 
+/** Whether a spec names a file or folder already in the sandbox (else it comes from a registry). */
+export function isLocalSpec(spec: string): boolean {
+  return spec.startsWith("/") || spec.startsWith("./");
+}
+
+/**
+ * Why the install cannot work in a sandbox without internet access, or undefined when it can: specs that
+ * name a registry package would only fail after minutes of DNS retries, so they are refused at once.
+ */
+export function offlineInstallProblem(manager: PackageManager, packages: string[]): string | undefined {
+  const fromRegistry = packages.filter((spec) => !isLocalSpec(spec));
+  if (fromRegistry.length === 0) return undefined;
+  const registry = manager === "pip" ? "PyPI" : "the npm registry";
+  const named = fromRegistry.map((spec) => `'${printable(spec)}'`).join(", ");
+  return `packages: ${named} would come from ${registry}, but sandboxes have no internet access here (SANDBOX_INTERNET_ACCESS is not "true"). Install a file or folder already in the sandbox instead (e.g. './dist/pkg.whl' or './my-package'), or ask the operator to enable internet access.`;
+}
+
 /** What is wrong with one package spec for `manager`, or undefined when it is acceptable. */
 export function packageSpecProblem(manager: PackageManager, spec: string): string | undefined {
   if (spec.length === 0) return "must not be empty";
   if (spec.length > MAX_SPEC_LENGTH) return `must be at most ${MAX_SPEC_LENGTH} characters`;
-  if (spec.startsWith("/") || spec.startsWith("./")) return localPathProblem(spec);
+  if (isLocalSpec(spec)) return localPathProblem(spec);
   if (manager === "pip") {
     return PIP_SPEC.test(spec)
       ? undefined
@@ -90,7 +107,7 @@ export function shellQuote(word: string): string {
 /** The install command, run from /home/user; local paths are passed resolved. */
 export function installCommand(manager: PackageManager, packages: string[]): string {
   const args = packages
-    .map((spec) => (spec.startsWith("/") || spec.startsWith("./") ? resolveSandboxPath(spec) : spec))
+    .map((spec) => (isLocalSpec(spec) ? resolveSandboxPath(spec) : spec))
     .map(shellQuote)
     .join(" ");
   const install =

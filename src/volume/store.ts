@@ -2,6 +2,7 @@
 // The same path serves uploads (Worker → DO over RPC) and persisting sandbox files (inside the DO).
 import { ApiError } from "../errors.ts";
 import type { Commit, Reservation } from "./ledger.ts";
+import { checkPreconditions, r2Conditions, type WriteConditions } from "./conditions.ts";
 import { volumeKey } from "./keys.ts";
 
 /** The ledger as the writer sees it: over RPC from the Worker, or directly inside the Durable Object. */
@@ -33,20 +34,28 @@ export async function storeFile(
   size: number,
   body: ReadableStream<Uint8Array>,
   httpMetadata?: R2HTTPMetadata,
+  conditions?: WriteConditions,
 ): Promise<StoredFile> {
+  const key = volumeKey(userId, name);
   let reservation: Reservation | undefined;
   try {
     [reservation] = await ledger.reserve([{ name, size }]);
     if (!reservation) throw new Error("the ledger returned no reservation");
+    // The reservation keeps other writers off the name from here on, so the version checked is the one
+    // replaced; R2 checks the same condition again as it writes.
+    if (conditions) checkPreconditions(conditions, (await bucket.head(key))?.httpEtag ?? null);
   } catch (err) {
+    if (reservation) await ledger.release([reservation.id]).catch(() => {});
     // Refused before a byte was read: say so to the sender rather than leave its body hanging.
     await body.cancel().catch(() => {});
     throw err;
   }
-  const key = volumeKey(userId, name);
   let object: R2Object;
   try {
-    object = await putExactly(bucket, key, body, size, httpMetadata ? { httpMetadata } : undefined);
+    object = await putExactly(bucket, key, body, size, {
+      ...(httpMetadata ? { httpMetadata } : {}),
+      ...(conditions ? { onlyIf: r2Conditions(conditions) } : {}),
+    });
   } catch (err) {
     await ledger.release([reservation.id]).catch(() => {});
     throw err;
@@ -86,8 +95,9 @@ export async function putExactly(
   what = "the upload",
 ): Promise<R2Object> {
   const delivery = exactly(body, size);
+  let object: R2Object | null;
   try {
-    return await bucket.put(key, delivery.stream, options);
+    object = await bucket.put(key, delivery.stream, options);
   } catch (err) {
     // A fault of the body is recorded before the stream R2 reads is failed, so it is known by now.
     const fault = delivery.fault();
@@ -109,6 +119,13 @@ export async function putExactly(
       { cause: err },
     );
   }
+  // Only a conditional put (`onlyIf`) answers null: R2 found the condition no longer held.
+  if (!object)
+    throw new ApiError(
+      "precondition_failed",
+      "If-Match / If-None-Match: the file changed while it was written; nothing was stored",
+    );
+  return object;
 }
 
 /** Why a body stopped delivering: it ended early, ran past its length, or its source failed. */
