@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Limits } from "./sandbox.ts";
 import type { Registry, SandboxRec } from "./registry.ts";
 import { MAX_RPC_BODY, httpError, keyEquals, readBody, sendJson } from "./http.ts";
+import { findTemplate, prepareSandbox, sandboxExtras } from "./templates.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -59,6 +60,7 @@ const sandboxJson = (rec: SandboxRec) => ({
   ...identityJson(rec),
   envdVersion: ENVD_VERSION,
   envdAccessToken: rec.token,
+  ...sandboxExtras(rec),
 });
 
 /** The answer to get and list. */
@@ -93,12 +95,15 @@ export function apiHandler({ registry, apiKeys, limits }: ApiOptions) {
       const template = body.templateID === undefined ? "base" : body.templateID;
       if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template))
         throw httpError(400, "invalid templateID");
-      if (template !== "base") throw httpError(404, `template '${template}' not found (e2b-local only has 'base')`);
+      const tpl = findTemplate(template);
+      if (!tpl) throw httpError(404, `template '${template}' not found (e2b-local has: base, code-interpreter-v1)`);
       const metadata = stringMap(body.metadata, "metadata");
       const envVars = stringMap(body.envVars, "envVars");
       const timeoutS = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
       const internet = body.allow_internet_access === true;
-      const rec = await registry.create({ metadata, envVars, timeoutS, internet });
+      const rec = await registry.create({ metadata, envVars, timeoutS, internet, template: tpl });
+      // templates.ts: traffic token, the template's own servers (killed again if they fail to start)
+      await prepareSandbox(registry, rec, tpl, body);
       sendJson(res, 201, sandboxJson(rec));
       return;
     }

@@ -41,6 +41,8 @@ export type NewSandbox = {
   envVars: Record<string, string>;
   timeoutS: number;
   internet: boolean;
+  /** template id and alias (templates.ts); default "base" */
+  template?: { id: string; alias: string };
 };
 
 function newSandboxId(): string {
@@ -128,8 +130,8 @@ export class Registry {
     const rec: SandboxRec = {
       id: newSandboxId(),
       box,
-      templateID: "base",
-      alias: "base",
+      templateID: s.template?.id ?? "base",
+      alias: s.template?.alias ?? "base",
       metadata: s.metadata,
       envVars: s.envVars,
       startedAt: now,

@@ -14,6 +14,7 @@ import { HttpError, sendJson } from "./http.ts";
 import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
 import { envdHandler } from "./envd.ts";
+import { portHandler, portTarget, upgradeHandler } from "./ports.ts";
 
 export { ENVD_VERSION } from "./api.ts";
 
@@ -82,6 +83,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   const registry = new Registry({ dataDir, isolation, limits, poolSize: opts.poolSize ?? 2, log });
   const handleApi = apiHandler({ registry, apiKeys, limits });
   const handleEnvd = envdHandler({ registry, limits });
+  const handlePort = portHandler({ registry, log });
 
   const server = createServer({ noDelay: true, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
     let url: URL;
@@ -92,8 +94,11 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       return;
     }
     const sid = req.headers["e2b-sandbox-id"];
-    const p =
-      typeof sid === "string" && sid
+    // a server listening on a port inside a sandbox (ports.ts); envd's own port stays envd's
+    const target = portTarget(req);
+    const p = target
+      ? handlePort(req, res, target)
+      : typeof sid === "string" && sid
         ? handleEnvd(req, res, url, sid)
         : url.pathname === "/health"
           ? Promise.resolve(void res.writeHead(204).end())
@@ -108,6 +113,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     });
   });
   server.on("clientError", (_e, socket) => socket.destroy());
+  const handleUpgrade = upgradeHandler({ registry, log });
+  server.on("upgrade", (req, socket, head) => void handleUpgrade(req, socket, head).catch(() => socket.destroy()));
 
   await new Promise<void>((res, rej) => {
     server.once("error", rej);
