@@ -2,11 +2,11 @@
 // `E2b-Sandbox-Id`, or a Host of the form `<port>-<sandboxId>.<domain>`, reaches a server listening on
 // that port inside that sandbox. Each sandbox gets a port relay (port-relay.py) that has joined the
 // sandbox's network namespace and serves a unix socket in the host-only box folder; HTTP (streamed
-// both ways) and WebSocket/Upgrade connections are spliced through it, one relay connection each.
+// both ways, connections kept alive per port) and WebSocket/Upgrade connections are spliced through it.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
-import { request } from "node:http";
+import { Agent, request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createConnection } from "node:net";
 import type { Duplex } from "node:stream";
@@ -165,6 +165,43 @@ function firstChild(pid: number): number | null {
 
 const relays = new WeakMap<Box, Relay>();
 
+/**
+ * Keeps HTTP connections to one port of one sandbox open between requests (keep-alive through the
+ * relay), so a warm request costs no new relay connection, TCP connect or server-side accept.
+ */
+class RelayAgent extends Agent {
+  private readonly box: Box;
+  private readonly port: number;
+  constructor(box: Box, port: number) {
+    super({ keepAlive: true, maxFreeSockets: 8 });
+    this.box = box;
+    this.port = port;
+  }
+  override createConnection(
+    _opts: unknown,
+    cb?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    connectPort(this.box, this.port).then(
+      (s) => cb?.(null, s),
+      (e: Error) => cb?.(e, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+}
+
+const agents = new WeakMap<Box, Map<number, RelayAgent>>();
+
+function agentFor(box: Box, port: number): RelayAgent {
+  let m = agents.get(box);
+  if (!m) agents.set(box, (m = new Map()));
+  let a = m.get(port);
+  if (!a) {
+    m.set(port, (a = new RelayAgent(box, port)));
+    box.child?.once("exit", () => a!.destroy());
+  }
+  return a;
+}
+
 /** The sandbox's relay, started on first use (templates start it with the sandbox). */
 export function relayFor(box: Box): Relay {
   let r = relays.get(box);
@@ -242,24 +279,18 @@ export function portHandler({ registry, log }: PortOptions) {
       sendJson(res, a.status, a.body);
       return;
     }
-    let sock: Socket;
-    try {
-      sock = await connectPort(a.rec.box, t.port);
-    } catch (e) {
+    if (a.rec.box.dead) {
       req.resume();
-      const r = notOpen(t, e);
-      sendJson(res, r.status, r.body);
+      sendJson(res, 502, { sandboxId: t.sandboxId, message: "The sandbox was not found", code: 502 });
       return;
     }
-    const headers = forwardHeaders(req.rawHeaders);
-    headers.push("Connection", "close");
     const up = request({
       method: req.method,
       path: req.url,
-      headers,
-      createConnection: () => sock,
+      headers: forwardHeaders(req.rawHeaders),
+      agent: agentFor(a.rec.box, t.port),
     });
-    // the relay socket was handed over paused (see Relay.connect); the client has its listeners now
+    // relay sockets are handed over paused (see Relay.connect); the client has its listeners now
     up.on("socket", (s) => s.resume());
     // The client went away (e.g. the SDK aborted at its timeout): end the upstream connection too,
     // so the server inside sees the disconnect.
@@ -276,14 +307,11 @@ export function portHandler({ registry, log }: PortOptions) {
       ur.on("aborted", () => res.destroy());
     });
     up.on("error", (e) => {
+      req.resume();
       if (!res.headersSent) {
-        log(`port ${t.port} of ${t.sandboxId}: ${e.message}`);
-        sendJson(res, 502, {
-          sandboxId: t.sandboxId,
-          port: t.port,
-          code: 502,
-          message: `port ${t.port}: ${e.message}`,
-        });
+        if (!(e instanceof PortError)) log(`port ${t.port} of ${t.sandboxId}: ${e.message}`);
+        const r = notOpen(t, e);
+        sendJson(res, r.status, r.body);
       } else res.destroy();
     });
     req.pipe(up);
