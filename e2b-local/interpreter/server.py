@@ -190,14 +190,14 @@ class PythonContext(Context):
 
     def execute(self, code, env_vars, emit):
         if env_vars:
-            self.run("__import__('os').environ.update(%s)" % json.dumps(env_vars), True, lambda m: None)
+            self.run("__import__('os').environ.update(%r)" % (env_vars,), True, lambda m: None)
         try:
             self.run(code, False, emit)
         finally:
             if env_vars:
                 restore = {k: self.env.get(k) for k in env_vars}
                 self.run("[__import__('os').environ.pop(k, None) if v is None else "
-                         "__import__('os').environ.__setitem__(k, v) for k, v in %s.items()]" % json.dumps(restore),
+                         "__import__('os').environ.__setitem__(k, v) for k, v in %r.items()]" % (restore,),
                          True, lambda m: None)
 
     def interrupt(self):
