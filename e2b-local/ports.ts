@@ -57,6 +57,22 @@ export function portTarget(req: IncomingMessage): PortTarget | null {
   return null;
 }
 
+/** The host pid of the sandbox's namespace init (bwrap's/unshare's child), or null when it is gone. */
+function sandboxInit(box: Box): number | null {
+  const pid = box.child?.pid;
+  return pid && !box.dead ? firstChild(pid) : null;
+}
+
+/**
+ * Whether the sandbox uses the host's network namespace (created with internet access, until
+ * sandboxes get their own namespace with user-mode egress): then its loopback is the host's.
+ */
+export function sharesHostNetwork(box: Box): boolean {
+  const init = sandboxInit(box);
+  if (!init) throw new Error("the sandbox is not running");
+  return statSync(`/proc/${init}/ns/net`).ino === statSync("/proc/self/ns/net").ino;
+}
+
 /** One sandbox's relay process and the socket it serves. */
 class Relay {
   readonly socketPath: string;

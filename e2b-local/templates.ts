@@ -6,7 +6,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { SANDBOX_PATH, USER_UID } from "./sandbox.ts";
 import type { Registry, SandboxRec } from "./registry.ts";
-import { relayFor, setTrafficToken, trafficTokenOf } from "./ports.ts";
+import { relayFor, setTrafficToken, sharesHostNetwork, trafficTokenOf } from "./ports.ts";
+import { httpError } from "./http.ts";
 
 /** The port E2B's code interpreter (and so @e2b/code-interpreter) uses. */
 export const INTERPRETER_PORT = 49999;
@@ -36,6 +37,12 @@ const BOOTSTRAP = [
 
 /** Start the code-interpreter server inside the sandbox and wait until its default context is ready. */
 async function startInterpreter(rec: SandboxRec): Promise<void> {
+  // Its server listens on the sandbox's loopback: in the host's network it would be the host's port.
+  if (sharesHostNetwork(rec.box))
+    throw httpError(
+      400,
+      "code-interpreter-v1 with internet access needs the sandbox's own network namespace, which e2b-local does not give internet-enabled sandboxes yet",
+    );
   const [server, runner] = await Promise.all([readFile(SERVER_PATH, "utf8"), readFile(NODE_RUNNER_PATH, "utf8")]);
   const env = { PATH: SANDBOX_PATH, HOME: "/home/user", USER: "user", LOGNAME: "user", ...rec.envVars };
   let stdout = "";

@@ -145,7 +145,7 @@ class PythonContext(Context):
             except zmq.Again:
                 return
 
-    def run(self, code, silent, emit):
+    def run(self, code, silent, emit, watch=None):
         """Run code; emit(message) gets the SDK's messages. Returns when the kernel is idle again."""
         self.drain(self.shell)
         self.drain(self.iopub)
@@ -154,8 +154,18 @@ class PythonContext(Context):
         msg_id = self.session.send(self.shell, "execute_request", content)["header"]["msg_id"]
         errored = False
         last_sent = time.monotonic()
+        # the client's socket is polled with the kernel's: no watcher thread on the warm path
+        poller = zmq.Poller()
+        poller.register(self.iopub, zmq.POLLIN)
+        if watch is not None:
+            poller.register(watch.fd, zmq.POLLIN)
         while True:
-            if not self.iopub.poll(200):
+            events = dict(poller.poll(200))
+            if watch is not None and watch.fd in events:
+                poller.unregister(watch.fd)
+                if watch.left():
+                    self.interrupt()
+            if self.iopub not in events:
                 if self.proc.poll() is not None:
                     emit({"type": "error", "name": "KernelDied", "value": "the kernel process exited",
                           "traceback": ""})
@@ -164,7 +174,10 @@ class PythonContext(Context):
                     emit({"type": "keepalive"})
                     last_sent = time.monotonic()
                 continue
-            m = self.recv(self.iopub)
+            try:
+                m = self.recv(self.iopub)
+            except zmq.Again:
+                continue
             if m["parent_header"].get("msg_id") != msg_id:
                 continue
             t = m["msg_type"]
@@ -188,11 +201,11 @@ class PythonContext(Context):
                 continue
             last_sent = time.monotonic()
 
-    def execute(self, code, env_vars, emit):
+    def execute(self, code, env_vars, emit, watch):
         if env_vars:
             self.run("__import__('os').environ.update(%r)" % (env_vars,), True, lambda m: None)
         try:
-            self.run(code, False, emit)
+            self.run(code, False, emit, watch)
         finally:
             if env_vars:
                 restore = {k: self.env.get(k) for k in env_vars}
@@ -289,7 +302,19 @@ class PipeContext(Context):
         self.proc.stdin.write((json.dumps(obj) + "\n").encode())
         self.proc.stdin.flush()
 
-    def execute(self, code, env_vars, emit):
+    def execute(self, code, env_vars, emit, watch):
+        stop_r, stop_w = os.pipe()
+        watcher = threading.Thread(target=watch_in_thread, args=(watch, stop_r, self), daemon=True)
+        watcher.start()
+        try:
+            self.run_cell(code, env_vars, emit)
+        finally:
+            os.write(stop_w, b"x")
+            watcher.join()
+            os.close(stop_r)
+            os.close(stop_w)
+
+    def run_cell(self, code, env_vars, emit):
         # leftovers from earlier cells (background output) are not this cell's
         while True:
             try:
@@ -589,17 +614,7 @@ class Handler(BaseHTTPRequestHandler):
                 gone.set()
 
         with ctx.lock:
-            stop_r, stop_w = os.pipe()
-            watcher = threading.Thread(target=watch_disconnect, args=(self.connection, stop_r, ctx, gone),
-                                       daemon=True)
-            watcher.start()
-            try:
-                ctx.execute(code, env_vars, emit)
-            finally:
-                os.write(stop_w, b"x")
-                watcher.join()
-                os.close(stop_r)
-                os.close(stop_w)
+            ctx.execute(code, env_vars, emit, ClientWatch(self.connection, gone))
         emit({"type": "end_of_execution"})
         if not gone.is_set():
             try:
@@ -611,26 +626,41 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def watch_disconnect(conn, stop_fd, ctx, gone):
-    # The client never sends anything while it waits for the answer: the request socket becoming
-    # readable means it closed (e.g. the SDK aborted at its timeout). Then interrupt the cell, as E2B does,
-    # so the context keeps its state and is free for the next execution.
-    r, _, _ = select.select([conn, stop_fd], [], [])
-    if conn in r:
+class ClientWatch:
+    """Notices the client of an execution going away. It never sends anything while it waits for the
+    answer, so its socket turning readable means it closed (e.g. the SDK aborted at its timeout); then
+    the cell is interrupted, as E2B does, so the context keeps its state and is free again."""
+
+    def __init__(self, conn, gone):
+        self.conn = conn
+        self.fd = conn.fileno()
+        self.gone = gone
+
+    def left(self):
         try:
-            data = conn.recv(1, socket.MSG_PEEK)
+            data = self.conn.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
         except OSError:
             data = b""
         if not data:
-            gone.set()
-            ctx.interrupt()
+            self.gone.set()
+            return True
+        return False
+
+
+def watch_in_thread(watch, stop_fd, ctx):
+    r, _, _ = select.select([watch.fd, stop_fd], [], [])
+    if watch.fd in r and watch.left():
+        ctx.interrupt()
 
 
 def main(node_runner_source):
     # started by templates.ts as `python3 -I -c <bootstrap>` with this file and node-runner.js on stdin
     with open(NODE_RUNNER, "w") as f:
         f.write(node_runner_source)
-    server = ThreadingHTTPServer(("0.0.0.0", PORT), Handler)
+    # loopback only: e2b-local's port relay reaches it from inside the sandbox's network namespace
+    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
     server.daemon_threads = True
     # the default Python context exists at start, warm (E2B also starts a default JavaScript one)
     CONTEXTS.create("python", HOME, default=True)

@@ -165,6 +165,8 @@ describe("code interpreter template", () => {
 
   it("refuses an unknown template and an unknown language", async () => {
     await expect(Sandbox.create("no-such-template", conn())).rejects.toThrow(/not found/);
+    // its server would listen on the host's loopback while internet sandboxes share the host's network
+    await expect(Sandbox.create({ ...conn(), allowInternetAccess: true })).rejects.toThrow(/network namespace/);
     await expect(sb.runCode("1", { language: "cobol" })).rejects.toThrow();
   });
 });
