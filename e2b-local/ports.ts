@@ -24,7 +24,11 @@ export const ENVD_PORT = 49983;
 
 export type PortTarget = { sandboxId: string; port: number };
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and the routing headers, which are not passed on. */
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1), the routing headers, and envd's access token (`runCode` sends
+ * it): code in the sandbox may listen on any port, and with envd's token it could run commands as the
+ * sandbox's root; nothing in the sandbox needs it.
+ */
 const DROP = new Set([
   "connection",
   "keep-alive",
@@ -36,6 +40,7 @@ const DROP = new Set([
   "e2b-sandbox-id",
   "e2b-sandbox-port",
   "e2b-traffic-access-token",
+  "x-access-token",
 ]);
 
 /** The sandbox and port a request is for, or null when it is not a port request (envd, API). */
@@ -367,7 +372,7 @@ export function upgradeHandler({ registry }: PortOptions) {
     const raw = req.rawHeaders;
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const k = raw[i]!.toLowerCase();
-      if (k.startsWith("e2b-sandbox-") || k === "e2b-traffic-access-token") continue;
+      if (k.startsWith("e2b-sandbox-") || k === "e2b-traffic-access-token" || k === "x-access-token") continue;
       lines.push(`${raw[i]}: ${raw[i + 1]}`);
     }
     sock.write(`${lines.join("\r\n")}\r\n\r\n`);

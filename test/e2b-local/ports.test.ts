@@ -109,6 +109,31 @@ http.server.HTTPServer(("127.0.0.1", 8001), H).serve_forever()
     });
   });
 
+  it("passes the request's own headers on, but not the routing headers or envd's access token", async () => {
+    await withSandbox(async (sb) => {
+      const server = `
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+http.server.HTTPServer(("127.0.0.1", 8005), H).serve_forever()
+`;
+      await sb.files.write("/home/user/headers.py", server);
+      await sb.commands.run("python3 /home/user/headers.py", { background: true });
+      await waitForPort(sb, 8005);
+      const envdToken = (sb as unknown as { envdAccessToken: string }).envdAccessToken;
+      const r = await fetch(`${url()}/`, { headers: at(sb, 8005, { "X-Access-Token": envdToken, "X-Custom": "yes" }) });
+      const seen = (await r.json()) as Record<string, string>;
+      expect(seen["x-custom"]).toBe("yes");
+      expect(Object.keys(seen).filter((k) => k.startsWith("e2b-") || k === "x-access-token")).toEqual([]);
+      expect(JSON.stringify(seen)).not.toContain(envdToken);
+    });
+  });
+
   it("relays Upgrade connections (a raw echo protocol after 101)", async () => {
     await withSandbox(async (sb) => {
       const server = `
