@@ -1,4 +1,4 @@
-// Which requests e2b-local relays to a port inside a sandbox (ports.ts portTarget), without a server:
+// Which requests e2b-local relays to a port inside a sandbox (ports.ts portTarget), no sandbox needed:
 // the header form the SDKs send with a sandbox URL, the host form, and envd's own port left to envd.
 import { describe, expect, it } from "vitest";
 import type { IncomingMessage } from "node:http";
