@@ -5,7 +5,7 @@
 // both ways, connections kept alive per port) and WebSocket/Upgrade connections are spliced through it.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { Agent, request } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createConnection } from "node:net";
@@ -90,11 +90,16 @@ class Relay {
     this.ready.catch(() => {});
   }
 
+  /** set when the relay process is gone (killed with its sandbox, or crashed: then started anew) */
+  exited = false;
+
   private async start(box: Box): Promise<void> {
     if (!PYTHON) throw new Error("python3 is required on the host for the port relay");
     const bwrapPid = box.child?.pid;
-    const init = bwrapPid ? firstChild(bwrapPid) : null;
-    if (!init || box.dead) throw new Error("the sandbox is not running");
+    const init = sandboxInit(box);
+    if (!init) throw new Error("the sandbox is not running");
+    // a crashed predecessor's socket (the box folder is the host's alone)
+    rmSync(this.socketPath, { force: true });
     const nsFd = openSync(`/proc/${init}/ns/net`, "r");
     try {
       // A sandbox created with internet access shares the host's network (until sandboxes get their
@@ -112,6 +117,9 @@ class Relay {
       closeSync(nsFd);
     }
     const child = this.child!;
+    child.once("exit", () => {
+      this.exited = true;
+    });
     child.stdin!.on("error", () => {});
     box.child?.once("exit", () => this.stop());
     await new Promise<void>((resolve, reject) => {
@@ -226,7 +234,7 @@ function agentFor(box: Box, port: number): RelayAgent {
 /** The sandbox's relay, started on first use (templates start it with the sandbox). */
 export function relayFor(box: Box): Relay {
   let r = relays.get(box);
-  if (!r) {
+  if (!r || r.exited) {
     r = new Relay(box);
     relays.set(box, r);
     // a relay that failed to start is retried on the next request

@@ -159,12 +159,19 @@ class PythonContext(Context):
         poller.register(self.iopub, zmq.POLLIN)
         if watch is not None:
             poller.register(watch.fd, zmq.POLLIN)
+        left_at = None
         while True:
             events = dict(poller.poll(200))
             if watch is not None and watch.fd in events:
                 poller.unregister(watch.fd)
                 if watch.left():
+                    left_at = time.monotonic()
                     self.interrupt()
+            elif left_at is not None and time.monotonic() - left_at >= 1.0:
+                # A SIGINT that lands before the kernel runs the cell is lost (ipykernel ignores it
+                # while idle): repeat it until the cell ends, or it would run on unobserved.
+                left_at = time.monotonic()
+                self.interrupt()
             if self.iopub not in events:
                 if self.proc.poll() is not None:
                     emit({"type": "error", "name": "KernelDied", "value": "the kernel process exited",
@@ -220,29 +227,35 @@ class PythonContext(Context):
             pass
 
     def stop(self):
-        try:
-            self.session.send(self.control, "shutdown_request", {"restart": False})
-        except zmq.ZMQError:
-            pass
-        try:
-            self.proc.wait(1)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        self.proc.wait()
-        for s in (self.shell, self.iopub, self.control):
-            s.close(0)
+        # also after a start that failed half-way: only what exists is shut down
+        if getattr(self, "control", None) is not None:
+            try:
+                self.session.send(self.control, "shutdown_request", {"restart": False})
+            except zmq.ZMQError:
+                pass
+        proc = getattr(self, "proc", None)
+        if proc is not None:
+            try:
+                proc.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+        for name in ("shell", "iopub", "control"):
+            if getattr(self, name, None) is not None:
+                getattr(self, name).close(0)
+                setattr(self, name, None)
         try:
             os.unlink(self.conn_file)
-        except OSError:
+        except (AttributeError, OSError):
             pass
 
 
 class PipeContext(Context):
-    """A child reading cells on stdin and reporting on an event pipe (fd 3): node and bash contexts."""
+    """A child reading cells on stdin and reporting on an event pipe (its fd number in argv): node, bash."""
 
     def argv(self):
         raise NotImplementedError
@@ -431,7 +444,15 @@ class Contexts:
             raise ContextError("cwd %r does not exist" % cwd)
         cls = {"python": PythonContext, "javascript": NodeContext, "bash": BashContext}[lang]
         ctx = cls(lang, cwd, env_vars)
-        ctx.start()
+        try:
+            ctx.start()
+        except BaseException:
+            # a kernel that did not come up must not linger
+            try:
+                ctx.stop()
+            except Exception:  # noqa: BLE001
+                pass
+            raise
         with self.lock:
             self.by_id[ctx.id] = ctx
             if default:
@@ -653,6 +674,9 @@ def watch_in_thread(watch, stop_fd, ctx):
     r, _, _ = select.select([watch.fd, stop_fd], [], [])
     if watch.fd in r and watch.left():
         ctx.interrupt()
+        # repeated until the cell ends: one that lands before the cell runs is ignored
+        while not select.select([stop_fd], [], [], 1.0)[0]:
+            ctx.interrupt()
 
 
 def main(node_runner_source):
