@@ -55,6 +55,21 @@ function isThenable(v) {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function";
 }
 
+/**
+ * The cell as a script; one using top-level `await` (a syntax error in a script) runs as the body of
+ * an async function instead: its declarations are then local to the cell and its value is what it
+ * `return`s (assign to `globalThis` to keep something).
+ */
+function compile(code, count) {
+  const filename = `cell[${count}]`;
+  try {
+    return new vm.Script(code, { filename });
+  } catch (e) {
+    if (!(e instanceof SyntaxError) || !/await is only valid/.test(e.message)) throw e;
+    return new vm.Script(`(async () => {\n${code}\n})()`, { filename, lineOffset: -1 });
+  }
+}
+
 async function runCell({ cell, code, env, count }) {
   current = cell;
   const saved = {};
@@ -64,7 +79,7 @@ async function runCell({ cell, code, env, count }) {
   }
   try {
     // breakOnSigint: an interrupt stops a busy loop with an error and leaves the globals as they are
-    let value = new vm.Script(code, { filename: `cell[${count}]` }).runInThisContext({ breakOnSigint: true });
+    let value = compile(code, count).runInThisContext({ breakOnSigint: true });
     if (isThenable(value)) {
       value = await new Promise((resolve, reject) => {
         interrupt = () => reject(Object.assign(new Error("Execution interrupted"), { name: "KeyboardInterrupt" }));

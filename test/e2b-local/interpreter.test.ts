@@ -132,6 +132,10 @@ describe("code interpreter template", () => {
     expect(a.text).toBe("21");
     expect((await sb.runCode("g * 2", { language: "javascript" })).text).toBe("40");
     expect((await sb.runCode("Promise.resolve(g + 2)", { language: "javascript" })).text).toBe("22");
+    // top-level await: the cell runs as an async function body
+    const awaited = await sb.runCode("globalThis.w = await Promise.resolve(g + 3)\nreturn w", { language: "js" });
+    expect(awaited.text).toBe("23");
+    expect((await sb.runCode("w", { language: "js" })).text).toBe("23");
     const err = await sb.runCode("null.x", { language: "javascript" });
     expect(err.error?.name).toBe("TypeError");
     expect(err.error?.traceback).toContain("TypeError");
