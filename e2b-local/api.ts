@@ -6,6 +6,7 @@ import { httpError } from "./errors.ts";
 import { MAX_RPC_BODY, keyEquals, readBody, sendJson } from "./http.ts";
 import type { Registry, SandboxRec } from "./registry.ts";
 import type { Limits } from "./sandbox.ts";
+import { findTemplate, prepareSandbox, sandboxExtras } from "./templates.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -61,6 +62,7 @@ const sandboxJson = (sandbox: SandboxRec) => ({
   ...identityJson(sandbox),
   envdVersion: ENVD_VERSION,
   envdAccessToken: sandbox.token,
+  ...sandboxExtras(sandbox),
 });
 
 /** The answer to get and list. */
@@ -106,12 +108,15 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     const template = body.templateID === undefined ? "base" : body.templateID;
     if (typeof template !== "string" || !/^[A-Za-z0-9_\-./:]{1,128}$/.test(template))
       throw httpError(400, "invalid templateID");
-    if (template !== "base") throw httpError(404, `template '${template}' not found (e2b-local only has 'base')`);
+    const tpl = findTemplate(template);
+    if (!tpl) throw httpError(404, `template '${template}' not found (e2b-local has: base, code-interpreter-v1)`);
     const metadata = stringMap(body.metadata, "metadata");
     const envVars = stringMap(body.envVars, "envVars");
     const timeoutS = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
     const internet = body.allow_internet_access === true;
-    const sandbox = await registry.create({ metadata, envVars, timeoutS, internet });
+    const sandbox = await registry.create({ metadata, envVars, timeoutS, internet, template: tpl });
+    // templates.ts: traffic token, the template's own servers (killed again if they fail to start)
+    await prepareSandbox(registry, sandbox, tpl, body);
     sendJson(res, 201, sandboxJson(sandbox));
   });
 

@@ -39,6 +39,8 @@ export type NewSandbox = {
   envVars: Record<string, string>;
   timeoutS: number;
   internet: boolean;
+  /** template id and alias (templates.ts); default "base" */
+  template?: { id: string; alias: string };
 };
 
 function newSandboxId(): string {
@@ -126,8 +128,8 @@ export class Registry {
     const sandbox: SandboxRec = {
       id: newSandboxId(),
       box,
-      templateID: "base",
-      alias: "base",
+      templateID: request.template?.id ?? "base",
+      alias: request.template?.alias ?? "base",
       metadata: request.metadata,
       envVars: request.envVars,
       startedAt: now,

@@ -22,6 +22,7 @@ import { SANDBOX_PATH, USER_UID } from "./view.ts";
 import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
 import { envdHandler } from "./envd.ts";
+import { portHandler, portTarget, upgradeHandler } from "./ports.ts";
 
 export { ENVD_VERSION } from "./api.ts";
 
@@ -114,6 +115,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   const registry = new Registry({ host: boxHost, poolSize: opts.poolSize ?? 2, log });
   const handleApi = apiHandler({ registry, apiKeys, limits });
   const handleEnvd = envdHandler({ registry, limits });
+  const handlePort = portHandler({ registry, log });
 
   const server = createServer({ noDelay: true, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
     let url: URL;
@@ -124,8 +126,11 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
       return;
     }
     const sandboxId = req.headers["e2b-sandbox-id"];
-    const handled =
-      typeof sandboxId === "string" && sandboxId
+    // a server listening on a port inside a sandbox (ports.ts); envd's own port stays envd's
+    const target = portTarget(req);
+    const handled = target
+      ? handlePort(req, res, target)
+      : typeof sandboxId === "string" && sandboxId
         ? handleEnvd(req, res, url, sandboxId)
         : url.pathname === "/health"
           ? Promise.resolve(void res.writeHead(204).end())
@@ -140,6 +145,8 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     });
   });
   server.on("clientError", (_e, socket) => socket.destroy());
+  const handleUpgrade = upgradeHandler({ registry, log });
+  server.on("upgrade", (req, socket, head) => void handleUpgrade(req, socket, head).catch(() => socket.destroy()));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
