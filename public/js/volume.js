@@ -6,10 +6,8 @@ import { formatBytes, formatPercent } from "./format.js";
 import { announce, clearError, showApiError, showError } from "./notice.js";
 import { apiKey, client } from "./session.js";
 
-const DOWNLOAD_ICON =
-  '<path d="M8 3v8M4.5 7.5 8 11l3.5-3.5M3 13h10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
-const DELETE_ICON =
-  '<path d="M3 4.5h10M6.5 4.5V3h3v1.5M4.5 4.5l.6 8.5h5.8l.6-8.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round"/>';
+const DOWNLOAD_ICON = "M8 3v8M4.5 7.5 8 11l3.5-3.5M3 13h10";
+const DELETE_ICON = "M3 4.5h10M6.5 4.5V3h3v1.5M4.5 4.5l.6 8.5h5.8l.6-8.5";
 
 /** Where the next page of files starts; null when there is none. @type {string | null} */
 let cursor = null;

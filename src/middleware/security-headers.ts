@@ -34,7 +34,7 @@ const COMMON = {
 
 /**
  * The executor page and its assets: scripts and styles only from the page's own files (no inline script,
- * handler or style attribute), requests only to its own origin, never framed.
+ * handler or style attribute), requests only to its own origin, never framed, no HTML parsed from strings.
  */
 export const PAGE_SECURITY_HEADERS = {
   "Content-Security-Policy": [
@@ -45,6 +45,9 @@ export const PAGE_SECURITY_HEADERS = {
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
+    // No DOM sink (innerHTML, insertAdjacentHTML…) takes a string: the page builds its nodes one by one.
+    "require-trusted-types-for 'script'",
+    "trusted-types 'none'",
   ].join("; "),
   "Cross-Origin-Opener-Policy": "same-origin",
   ...COMMON,
