@@ -129,21 +129,26 @@ describe("POST /api/v1/executions as SSE", () => {
     const bad = await stream(u.apiKey, { language: "cobol", code: "x" });
     expect(bad.status).toBe(400);
     const max = Number(env.MAX_CONCURRENT_EXECUTIONS);
-    // Every slot taken: each busy run has sent its start event, so it is running in the sandbox.
+    // Every slot taken: each busy run has sent its start event, so it is running in the sandbox, and
+    // it keeps running until cancelled below (a short sleep could end before the last one started).
     const busy = await Promise.all(
       Array.from({ length: max }, async (_, i) => {
         const events = sseReader(
-          await stream(u.apiKey, { language: "shell", code: "sleep 1", conversationId: `b${i}` }),
+          await stream(u.apiKey, { language: "shell", code: "sleep 60", conversationId: `b${i}` }),
         );
-        expect((await events.next())!.event).toBe("start");
-        return events;
+        const start = (await events.next())!;
+        expect(start.event).toBe("start");
+        return { events, id: start.data.id as string };
       }),
     );
     const limited = await stream(u.apiKey, { language: "shell", code: "true" });
     expect(limited.status).toBe(429);
     expect(limited.headers.get("Retry-After")).toBe("1");
     expect((await limited.json<ErrorBody>()).error.code).toBe("rate_limited");
-    for (const events of busy) {
+    for (const { id } of busy) {
+      expect((await call(`/api/v1/executions/${id}/cancel`, { key: u.apiKey, method: "POST" })).status).toBe(202);
+    }
+    for (const { events } of busy) {
       let last: SseEvent | null = null;
       for (let e = await events.next(); e; e = await events.next()) last = e;
       expect(last!.event).toBe("end");
