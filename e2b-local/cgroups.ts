@@ -3,7 +3,9 @@
 // limit, a pid limit and a CPU quota, so one sandbox cannot starve, fork-bomb or out-allocate the
 // host or another sandbox. cgroup v2 where the host has it, v1 controllers (cpu, memory, pids) where
 // that is what it has. The groups are made below e2b-local's own cgroup (so e2b-local's own limits
-// still bound them all): <own>/e2b-local-<server pid>/box-<id>, removed when the sandbox dies.
+// still bound them all): <own>/e2b-local-<server pid>-<random>/box-<id> (several servers may share a
+// process, e.g. the test setup's), removed when the sandbox dies.
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -82,7 +84,7 @@ export class Cgroups {
    * what they left running). `problems` gets one sentence per limit that cannot be enforced here.
    */
   static setup(limits: CgroupLimits, problems: string[]): Cgroups {
-    const name = `e2b-local-${process.pid}`;
+    const name = `e2b-local-${process.pid}-${randomBytes(4).toString("hex")}`;
     const mounts = cgroupMounts();
     const own = ownPaths();
     const v2 = mounts.find((mount) => mount.type === "cgroup2");
@@ -223,7 +225,7 @@ async function removeGroup(dir: string): Promise<void> {
 /** The groups of e2b-local servers that no longer run (SIGKILLed): their leftovers are killed, the groups removed. */
 function cleanStale(dir: string): void {
   for (const child of readdirSafe(dir)) {
-    const match = /^e2b-local-(\d+)$/.exec(child);
+    const match = /^e2b-local-(\d+)(?:-[0-9a-f]+)?$/.exec(child);
     if (!match || Number(match[1]) === process.pid || pidAlive(Number(match[1]))) continue;
     void removeGroup(join(dir, child));
   }

@@ -3,10 +3,9 @@
 // disk, and `df` inside shows the cap. Preferred: an ext4 image (sparse file, so it costs the host
 // only what is written) loop-mounted at <box>/fs; where loop devices are unavailable, a size-capped
 // tmpfs (which then counts against memory). The Files API works on the same folders from the host.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { truncate, writeFile } from "node:fs/promises";
-import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 

@@ -15,7 +15,9 @@ function ownerGone(dir: string): boolean {
     const pid = Number(readFileSync(join(dir, OWNER_FILE), "utf8").trim());
     return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid);
   } catch {
-    return false;
+    // no owner file, yet a box disk mounted: a folder whose removal failed half-way (its owner file
+    // went, the busy mount points stayed). A running server writes its owner file before any box.
+    return !existsSync(join(dir, OWNER_FILE)) && mountsBelow(dir).some((point) => /\/box-[0-9a-f]+\/fs$/.test(point));
   }
 }
 

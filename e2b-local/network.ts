@@ -4,7 +4,7 @@
 // rules inside the namespace (sandbox root has no CAP_NET_ADMIN to change them) refuse the host's
 // loopback and own addresses, private, shared, link-local and multicast ranges, so the host's
 // services, the local network and other sandboxes stay out of reach. DNS goes to slirp's forwarder.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -82,12 +82,19 @@ export function egressRules(): string {
  * it also exits by itself when e2b-local dies (its exit fd closes).
  */
 export async function attachEgress(egress: Egress, pid: number): Promise<ChildProcess> {
-  const nft = spawnSync(egress.nsenter, [`--net=/proc/${pid}/ns/net`, egress.nft, "-f", "-"], {
-    input: egressRules(),
+  const nft = spawn(egress.nsenter, [`--net=/proc/${pid}/ns/net`, egress.nft, "-f", "-"], {
     stdio: ["pipe", "ignore", "pipe"],
-    timeout: 10_000,
   });
-  if (nft.status !== 0) throw new Error(`nft in the sandbox's namespace failed: ${nft.stderr?.toString().trim()}`);
+  let nftErrors = "";
+  nft.stderr!.on("data", (chunk: Buffer) => {
+    nftErrors += chunk.toString();
+  });
+  nft.stdin!.end(egressRules());
+  const status = await new Promise<number | null>((resolve, reject) => {
+    nft.once("error", reject);
+    nft.once("exit", resolve);
+  });
+  if (status !== 0) throw new Error(`nft in the sandbox's namespace failed: ${nftErrors.trim()}`);
   const slirp = spawn(
     egress.slirp,
     [

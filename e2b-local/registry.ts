@@ -58,6 +58,8 @@ export class Registry {
   private closing = false;
   /** boxes of the pool still starting */
   private filling = 0;
+  /** every box still starting (pool or not): close() waits for them, so no disk is mounted after it */
+  private readonly starting = new Set<Box>();
 
   constructor(opts: RegistryOptions) {
     this.opts = opts;
@@ -73,7 +75,11 @@ export class Registry {
   }
 
   private newBox(internet: boolean): Box {
-    return new Box(this.opts.host, internet);
+    const box = new Box(this.opts.host, internet);
+    this.starting.add(box);
+    const started = () => this.starting.delete(box);
+    box.ready.then(started, started);
+    return box;
   }
 
   /** Start spare boxes until the pool (ready + starting) is full. */
@@ -124,6 +130,10 @@ export class Registry {
 
   async create(request: NewSandbox): Promise<SandboxRec> {
     const box = await this.takeBox(request.internet);
+    if (this.closing) {
+      await box.destroy();
+      throw new Error("e2b-local is shutting down");
+    }
     const now = new Date();
     const sandbox: SandboxRec = {
       id: newSandboxId(),
@@ -187,8 +197,7 @@ export class Registry {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.all().map((sandbox) => this.kill(sandbox)));
-    await Promise.all(this.pool.splice(0).map((box) => box.destroy()));
-    // boxes still starting are destroyed when ready (see fillPool)
-    for (let i = 0; i < 100 && this.filling > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // spares, and boxes still starting (destroy waits for a start under way, then undoes it)
+    await Promise.all([...this.pool.splice(0), ...this.starting].map((box) => box.destroy()));
   }
 }

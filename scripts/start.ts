@@ -62,7 +62,7 @@ const stack = await startLocalStack({
   port: PORT,
   e2bPort: E2B_PORT,
   ownerToken: vars.OWNER_TOKEN,
-  e2bApiKey: vars.E2B_API_KEY,
+  e2bApiKey: process.env.E2B_LOCAL_API_KEY || vars.E2B_API_KEY,
   log: (line) => {
     if (verbose || !line.startsWith("[wrangler]")) console.log(line);
   },

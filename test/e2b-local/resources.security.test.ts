@@ -84,7 +84,7 @@ describe("resource containment", () => {
     const m = marker();
     await sb.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
     const dirs = cgroupDirs(await hostPid(m));
-    const boxes = Object.values(dirs).filter((dir) => /\/e2b-local-\d+\/box-[0-9a-f]+$/.test(dir));
+    const boxes = Object.values(dirs).filter((dir) => /\/e2b-local-\d+-[0-9a-f]+\/box-[0-9a-f]+$/.test(dir));
     expect(boxes.length).toBeGreaterThan(0);
     if (dirs.memory?.includes("/box-")) {
       // cgroup v1 (this project's hosts)

@@ -142,8 +142,9 @@ describe("POST /api/v1/executions as SSE", () => {
             timeoutMs: 30_000,
           }),
         );
-        expect((await events.next())!.event).toBe("start");
-        return events;
+        const start = (await events.next())!;
+        expect(start.event).toBe("start");
+        return { events, id: start.data.id as string };
       }),
     );
     for (let i = 0; i < 2; i++) {
