@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { timing } from "hono/timing";
 import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
+import { drainRefusedBody } from "./middleware/drain.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { executionRoutes } from "./routes/executions.ts";
@@ -20,6 +21,7 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requestId);
+  app.use("*", drainRefusedBody);
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).
   app.use("/api/*", timing({ totalDescription: "Worker" }));
   app.onError(errorResponse);

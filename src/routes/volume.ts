@@ -61,15 +61,9 @@ export const volumeRoutes = new Hono<AppEnv>()
     });
   })
   .put("/files/*", async (c) => {
-    let name: string;
-    let size: number;
-    try {
-      name = fileName(c);
-      size = uploadLength(c);
-    } catch (err) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      throw err;
-    }
+    // A refusal (400, 409, 507) leaves the body unread for the drain middleware, so the client sees it.
+    const name = fileName(c);
+    const size = uploadLength(c);
     const stored = await storeFile(
       c.env.VOLUMES,
       ledgerFor(c.env, c.var.user.id),
@@ -78,6 +72,7 @@ export const volumeRoutes = new Hono<AppEnv>()
       size,
       c.req.raw.body ?? new Blob([]).stream(),
       { contentType: c.req.header("Content-Type") || "application/octet-stream" },
+      async () => {},
     );
     return c.json(stored, stored.replaced ? 200 : 201);
   })
