@@ -80,6 +80,8 @@ export const volumeRoutes = new Hono<AppEnv>()
     const name = fileName(c);
     const key = volumeKey(c.var.user.id, name);
     const range = parseRange(c.req.header("Range"));
+    checkEtagList(c, "If-Match");
+    checkEtagList(c, "If-None-Match");
     let object: R2Object | null;
     try {
       object = await c.env.VOLUMES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
@@ -212,6 +214,16 @@ function rangeNotSatisfiable(object: R2Object): ApiError {
   return new ApiError("range_not_satisfiable", `Range: starts past the end of the file (${object.size} bytes)`, {
     headers: { ...validatorHeaders(object), "Content-Range": `bytes */${object.size}` },
   });
+}
+
+/** `*` or a comma-separated list of (weak or strong) quoted entity tags, as RFC 9110 §13.1 writes them. */
+const ETAG_LIST = /^(\*|(W\/)?"[\x21\x23-\x7e\x80-\xff]*"([ \t]*,[ \t]*(W\/)?"[\x21\x23-\x7e\x80-\xff]*")*)$/;
+
+/** R2 throws on a malformed entity-tag list (a 500 it would be); the client's mistake is a 400 naming the header. */
+function checkEtagList(c: Context<AppEnv>, header: "If-Match" | "If-None-Match"): void {
+  const value = c.req.header(header)?.trim();
+  if (value !== undefined && !ETAG_LIST.test(value))
+    throw new ApiError("invalid_request", `${header}: must be * or a list of quoted ETags, e.g. "abc123"`);
 }
 
 /** One `bytes=` range; anything else (several ranges, other units, nonsense) is ignored, as RFC 9110 allows. */
