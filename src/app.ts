@@ -4,6 +4,7 @@ import { timing } from "hono/timing";
 import { ApiError, errorResponse } from "./errors.ts";
 import { requireOwner, requireUser } from "./middleware/auth.ts";
 import { cors } from "./middleware/cors.ts";
+import { drainRefusedBody } from "./middleware/drain.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -23,6 +24,7 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requestId);
   app.use("*", securityHeaders);
+  app.use("*", drainRefusedBody);
   // Before auth: a browser's preflight carries no credentials, and error responses need the headers too.
   app.use("/api/*", cors);
   // Server-Timing on every response: where a request's time went (auth, the Durable Object, …).

@@ -1,6 +1,6 @@
 // /api/v1/volume: the caller's persistent files in R2 — usage, listing, streamed read/write/delete,
 // and tar export/import. Every key is built from the authenticated user id and a checked name.
-import { checkPreconditions, writeConditions, type WriteConditions } from "../volume/conditions.ts";
+import { checkPreconditions, writeConditions } from "../volume/conditions.ts";
 import { uploadContentType } from "../volume/content-type.ts";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
@@ -53,17 +53,10 @@ export const volumeRoutes = new Hono<AppEnv>()
     });
   })
   .put("/files/*", async (c) => {
-    let name: string;
-    let size: number;
-    let conditions: WriteConditions | undefined;
-    try {
-      name = fileName(c);
-      size = uploadLength(c);
-      conditions = writeConditions(c.req.raw.headers);
-    } catch (err) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      throw err;
-    }
+    // A refusal (400, 409, 507) leaves the body unread for the drain middleware, so the client sees it.
+    const name = fileName(c);
+    const size = uploadLength(c);
+    const conditions = writeConditions(c.req.raw.headers);
     const stored = await storeFile(
       c.env.VOLUMES,
       remoteLedger(c.var.userSpace),
@@ -72,6 +65,7 @@ export const volumeRoutes = new Hono<AppEnv>()
       size,
       c.req.raw.body ?? new Blob([]).stream(),
       { contentType: uploadContentType(c.req.header("Content-Type"), name) },
+      async () => {},
       conditions,
     );
     return c.json(stored, stored.replaced ? 200 : 201);
@@ -80,6 +74,8 @@ export const volumeRoutes = new Hono<AppEnv>()
     const name = fileName(c);
     const key = volumeKey(c.var.user.id, name);
     const range = parseRange(c.req.header("Range"));
+    checkEtagList(c, "If-Match");
+    checkEtagList(c, "If-None-Match");
     let object: R2Object | null;
     try {
       object = await c.env.VOLUMES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
@@ -229,6 +225,16 @@ function rangeNotSatisfiable(object: R2Object): ApiError {
   return new ApiError("range_not_satisfiable", `Range: starts past the end of the file (${object.size} bytes)`, {
     headers: { ...validatorHeaders(object), "Content-Range": `bytes */${object.size}` },
   });
+}
+
+/** `*` or a comma-separated list of (weak or strong) quoted entity tags, as RFC 9110 §13.1 writes them. */
+const ETAG_LIST = /^(\*|(W\/)?"[\x21\x23-\x7e\x80-\xff]*"([ \t]*,[ \t]*(W\/)?"[\x21\x23-\x7e\x80-\xff]*")*)$/;
+
+/** R2 throws on a malformed entity-tag list (a 500 it would be); the client's mistake is a 400 naming the header. */
+function checkEtagList(c: Context<AppEnv>, header: "If-Match" | "If-None-Match"): void {
+  const value = c.req.header(header)?.trim();
+  if (value !== undefined && !ETAG_LIST.test(value))
+    throw new ApiError("invalid_request", `${header}: must be * or a list of quoted ETags, e.g. "abc123"`);
 }
 
 /** One `bytes=` range; anything else (several ranges, other units, nonsense) is ignored, as RFC 9110 allows. */

@@ -20,6 +20,8 @@ export function pathProblem(path: string): string | undefined {
   // Control characters never name a file a person meant, and NUL cuts the path short on the far side.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(path)) return "must not contain NUL or other control characters";
+  // A lone surrogate (possible in JSON) has no UTF-8 form: the SDK cannot even put it in a URL.
+  if (/\p{Cs}/u.test(path)) return "must be valid Unicode (no lone surrogates)";
   if (utf8Length(path) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes`;
   if (path.split("/").some((segment) => utf8Length(segment) > MAX_SEGMENT_BYTES)) {
     return `each segment must be at most ${MAX_SEGMENT_BYTES} bytes`;

@@ -25,6 +25,7 @@ export interface StoredFile {
 /**
  * Streams `body` (exactly `size` bytes) to `volumes/<userId>/<name>` under a reservation. A body
  * that is shorter or longer than announced, or that breaks off, stores nothing and gives the bytes back.
+ * `refused` settles the unread body when the ledger says no (409, 507).
  */
 export async function storeFile(
   bucket: R2Bucket,
@@ -34,6 +35,7 @@ export async function storeFile(
   size: number,
   body: ReadableStream<Uint8Array>,
   httpMetadata?: R2HTTPMetadata,
+  refused: (body: ReadableStream<Uint8Array>) => Promise<void> = (b) => b.cancel(),
   conditions?: WriteConditions,
 ): Promise<StoredFile> {
   const key = volumeKey(userId, name);
@@ -46,8 +48,9 @@ export async function storeFile(
     if (conditions) checkPreconditions(conditions, (await bucket.head(key))?.httpEtag ?? null);
   } catch (err) {
     if (reservation) await ledger.release([reservation.id]).catch(() => {});
-    // Refused before a byte was read: say so to the sender rather than leave its body hanging.
-    await body.cancel().catch(() => {});
+    // Refused before a byte was read: by default say so to the sender rather than leave its body
+    // hanging; an HTTP upload leaves it to the drain middleware instead (see middleware/drain.ts).
+    await refused(body).catch(() => {});
     throw err;
   }
   let object: R2Object;

@@ -60,3 +60,16 @@ describe("sandbox file reads", () => {
     expect(new TextDecoder().decode(await res.arrayBuffer())).toContain("<script>");
   });
 });
+
+describe("sandbox paths", () => {
+  it("refuses a path with a lone surrogate (once a 502 'URI malformed'; found by fuzz-routes)", async () => {
+    const res = await call(`/api/v1/sandboxes/${conversation}/files/persist`, {
+      key,
+      json: { path: "a\ud800b", name: "x.txt" },
+    });
+    expect(res.status).toBe(400);
+    const body = await res.json<ErrorBody>();
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.message).toContain("path: must be valid Unicode (no lone surrogates)");
+  });
+});

@@ -157,7 +157,7 @@ describe("POST /api/v1/executions as SSE", () => {
       const put = await call(`/api/v1/sandboxes/b${i}/file?path=/tmp/go`, { key: u.apiKey, method: "PUT", body: "go" });
       expect(put.status).toBe(200);
     }
-    for (const events of busy) {
+    for (const { events } of busy) {
       let last: SseEvent | null = null;
       for (let e = await events.next(); e; e = await events.next()) last = e;
       expect(last!.event).toBe("end");

@@ -120,6 +120,14 @@ describe("files", () => {
       expect(body.error.message).toContain("Range");
     }
 
+    // A malformed entity-tag list (R2 throws on it) is the client's 400, not a 500; found by fuzz-routes.
+    for (const header of ["If-Match", "If-None-Match"]) {
+      const malformed = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { [header]: "leS" } });
+      expect(malformed.status, header).toBe(400);
+      const body = await malformed.json<ErrorBody>();
+      expect(body.error.code).toBe("invalid_request");
+      expect(body.error.message).toContain(`${header}: must be * or a list of quoted ETags`);
+    }
     const failed = await call(fileUrl("cond.bin"), { key: user.apiKey, headers: { "If-Match": '"not-the-etag"' } });
     expect(failed.status).toBe(412);
     expect(failed.headers.get("ETag")).toMatch(/^".+"$/);
