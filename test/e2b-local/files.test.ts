@@ -100,8 +100,10 @@ describe("files", () => {
       await sb.files.write("/root/secret.txt", "r", { user: "root" });
       expect((await sb.commands.run("stat -c %U /root/secret.txt", { user: "root" })).stdout).toBe("root\n");
       // user may not write into /root, nor outside its writable mounts
-      await expect(sb.files.write("/root/nope.txt", "x")).rejects.toThrow();
-      await expect(sb.files.write("/usr/bin/evil", "x", { user: "root" })).rejects.toThrow();
+      await expect(sb.files.write("/root/nope.txt", "x")).rejects.toThrow("403: permission denied: '/root'");
+      await expect(sb.files.write("/usr/bin/evil", "x", { user: "root" })).rejects.toThrow(
+        "403: cannot write '/usr/bin/evil': read-only file system",
+      );
     });
   });
 
@@ -151,14 +153,16 @@ describe("files", () => {
       await expect(sb.files.read("/home/user/host.json")).rejects.toBeInstanceOf(FileNotFoundError);
       // /etc/shadow is hidden in the sandbox
       expect(await sb.files.read("/home/user/sh")).toBe("");
-      await expect(sb.files.read("/home/user/env")).rejects.toThrow();
+      await expect(sb.files.read("/home/user/env")).rejects.toBeInstanceOf(FileNotFoundError);
       // a write through it lands in the sandbox's own /tmp; the host file is untouched
       await sb.files.write("/home/user/host.json", "x");
       expect(await sb.files.read(canary)).toBe("x");
       expect(await readFile(canary, "utf8")).toBe('{"host": true}');
       // writes through a link to a read-only place fail
       await sb.commands.run("ln -s /usr/bin/e2b-not-there ro-link");
-      await expect(sb.files.write("/home/user/ro-link", "x")).rejects.toThrow();
+      await expect(sb.files.write("/home/user/ro-link", "x")).rejects.toThrow(
+        "403: cannot write '/home/user/ro-link': read-only file system",
+      );
       // /etc/passwd is the sandbox's own
       expect(await sb.files.read("/etc/passwd")).toContain("user:x:1000:1000::/home/user:/bin/bash");
     });

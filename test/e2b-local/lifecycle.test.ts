@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { AuthenticationError, Sandbox } from "e2b";
+import { AuthenticationError, Sandbox, SandboxNotFoundError } from "e2b";
 import { conn, marker, withSandbox } from "./helpers.ts";
 
 describe("sandbox lifecycle (control-plane API)", () => {
@@ -28,9 +28,10 @@ describe("sandbox lifecycle (control-plane API)", () => {
     expect(await sb.kill()).toBe(true);
     expect(await sb.isRunning()).toBe(false);
     expect(await Sandbox.kill(sb.sandboxId, conn())).toBe(false);
-    await expect(Sandbox.getInfo(sb.sandboxId, conn())).rejects.toThrow();
-    await expect(sb.commands.run("true")).rejects.toThrow();
-    await expect(sb.files.read("/etc/hostname")).rejects.toThrow();
+    await expect(Sandbox.getInfo(sb.sandboxId, conn())).rejects.toBeInstanceOf(SandboxNotFoundError);
+    await expect(sb.commands.run("true")).rejects.toBeInstanceOf(SandboxNotFoundError);
+    // envd's HTTP routes answer 502 "not found" for a dead sandbox, which the SDK reports as a timeout
+    await expect(sb.files.read("/etc/hostname")).rejects.toThrow(/The sandbox was not found/);
   });
 
   it("Sandbox.kill of an unknown id is false", async () => {
