@@ -78,6 +78,10 @@ describe("POST /api/v1/executions as SSE", () => {
         .map((e) => e.data.data)
         .join(""),
     ).toBe("oops\n");
+    // Event by event: each line arrived as it was written (the gate separates them in time), in order,
+    // and nothing but output came between start and end.
+    expect(seen.filter((e) => e.event === "stdout").map((e) => e.data.data)).toEqual(["first\n", "second\n"]);
+    expect(seen.slice(0, -1).every((e) => e.event === "stdout" || e.event === "stderr")).toBe(true);
 
     const recorded = await (await call(`/api/v1/executions/${start!.data.id}`, { key: u.apiKey })).json<any>();
     expect(recorded).toMatchObject({ status: "succeeded", stdout: "first\nsecond\n" });
