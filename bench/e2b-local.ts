@@ -2,12 +2,12 @@
 // (the same `/bin/bash -l -c <cmd>` spawned directly by the in-sandbox agent, in the same
 // isolation, with no server, HTTP or relaying), plus Sandbox.create p50.
 import { Sandbox } from "e2b";
-import { Worker, isMainThread, parentPort } from "node:worker_threads";
+import { isMainThread, parentPort } from "node:worker_threads";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startE2bLocal } from "../e2b-local/server.ts";
 import { END_OK, envelope } from "../e2b-local/connect.ts";
-import { ms, percentile, printTable } from "./stats.ts";
+import { ms, percentile, printTable, serverThread } from "./stats.ts";
 
 // The server runs in its own thread (its own event loop, as in real use where the SDK client is
 // another process), the SDK client in the main thread.
@@ -73,17 +73,7 @@ async function main() {
   /** untimed runs first: a warm sandbox and a warm server (and JIT), as in real use */
   const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 
-  const worker = new Worker(new URL(import.meta.url));
-  const next = (t: string) =>
-    new Promise<any>((resolve) => {
-      const h = (m: any) => {
-        if (m.t === t) {
-          worker.off("message", h);
-          resolve(m);
-        }
-      };
-      worker.on("message", h);
-    });
+  const { worker, next } = serverThread(import.meta.url);
   const ready = await next("ready");
   const srv = {
     url: ready.url as string,

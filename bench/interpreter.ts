@@ -2,9 +2,9 @@
 // e2b-local's code-interpreter-v1 template vs the same code spawned fresh with `commands.run` (the
 // stateless floor), alternating in batches in the same run; plus Sandbox.create of the template.
 import { Sandbox } from "@e2b/code-interpreter";
-import { Worker, isMainThread, parentPort } from "node:worker_threads";
+import { isMainThread, parentPort } from "node:worker_threads";
 import { startE2bLocal } from "../e2b-local/server.ts";
-import { ms, percentile, printTable } from "./stats.ts";
+import { ms, percentile, printTable, serverThread } from "./stats.ts";
 
 // The server runs in its own thread (its own event loop, as in real use where the SDK client is
 // another process), the SDK client in the main thread.
@@ -28,17 +28,7 @@ async function main() {
   const BATCH = 10;
   const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 
-  const worker = new Worker(new URL(import.meta.url));
-  const next = (t: string) =>
-    new Promise<any>((resolve) => {
-      const h = (m: any) => {
-        if (m.t === t) {
-          worker.off("message", h);
-          resolve(m);
-        }
-      };
-      worker.on("message", h);
-    });
+  const { worker, next } = serverThread(import.meta.url);
   const ready = await next("ready");
   const conn = { apiUrl: ready.url as string, sandboxUrl: ready.url as string, apiKey: ready.apiKey as string };
   try {

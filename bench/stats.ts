@@ -1,4 +1,6 @@
-// Small helpers the benchmarks share: percentiles and a printed table.
+// Small helpers the benchmarks share: percentiles, a printed table, and the server thread.
+import { Worker } from "node:worker_threads";
+
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))] ?? NaN;
@@ -16,3 +18,25 @@ export function printTable(rows: Record<string, string | number>[]): void {
 }
 
 export const ms = (n: number) => n.toFixed(1);
+
+/**
+ * The benchmark's server half in a worker thread (this same file, run again), so the measuring loop and
+ * the server never share an event loop; `next(t)` waits for the worker's next message of type `t`.
+ */
+export function serverThread(file: string | URL): {
+  worker: Worker;
+  next: (t: string) => Promise<any>;
+} {
+  const worker = new Worker(new URL(file));
+  const next = (t: string) =>
+    new Promise<any>((resolve) => {
+      const onMessage = (message: any) => {
+        if (message.t === t) {
+          worker.off("message", onMessage);
+          resolve(message);
+        }
+      };
+      worker.on("message", onMessage);
+    });
+  return { worker, next };
+}
