@@ -30,7 +30,8 @@ export interface RunnerParts {
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-type RunControl = { cancelled: boolean; kill?: () => Promise<void> };
+/** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
 
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
@@ -102,6 +103,12 @@ export class ExecutionRunner {
   async cancel(executionId: string): Promise<boolean> {
     const run = this.runs.get(executionId);
     if (!run) return false;
+    if (run.stateful) {
+      throw new ApiError(
+        "conflict",
+        `Execution ${executionId} is a stateful run, which cannot be cancelled; it ends at its timeoutMs (the context keeps its state).`,
+      );
+    }
     run.cancelled = true;
     await run.kill?.();
     return true;
@@ -110,7 +117,8 @@ export class ExecutionRunner {
   /** Cancels every execution in progress (the user is being deleted); how many there were. */
   async cancelAll(): Promise<number> {
     const ids = [...this.runs.keys()];
-    await Promise.all(ids.map((id) => this.cancel(id)));
+    // Stateful runs end with their sandboxes, which the caller kills next.
+    await Promise.all(ids.filter((id) => !this.runs.get(id)?.stateful).map((id) => this.cancel(id)));
     return ids.length;
   }
 
@@ -133,7 +141,7 @@ export class ExecutionRunner {
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
-    const control: RunControl = { cancelled: false };
+    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
     this.runs.set(id, control);
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };

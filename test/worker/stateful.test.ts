@@ -102,6 +102,44 @@ describe("stateful executions", () => {
     expect(result.results).toEqual([{ type: "text/plain", data: "82", isMainResult: true }]);
   });
 
+  it("times a cell out at timeoutMs and keeps the context's state", async () => {
+    const slow = await execute(alice.apiKey, {
+      language: "python",
+      code: "import time\nx = 0\ntime.sleep(30)",
+      stateful: true,
+      conversationId: "nb",
+      timeoutMs: 1500,
+    });
+    expect(slow.json).toMatchObject({ status: "timed_out", exitCode: null });
+    // interrupted mid-cell: the assignment before the sleep ran, the context lives on
+    const after = await execute(alice.apiKey, {
+      language: "python",
+      code: "x + 1",
+      stateful: true,
+      conversationId: "nb",
+    });
+    expect(after.json.results[0].data).toBe("1");
+    await execute(alice.apiKey, { language: "python", code: "x = 41", stateful: true, conversationId: "nb" });
+  });
+
+  it("answers a cancel of a running stateful run with 409: it runs to its end", async () => {
+    const res = await call("/api/v1/executions", {
+      key: alice.apiKey,
+      headers: { Accept: "text/event-stream" },
+      json: { language: "python", code: "import time\ntime.sleep(1)\n'done'", stateful: true, conversationId: "nb" },
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/exe_[A-Za-z0-9_-]+/.test(text)) text += (await reader.read()).value ?? "";
+    const id = text.match(/exe_[A-Za-z0-9_-]+/)![0];
+    const cancel = await call(`/api/v1/executions/${id}/cancel`, { key: alice.apiKey, method: "POST" });
+    expect(cancel.status).toBe(409);
+    expect(((await cancel.json()) as ErrorBody).error.message).toContain("stateful run");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
+    expect(text).toContain('"status":"succeeded"');
+    expect(text).toContain('"data":"done"');
+  });
+
   it("refuses stateful shell with a 400", async () => {
     const { res, json } = await execute(alice.apiKey, { language: "shell", code: "echo hi", stateful: true });
     expect(res.status).toBe(400);
