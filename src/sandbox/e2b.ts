@@ -280,14 +280,21 @@ export async function runCell(sandbox: Sandbox, opts: RunOptions): Promise<CellO
         if (kept) opts.onStderr?.(kept);
       },
     });
+    // Results share the output cap: past it they are dropped and the run is marked truncated.
+    let resultBytes = 0;
+    let resultsCut = false;
     for (const result of execution.results) {
       const shown = toInterpreterResult(result);
-      if (shown) results.push(shown);
+      if (!shown) continue;
+      resultBytes += utf8Length(shown.data);
+      if (resultBytes > opts.outputLimitBytes) resultsCut = true;
+      else results.push(shown);
     }
     const error = execution.error
       ? { name: execution.error.name, value: execution.error.value, traceback: execution.error.traceback }
       : undefined;
-    return { kind: "completed", results, ...(error ? { error } : {}), ...output() };
+    const ran = output();
+    return { kind: "completed", results, ...(error ? { error } : {}), ...ran, truncated: ran.truncated || resultsCut };
   } catch (error) {
     // The SDK aborts the request at timeoutMs; the server then interrupts the cell (state is kept).
     if (error instanceof TimeoutError && Date.now() - started >= opts.timeoutMs - 50) {

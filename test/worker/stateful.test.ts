@@ -1,5 +1,6 @@
 // Stateful runs (`"stateful": true`) through the Worker on e2b-local's code-interpreter-v1 template:
 // state across runs, exceptions, rich results, streaming, history, and the 400/409 refusals.
+import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createUser, type ErrorBody, type ExecutionBody, execute } from "./helpers.ts";
 
@@ -138,6 +139,24 @@ describe("stateful executions", () => {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
     expect(text).toContain('"status":"succeeded"');
     expect(text).toContain('"data":"done"');
+  });
+
+  it("drops results past OUTPUT_LIMIT_BYTES and says so", async () => {
+    const limit = Number(env.OUTPUT_LIMIT_BYTES);
+    const big = await execute(alice.apiKey, {
+      language: "python",
+      code: `'a' * ${limit + 10}`,
+      stateful: true,
+      conversationId: "nb",
+    });
+    expect(big.json).toMatchObject({ status: "succeeded", truncated: true, results: [] });
+    const small = await execute(alice.apiKey, {
+      language: "python",
+      code: "'a' * 3",
+      stateful: true,
+      conversationId: "nb",
+    });
+    expect(small.json).toMatchObject({ truncated: false, results: [{ type: "text/plain", data: "aaa" }] });
   });
 
   it("refuses stateful shell with a 400", async () => {
