@@ -3,6 +3,7 @@
 import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import {
+  baseTemplate,
   connectSandbox,
   createSandbox,
   killSandbox,
@@ -28,6 +29,8 @@ export interface SandboxInfo {
  */
 export interface OpenOptions {
   create: boolean;
+  /** The template a sandbox created by this open gets (default E2B_TEMPLATE). */
+  template?: string;
 }
 
 /** Open the conversation's sandbox, starting one if it has none. */
@@ -83,17 +86,19 @@ export class SandboxPool {
    * The conversation's sandbox: cached, else reconnected, else created (unless `create` is false:
    * then a 404) — at most one open per conversation at a time.
    */
-  open(conversationId: string, { create }: OpenOptions): Promise<Sandbox> {
+  open(conversationId: string, { create, template }: OpenOptions): Promise<Sandbox> {
     const cached = this.live.get(conversationId);
     if (cached) return Promise.resolve(cached);
     const pending = this.opening.get(conversationId);
     if (pending) {
       // A look-only open ends in a 404 when there is no sandbox; one that may create tries again.
       return create && !pending.create
-        ? pending.sandbox.catch(() => this.open(conversationId, CREATE))
+        ? pending.sandbox.catch(() => this.open(conversationId, { create, template }))
         : pending.sandbox;
     }
-    const sandbox = this.connectOrCreate(conversationId, create).finally(() => this.opening.delete(conversationId));
+    const sandbox = this.connectOrCreate(conversationId, create, template).finally(() =>
+      this.opening.delete(conversationId),
+    );
     this.opening.set(conversationId, { sandbox, create });
     return sandbox;
   }
@@ -110,7 +115,7 @@ export class SandboxPool {
       let sandbox = await this.open(conversationId, options);
       if (cached && options.create && !(await sandbox.isRunning().catch(() => false))) {
         this.forget(conversationId, sandbox.sandboxId);
-        sandbox = await this.open(conversationId, CREATE);
+        sandbox = await this.open(conversationId, options);
       }
       try {
         const value = await fn(sandbox);
@@ -253,7 +258,12 @@ export class SandboxPool {
     return lastUses.length ? Math.min(...lastUses) + limits(this.env).sandboxIdleTimeoutMs : Infinity;
   }
 
-  private async connectOrCreate(conversationId: string, create: boolean): Promise<Sandbox> {
+  /** The template of the conversation's recorded sandbox, or null when it has none. */
+  templateOf(conversationId: string): string | null {
+    return this.row(conversationId)?.template ?? null;
+  }
+
+  private async connectOrCreate(conversationId: string, create: boolean, template?: string): Promise<Sandbox> {
     const ttl = this.ttlMs();
     const row = this.row(conversationId);
     if (row) {
@@ -267,13 +277,15 @@ export class SandboxPool {
     }
     if (!create) throw noSandbox(conversationId);
     await this.makeRoom(conversationId);
-    const sandbox = await createSandbox(this.env, { app: SANDBOX_APP, userId: this.userId, conversationId }, ttl);
+    const chosen = template ?? baseTemplate(this.env);
+    const metadata = { app: SANDBOX_APP, userId: this.userId, conversationId } as const;
+    const sandbox = await createSandbox(this.env, metadata, ttl, chosen);
     const now = Date.now();
     this.sql.exec(
       `INSERT OR REPLACE INTO sandboxes VALUES (?, ?, ?, ?, ?, ?)`,
       conversationId,
       sandbox.sandboxId,
-      this.env.E2B_TEMPLATE || "base",
+      chosen,
       now,
       now,
       now + ttl,

@@ -47,7 +47,8 @@ export interface HistoryFilters {
   cursor?: string | undefined;
 }
 
-export interface HistoryItem extends ExecutionResult {
+/** History keeps a stateful run's exception as its `error` message; its rich results are not kept. */
+export interface HistoryItem extends Omit<ExecutionResult, "error" | "results"> {
   kind: ExecutionKind;
   code: string;
   error: string | null;

@@ -5,7 +5,15 @@ import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
+import {
+  type CellOutcome,
+  interpreterTemplate,
+  runCell,
+  runCode,
+  type RunOutcome,
+  type RunOutput,
+  sandboxUnavailable,
+} from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
@@ -22,7 +30,8 @@ export interface RunnerParts {
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-type RunControl = { cancelled: boolean; kill?: () => Promise<void> };
+/** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
 
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
@@ -94,6 +103,12 @@ export class ExecutionRunner {
   async cancel(executionId: string): Promise<boolean> {
     const run = this.runs.get(executionId);
     if (!run) return false;
+    if (run.stateful) {
+      throw new ApiError(
+        "conflict",
+        `Execution ${executionId} is a stateful run, which cannot be cancelled; it ends at its timeoutMs (the context keeps its state).`,
+      );
+    }
     run.cancelled = true;
     await run.kill?.();
     return true;
@@ -102,8 +117,13 @@ export class ExecutionRunner {
   /** Cancels every execution in progress (the user is being deleted); how many there were. */
   async cancelAll(): Promise<number> {
     const ids = [...this.runs.keys()];
-    await Promise.all(ids.map((id) => this.cancel(id)));
+    // Stateful runs end with their sandboxes, which the caller kills next.
+    await Promise.all(ids.filter((id) => !this.runs.get(id)?.stateful).map((id) => this.cancel(id)));
     return ids.length;
+  }
+
+  private checkInterpreter(conversationId: string, template: string): void {
+    checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
 
   private async run(req: Job, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
@@ -116,10 +136,12 @@ export class ExecutionRunner {
         { retryAfterSeconds: 1 },
       );
     }
+    const template = req.stateful ? interpreterTemplate(env) : undefined;
+    if (template) this.checkInterpreter(req.conversationId, template);
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
-    const control: RunControl = { cancelled: false };
+    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
     this.runs.set(id, control);
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
@@ -130,28 +152,34 @@ export class ExecutionRunner {
     let failure: ApiError | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const sandbox = await sandboxes.open(req.conversationId, CREATE);
+        const sandbox = await sandboxes.open(req.conversationId, template ? { create: true, template } : CREATE);
+        // Another request may have started a plain sandbox for the conversation meanwhile.
+        if (template) this.checkInterpreter(req.conversationId, template);
         sandboxId = sandbox.sandboxId;
-        let started = false;
+        // A stateful run's state lives in its sandbox: it is never retried in a fresh one.
+        let started = Boolean(template);
         if (attempt === 0)
           emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
-        const outcome: RunOutcome = control.cancelled
+        const runOptions = {
+          language: req.language,
+          code: req.code,
+          executionId: id,
+          timeoutMs: req.timeoutMs,
+          envs: req.envs,
+          outputLimitBytes: config.outputLimitBytes,
+          onStdout: (data: string) => emit?.({ type: "stdout", data }),
+          onStderr: (data: string) => emit?.({ type: "stderr", data }),
+          onStarted: (kill: () => Promise<void>) => {
+            started = true;
+            control.kill = kill;
+            if (control.cancelled) void kill().catch(() => {});
+          },
+        };
+        const outcome: RunOutcome | CellOutcome = control.cancelled
           ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
-          : await runCode(sandbox, {
-              language: req.language,
-              code: req.code,
-              executionId: id,
-              timeoutMs: req.timeoutMs,
-              envs: req.envs,
-              outputLimitBytes: config.outputLimitBytes,
-              onStdout: (data) => emit?.({ type: "stdout", data }),
-              onStderr: (data) => emit?.({ type: "stderr", data }),
-              onStarted: (kill) => {
-                started = true;
-                control.kill = kill;
-                if (control.cancelled) void kill().catch(() => {});
-              },
-            });
+          : template
+            ? await runCell(sandbox, runOptions)
+            : await runCode(sandbox, runOptions);
         if (outcome.kind === "sandbox_lost") {
           produced = { stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated };
           const alive = await sandbox.isRunning().catch(() => false);
@@ -167,16 +195,29 @@ export class ExecutionRunner {
           );
         }
         sandboxes.touch(req.conversationId, sandbox);
-        result = {
+        const ran = {
           ...base,
-          status: outcome.kind === "exited" ? (outcome.exitCode === 0 ? "succeeded" : "failed") : outcome.kind,
-          exitCode: outcome.kind === "exited" ? outcome.exitCode : null,
           stdout: outcome.stdout,
           stderr: outcome.stderr,
           truncated: outcome.truncated,
           durationMs: Date.now() - createdAt.getTime(),
           sandboxId,
         };
+        if (outcome.kind === "completed") {
+          // No process of its own: a stateful run has no exit code; an exception is its failure.
+          const { results, error } = outcome;
+          result = {
+            ...ran,
+            status: error ? "failed" : "succeeded",
+            exitCode: null,
+            results,
+            ...(error ? { error } : {}),
+          };
+        } else if (outcome.kind === "exited") {
+          result = { ...ran, status: outcome.exitCode === 0 ? "succeeded" : "failed", exitCode: outcome.exitCode };
+        } else {
+          result = { ...ran, status: outcome.kind, exitCode: null };
+        }
         break;
       }
     } catch (err) {
@@ -194,13 +235,26 @@ export class ExecutionRunner {
       this.runs.delete(id);
       release();
     }
-    this.parts.metrics.count(result, failure?.message ?? (result.status === "succeeded" ? undefined : result.stderr));
+    const raised = result.error ? `${result.error.name}: ${result.error.value}` : undefined;
+    this.parts.metrics.count(
+      result,
+      failure?.message ?? (result.status === "succeeded" ? undefined : (raised ?? result.stderr)),
+    );
     // Copied to D1 by the alarm, in a batch, off the response path.
-    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message);
+    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
     if (failure) throw failure;
     return result;
   }
+}
+
+/** Stateful runs need an interpreter sandbox; a conversation holding another kind is a 409. */
+function checkInterpreterTemplate(current: string | null, template: string, conversationId: string): void {
+  if (current === null || current === template) return;
+  throw new ApiError(
+    "conflict",
+    `Conversation '${conversationId}' already has a '${current}' sandbox, which cannot run stateful code (that needs '${template}'). Close it (DELETE /api/v1/sandboxes/${conversationId}) or use another conversation.`,
+  );
 }
 
 /** A failure that is not an ApiError is the sandbox's. */

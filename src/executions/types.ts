@@ -18,6 +18,24 @@ export interface ExecutionRequest {
   conversationId: string;
   timeoutMs: number;
   envs: Record<string, string>;
+  /** Run in the conversation's persistent code-interpreter context for the language (python, node). */
+  stateful?: boolean;
+}
+
+/** One display output or the last expression's value of a stateful run, in its richest MIME type. */
+export interface InterpreterResult {
+  /** e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`. */
+  type: string;
+  /** The representation as text: base64 for images and PDF, JSON text for `application/json`. */
+  data: string;
+  isMainResult: boolean;
+}
+
+/** The exception a stateful run raised (its traceback as the interpreter printed it). */
+export interface InterpreterError {
+  name: string;
+  value: string;
+  traceback: string;
 }
 
 export interface ExecutionResult {
@@ -32,6 +50,10 @@ export interface ExecutionResult {
   durationMs: number;
   sandboxId: string | null;
   createdAt: string;
+  /** Stateful runs only: display outputs and the last expression's value. */
+  results?: InterpreterResult[];
+  /** Stateful runs only, when the code raised (the status is then `failed`). */
+  error?: InterpreterError;
 }
 
 /** Events of a live execution, in order: start, any stdout/stderr, then end or error. */

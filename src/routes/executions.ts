@@ -34,6 +34,7 @@ const executeSchema = z.object({
     )
     .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
     .default({}),
+  stateful: z.boolean({ error: "must be a boolean" }).default(false),
 });
 
 const listSchema = z.object({
@@ -52,6 +53,12 @@ export const executionRoutes = new Hono<AppEnv>()
     if (utf8Length(body.code) > MAX_CODE_BYTES) {
       throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
     }
+    if (body.stateful && body.language === "shell") {
+      throw new ApiError(
+        "invalid_request",
+        "stateful: only python and node keep state between runs; run shell code without stateful",
+      );
+    }
     const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
     if (timeoutMs > config.executionTimeoutMs) {
       throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
@@ -62,6 +69,7 @@ export const executionRoutes = new Hono<AppEnv>()
       conversationId: body.conversationId,
       timeoutMs,
       envs: body.envs,
+      ...(body.stateful ? { stateful: true } : {}),
     };
     const space = c.var.userSpace;
     if (c.req.header("Accept")?.includes("text/event-stream")) {
