@@ -79,6 +79,13 @@ class Context:
     def describe(self):
         return {"id": self.id, "language": self.language, "cwd": self.cwd}
 
+    def interrupt(self):
+        # every context runs its cells in one process group (self.proc): SIGINT stops the cell, not it
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except OSError:
+            pass
+
 
 class PythonContext(Context):
     """An ipykernel kernel, spoken to directly over ZMQ (no Jupyter server in between)."""
@@ -219,12 +226,6 @@ class PythonContext(Context):
                 self.run("[__import__('os').environ.pop(k, None) if v is None else "
                          "__import__('os').environ.__setitem__(k, v) for k, v in %r.items()]" % (restore,),
                          True, lambda m: None)
-
-    def interrupt(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        except OSError:
-            pass
 
     def stop(self):
         # also after a start that failed half-way: only what exists is shut down
@@ -375,12 +376,6 @@ class PipeContext(Context):
                 return
             if ev.get("t") is None:
                 emit(ev)
-
-    def interrupt(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGINT)
-        except OSError:
-            pass
 
     def stop(self):
         try:

@@ -56,7 +56,6 @@ export const volumeRoutes = new Hono<AppEnv>()
     // A refusal (400, 409, 507) leaves the body unread for the drain middleware, so the client sees it.
     const name = fileName(c);
     const size = uploadLength(c);
-    const conditions = writeConditions(c.req.raw.headers);
     const stored = await storeFile(
       c.env.VOLUMES,
       remoteLedger(c.var.userSpace),
@@ -64,9 +63,11 @@ export const volumeRoutes = new Hono<AppEnv>()
       name,
       size,
       c.req.raw.body ?? new Blob([]).stream(),
-      { contentType: uploadContentType(c.req.header("Content-Type"), name) },
-      async () => {},
-      conditions,
+      {
+        httpMetadata: { contentType: uploadContentType(c.req.header("Content-Type"), name) },
+        refused: async () => {},
+        conditions: writeConditions(c.req.raw.headers),
+      },
     );
     return c.json(stored, stored.replaced ? 200 : 201);
   })

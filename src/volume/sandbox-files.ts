@@ -31,7 +31,9 @@ export async function persistFromSandbox(
     await body.cancel().catch(() => {});
     throw err;
   }
-  const stored = await storeFile(bucket, ledger, userId, name, size, body, { contentType: typeFromName(name) });
+  const stored = await storeFile(bucket, ledger, userId, name, size, body, {
+    httpMetadata: { contentType: typeFromName(name) },
+  });
   return { ...stored, path };
 }
 

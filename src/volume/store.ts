@@ -22,10 +22,17 @@ export interface StoredFile {
   replaced: boolean;
 }
 
+export interface StoreOptions {
+  httpMetadata?: R2HTTPMetadata;
+  /** Settles the unread body when the ledger or a condition says no; cancels it by default. */
+  refused?: (body: ReadableStream<Uint8Array>) => Promise<void>;
+  /** `If-Match` / `If-None-Match` of the request (volume/conditions.ts). */
+  conditions?: WriteConditions | undefined;
+}
+
 /**
  * Streams `body` (exactly `size` bytes) to `volumes/<userId>/<name>` under a reservation. A body
  * that is shorter or longer than announced, or that breaks off, stores nothing and gives the bytes back.
- * `refused` settles the unread body when the ledger says no (409, 507).
  */
 export async function storeFile(
   bucket: R2Bucket,
@@ -34,9 +41,7 @@ export async function storeFile(
   name: string,
   size: number,
   body: ReadableStream<Uint8Array>,
-  httpMetadata?: R2HTTPMetadata,
-  refused: (body: ReadableStream<Uint8Array>) => Promise<void> = (b) => b.cancel(),
-  conditions?: WriteConditions,
+  { httpMetadata, refused = (unread) => unread.cancel(), conditions }: StoreOptions = {},
 ): Promise<StoredFile> {
   const key = volumeKey(userId, name);
   let reservation: Reservation | undefined;
