@@ -3,11 +3,22 @@ const encoder = new TextEncoder();
 
 export const API_KEY_PREFIX = "phx_";
 
-/** A new key: `phx_` + 32 random bytes, base64url. */
-export function generateApiKey(): string {
+/**
+ * A new key: `phx_`, the user's id, `.`, then 32 random bytes base64url. Naming the user lets the Worker
+ * send the key straight to that user's Durable Object to be checked (middleware/auth.ts); the id is not
+ * a secret, the random part is. Keys issued before carry no user id and are checked in D1.
+ */
+export function generateApiKey(userId: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const b64 = btoa(String.fromCharCode(...bytes));
-  return API_KEY_PREFIX + b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return `${API_KEY_PREFIX}${userId}.${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+}
+
+const NAMED_KEY = /^phx_(usr_[0-9a-z]{1,40})\.[A-Za-z0-9_-]{43}$/;
+
+/** The user a key names (keys from generateApiKey), or undefined for older keys and anything else. */
+export function keyOwner(key: string): string | undefined {
+  return NAMED_KEY.exec(key)?.[1];
 }
 
 export async function hashApiKey(key: string): Promise<string> {
@@ -15,9 +26,10 @@ export async function hashApiKey(key: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** What an owner sees of a key after it was issued. */
+/** What an owner sees of a key after it was issued: its start, through 6 characters of the random part. */
 export function keyPrefix(key: string): string {
-  return key.slice(0, API_KEY_PREFIX.length + 6);
+  const dot = key.indexOf(".");
+  return key.slice(0, (dot === -1 ? API_KEY_PREFIX.length : dot + 1) + 6);
 }
 
 /** Constant-time equality of two secrets (hashing first makes the lengths equal). */

@@ -2,12 +2,14 @@
 // front over its parts: sandboxes (durable/sandboxes.ts), runs (executions/runner.ts), metrics,
 // the history outbox and the volume ledger. Every RPC method returns an Outcome; callers unwrap.
 import { DurableObject } from "cloudflare:workers";
+import { KeyBook } from "../auth/key-book.ts";
 import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
 import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
+import type { AuthedUser } from "../types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
@@ -44,6 +46,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly history: HistoryOutbox;
   private readonly metrics: ExecutionMetrics;
   private readonly volume: VolumeLedger;
+  private readonly keys: KeyBook;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -65,7 +68,22 @@ export class UserSpace extends DurableObject<Env> {
       recorded: () => waitUntil(this.schedule()),
       waitUntil,
     });
+    this.keys = new KeyBook(sql, env, this.userId);
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
+  }
+
+  // ── API keys (auth/key-book.ts, middleware/auth.ts) ──────────────────────────────────────────
+
+  /** Who a key naming this user stands for (its SHA-256), or null: unknown or revoked. */
+  authenticate(keyHash: string): Promise<Outcome<AuthedUser | null>> {
+    return capture(() => this.keys.check(keyHash));
+  }
+
+  /** Refuses keys of this user from now on (before the owner routes mark them revoked in D1). */
+  revokeKeys(keys: { keyHash: string; keyId: string }[]): Promise<Outcome<void>> {
+    return capture(() => {
+      for (const key of keys) this.keys.revoke(key.keyHash, key.keyId);
+    });
   }
 
   // ── Executions (executions/runner.ts) ───────────────────────────────────────────────────────
@@ -251,6 +269,8 @@ export class UserSpace extends DurableObject<Env> {
       const volume = await deleteVolume(this.env.VOLUMES, this.userId);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
+      // D1 still answers for the user's (revoked) keys until the owner route deletes them.
+      this.keys.ensureTable();
       return { cancelledExecutions: cancelled, sandboxes, volumeFiles: volume.files, volumeBytes: volume.bytes };
     });
   }

@@ -3,9 +3,10 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { wrapTime } from "hono/timing";
-import { hashApiKey, secretsEqual } from "../auth/keys.ts";
+import { hashApiKey, keyOwner, secretsEqual } from "../auth/keys.ts";
 import { getDb } from "../db/index.ts";
-import { userSpace } from "../durable/stub.ts";
+import { unwrap } from "../durable/outcome.ts";
+import { type UserSpaceStub, userSpace } from "../durable/stub.ts";
 import { apiKeys, users } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { AppEnv, AuthedUser } from "../types.ts";
@@ -16,10 +17,27 @@ function bearer(header: string | undefined): string {
   return match[1];
 }
 
-/** The user a valid, unrevoked API key belongs to, or undefined. */
-async function userOfKey(c: Context<AppEnv>, key: string): Promise<AuthedUser | undefined> {
+/** A caller and their Durable Object. */
+interface Caller {
+  user: AuthedUser;
+  space: UserSpaceStub;
+}
+
+/**
+ * The caller a valid, unrevoked API key stands for, or undefined. A key that names its user is checked
+ * by that user's Durable Object (auth/key-book.ts), which the request goes on to use anyway; revoking
+ * tells the object first, so a revoked key is refused from the next request on. Older keys: D1.
+ */
+async function callerOfKey(c: Context<AppEnv>, key: string): Promise<Caller | undefined> {
   const keyHash = await hashApiKey(key);
-  return wrapTime(
+  const owner = keyOwner(key);
+  if (owner) {
+    const space = userSpace(c.env, owner);
+    const outcome = await wrapTime(c, "auth", Promise.resolve(space.authenticate(keyHash)));
+    const user: AuthedUser | null = unwrap(outcome);
+    return user ? { user, space } : undefined;
+  }
+  const user = await wrapTime(
     c,
     "auth",
     getDb(c.env)
@@ -29,14 +47,15 @@ async function userOfKey(c: Context<AppEnv>, key: string): Promise<AuthedUser | 
       .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
       .get(),
   );
+  return user ? { user, space: userSpace(c.env, user.id) } : undefined;
 }
 
 /** Every user route: a valid, unrevoked API key → `c.var.user`, and their Durable Object → `c.var.userSpace`. */
 export const requireUser = createMiddleware<AppEnv>(async (c, next) => {
-  const row = await userOfKey(c, bearer(c.req.header("Authorization")));
-  if (!row) throw new ApiError("unauthorized", "Invalid or revoked API key.");
-  c.set("user", row);
-  c.set("userSpace", userSpace(c.env, row.id));
+  const caller = await callerOfKey(c, bearer(c.req.header("Authorization")));
+  if (!caller) throw new ApiError("unauthorized", "Invalid or revoked API key.");
+  c.set("user", caller.user);
+  c.set("userSpace", caller.space);
   await next();
 });
 
@@ -45,7 +64,7 @@ export const requireOwner = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearer(c.req.header("Authorization"));
   if (!c.env.OWNER_TOKEN || !(await secretsEqual(token, c.env.OWNER_TOKEN))) {
     // A valid user key is a known caller without the right: 403, so a client can tell it from a typo.
-    if (await userOfKey(c, token)) {
+    if (await callerOfKey(c, token)) {
       throw new ApiError("forbidden", "Owner routes need the owner token; a user API key cannot use them.");
     }
     throw new ApiError("unauthorized", "Invalid owner token.");

@@ -24,7 +24,7 @@ const deleteUserQuery = z.object({ history: historyModeSchema.optional() });
 export const DELETED_USER_ID = "usr_deleted";
 
 async function issueKey(userId: string) {
-  const apiKey = generateApiKey();
+  const apiKey = generateApiKey(userId);
   const row = {
     id: newId("key"),
     userId,
@@ -139,12 +139,19 @@ export const adminRoutes = new Hono<AppEnv>()
       if (!earlier) throw new ApiError("not_found", `No user ${userId}.`);
       return c.json({ id: userId, alreadyDeleted: true, deletedAt: new Date(earlier.createdAt).toISOString() });
     }
+    const space = userSpace(c.env, userId);
+    // The object refuses the keys first (it checks them: middleware/auth.ts), then D1 records it.
+    const active = await db
+      .select({ keyId: apiKeys.id, keyHash: apiKeys.keyHash })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+      .all();
+    unwrap(await space.revokeKeys(active));
     const revoked = await db
       .update(apiKeys)
       .set({ revokedAt: Date.now() })
       .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
       .returning({ id: apiKeys.id });
-    const space = userSpace(c.env, userId);
     // Anonymised history keeps the runs still waiting in the object's outbox too.
     if (history === "anonymise") unwrap(await space.flushHistory());
     const erased = unwrap(await space.erase());
@@ -190,6 +197,14 @@ export const adminRoutes = new Hono<AppEnv>()
   .delete("/keys/:keyId", async (c) => {
     const db = getDb(c.env);
     const keyId = c.req.param("keyId");
+    const key = await db
+      .select({ userId: apiKeys.userId, keyHash: apiKeys.keyHash })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
+      .get();
+    if (!key) throw new ApiError("not_found", `No active key ${keyId}.`);
+    // The user's object checks their keys (middleware/auth.ts): it refuses this one before D1 says so.
+    unwrap(await userSpace(c.env, key.userId).revokeKeys([{ keyHash: key.keyHash, keyId }]));
     const [revoked] = await db
       .update(apiKeys)
       .set({ revokedAt: Date.now() })

@@ -9,7 +9,9 @@ describe("owner routes", () => {
     expect(res.status).toBe(201);
     const user = await res.json<{ id: string; apiKey: string; name: string }>();
     expect(user.name).toBe("ada");
-    expect(user.apiKey).toMatch(/^phx_[A-Za-z0-9_-]{40,}$/);
+    // The key names its user (checked by the user's Durable Object), then 32 random bytes.
+    expect(user.apiKey).toMatch(/^phx_usr_[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
+    expect(user.apiKey.startsWith(`phx_${user.id}.`)).toBe(true);
 
     const { env } = await import("cloudflare:test");
     const stored = await env.DB.prepare("SELECT * FROM api_keys WHERE user_id = ?").bind(user.id).all();
@@ -139,5 +141,48 @@ describe("user routes", () => {
     const owner = await call("/api/v1/admin/nope", { key: OWNER_TOKEN });
     expect(owner.status).toBe(404);
     expect((await owner.json<ErrorBody>()).error.code).toBe("not_found");
+  });
+});
+
+describe("keys that name their user", () => {
+  it("refuses a key whose user part was changed to another user, on user and owner routes", async () => {
+    const a = await createUser("a");
+    const b = await createUser("b");
+    expect((await call("/api/v1/stats", { key: b.apiKey })).status).toBe(200);
+    const forged = a.apiKey.replace(a.id, b.id);
+    for (const path of ["/api/v1/stats", "/api/v1/executions", "/api/v1/admin/users"]) {
+      const res = await call(path, { key: forged });
+      expect(res.status, path).toBe(401);
+      expect((await res.json<ErrorBody>()).error.code).toBe("unauthorized");
+    }
+    // A well-formed key naming a user that does not exist.
+    const ghost = await call("/api/v1/stats", { key: a.apiKey.replace(a.id, "usr_0000000000000000000000000") });
+    expect(ghost.status).toBe(401);
+  });
+
+  it("still takes keys issued before keys named their user (checked in D1), and revokes them at once", async () => {
+    const { env } = await import("cloudflare:test");
+    const { hashApiKey } = await import("../../src/auth/keys.ts");
+    const user = await createUser("legacy");
+    const legacy = `phx_${"L".repeat(43)}`;
+    await env.DB.prepare("INSERT INTO api_keys (id, user_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)")
+      .bind("key_legacy", user.id, await hashApiKey(legacy), legacy.slice(0, 10), Date.now())
+      .run();
+    expect((await call("/api/v1/stats", { key: legacy })).status).toBe(200);
+    const revoke = await call("/api/v1/admin/keys/key_legacy", { key: OWNER_TOKEN, method: "DELETE" });
+    expect(revoke.status).toBe(204);
+    expect((await call("/api/v1/stats", { key: legacy })).status).toBe(401);
+    expect((await call("/api/v1/stats", { key: user.apiKey })).status).toBe(200);
+  });
+
+  it("shows owners a prefix that tells a user's keys apart", async () => {
+    const user = await createUser();
+    await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN, method: "POST" });
+    const listed = await (await call(`/api/v1/admin/users/${user.id}/keys`, { key: OWNER_TOKEN })).json<{
+      items: { prefix: string }[];
+    }>();
+    expect(listed.items).toHaveLength(2);
+    expect(new Set(listed.items.map((k) => k.prefix)).size).toBe(2);
+    expect(user.apiKey.startsWith(listed.items[0]!.prefix)).toBe(true);
   });
 });
