@@ -8,6 +8,7 @@ import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
 import { ExecutionRunner, toApiError } from "../executions/runner.ts";
+import type { Position } from "../executions/replay.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import type { AuthedUser } from "../types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
@@ -96,6 +97,14 @@ export class UserSpace extends DurableObject<Env> {
   /** Runs code and streams its events (one JSON line each); a failure before it starts is an error outcome. */
   executeStream(req: ExecutionRequest): Promise<Outcome<ReadableStream<Uint8Array>>> {
     return captureSandbox(() => this.runner.stream(req));
+  }
+
+  /**
+   * The events of an execution after a position (executions/replay.ts), then live until it ends; null
+   * when this object no longer holds its log (finished a while ago, or the object restarted).
+   */
+  followExecution(executionId: string, after?: Position): Promise<Outcome<ReadableStream<Uint8Array> | null>> {
+    return capture(() => this.runner.follow(executionId, after) ?? null);
   }
 
   /** Cancels a running execution; false when it is not running here (finished, or never was). */

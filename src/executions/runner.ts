@@ -17,6 +17,7 @@ import {
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
+import { type Position, RunLogs } from "./replay.ts";
 import type { ExecutionEvent, ExecutionKind, ExecutionRequest, ExecutionResult } from "./types.ts";
 
 export interface RunnerParts {
@@ -41,6 +42,8 @@ export class ExecutionRunner {
   private running = 0;
   /** Each execution in progress, by id: whether it was cancelled, and how to kill its process. */
   private readonly runs = new Map<string, RunControl>();
+  /** Every run's events, for clients that resume a stream (executions/replay.ts). */
+  private readonly logs = new RunLogs();
 
   constructor(parts: RunnerParts) {
     this.parts = parts;
@@ -97,6 +100,14 @@ export class ExecutionRunner {
   }
 
   /**
+   * The events of run `executionId` after `after`, then live until it ends (JSON lines); undefined
+   * when this object no longer holds its log (the caller answers from history).
+   */
+  follow(executionId: string, after: Position | undefined): ReadableStream<Uint8Array> | undefined {
+    return this.logs.follow(executionId, after);
+  }
+
+  /**
    * Cancels a running execution: its process is killed now, or as soon as it starts if it is still
    * waiting for its sandbox. False when it is not running here (finished, or never was).
    */
@@ -141,6 +152,11 @@ export class ExecutionRunner {
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
+    const record = this.logs.open(id);
+    const publish = (event: ExecutionEvent) => {
+      record(event);
+      emit?.(event);
+    };
     const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
     this.runs.set(id, control);
     const createdAt = new Date();
@@ -159,7 +175,7 @@ export class ExecutionRunner {
         // A stateful run's state lives in its sandbox: it is never retried in a fresh one.
         let started = Boolean(template);
         if (attempt === 0)
-          emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+          publish({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
         const runOptions = {
           language: req.language,
           code: req.code,
@@ -167,8 +183,8 @@ export class ExecutionRunner {
           timeoutMs: req.timeoutMs,
           envs: req.envs,
           outputLimitBytes: config.outputLimitBytes,
-          onStdout: (data: string) => emit?.({ type: "stdout", data }),
-          onStderr: (data: string) => emit?.({ type: "stderr", data }),
+          onStdout: (data: string) => publish({ type: "stdout", data }),
+          onStderr: (data: string) => publish({ type: "stderr", data }),
           onStarted: (kill: () => Promise<void>) => {
             started = true;
             control.kill = kill;
@@ -243,6 +259,7 @@ export class ExecutionRunner {
     // Copied to D1 by the alarm, in a batch, off the response path.
     this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
+    record(failure ? { type: "error", error: failure.toJSON() } : { type: "end", result });
     if (failure) throw failure;
     return result;
   }

@@ -2,9 +2,10 @@
 import type { Context } from "hono";
 import { ERROR_STATUS } from "../error-codes.ts";
 import type { AppEnv } from "../types.ts";
+import { advance, eventId, type Position, START } from "./replay.ts";
 import type { ExecutionEvent } from "./types.ts";
 
-function sseFrame(event: ExecutionEvent, requestId: string): string {
+function sseFrame(event: ExecutionEvent, id: string, requestId: string): string {
   const { type, ...rest } = event;
   let data: unknown;
   if (type === "end") data = event.result;
@@ -15,14 +16,23 @@ function sseFrame(event: ExecutionEvent, requestId: string): string {
     const { code, message, retryAfterSeconds } = event.error;
     data = { error: { code, message, status: ERROR_STATUS[code], requestId, retryAfterSeconds } };
   } else data = rest;
-  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+  return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** Streams `events` (one JSON event per line) as SSE; events are flushed as they arrive. */
-export function streamExecution(c: Context<AppEnv>, events: ReadableStream<Uint8Array>): Response {
+/**
+ * Streams `events` (one JSON event per line) as SSE; events are flushed as they arrive. Each carries
+ * its position in the run's output as its `id` (executions/replay.ts), counted from `from`: where a
+ * resumed stream starts.
+ */
+export function streamExecution(
+  c: Context<AppEnv>,
+  events: ReadableStream<Uint8Array>,
+  from: Position = START,
+): Response {
   const encoder = new TextEncoder();
   const requestId = c.get("requestId");
   let buffered = "";
+  let position = from;
   const toSse = new TransformStream<string, Uint8Array>({
     transform(chunk, controller) {
       buffered += chunk;
@@ -30,7 +40,10 @@ export function streamExecution(c: Context<AppEnv>, events: ReadableStream<Uint8
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        if (line) controller.enqueue(encoder.encode(sseFrame(JSON.parse(line) as ExecutionEvent, requestId)));
+        if (!line) continue;
+        const event = JSON.parse(line) as ExecutionEvent;
+        position = advance(position, event);
+        controller.enqueue(encoder.encode(sseFrame(event, eventId(position), requestId)));
       }
     },
   });

@@ -8,6 +8,7 @@ import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
+import { eventsFromResult, parsePosition } from "../executions/replay.ts";
 import { streamExecution } from "../executions/sse.ts";
 import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import type { AppEnv } from "../types.ts";
@@ -45,6 +46,8 @@ const listSchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
+
+const eventsQuery = z.object({ after: z.string().max(40).optional() });
 
 export const executionRoutes = new Hono<AppEnv>()
   .post("/", validate("json", executeSchema), async (c) => {
@@ -89,6 +92,22 @@ export const executionRoutes = new Hono<AppEnv>()
   .get("/:id", async (c) => {
     unwrap(await c.var.userSpace.flushHistory());
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+  })
+  // Resumes a run's event stream (SSE): every event after `Last-Event-ID` (or `?after=`), then live
+  // until the run ends; from the stored result once the run's live log is gone.
+  .get("/:id/events", validate("query", eventsQuery), async (c) => {
+    const id = c.req.param("id");
+    const raw = c.req.valid("query").after ?? c.req.header("Last-Event-ID");
+    const after = raw === undefined || raw === "" ? undefined : parsePosition(raw);
+    if (raw && !after) {
+      throw new ApiError("invalid_request", "after: must be an event id of this run's stream (`<n>.<n>`)");
+    }
+    const space = c.var.userSpace;
+    const live = unwrap(await space.followExecution(id, after));
+    if (live) return streamExecution(c, live, after);
+    unwrap(await space.flushHistory());
+    const stored = await getExecution(getDb(c.env), c.var.user.id, id);
+    return streamExecution(c, eventsFromResult(stored, after), after);
   })
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
   .post("/:id/cancel", async (c) => {

@@ -73,3 +73,34 @@ export async function gatedRun(
     },
   };
 }
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: any;
+}
+
+/** Reads SSE events from a response body one at a time (null once the stream ends). */
+export function sseReader(res: Response) {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  return {
+    async next(): Promise<SseEvent | null> {
+      for (;;) {
+        const end = buffer.indexOf("\n\n");
+        if (end >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const id = frame.match(/^id: (.*)$/m)?.[1];
+          const event = frame.match(/^event: (.*)$/m)?.[1] ?? "message";
+          const data = JSON.parse(frame.match(/^data: (.*)$/m)?.[1] ?? "null");
+          return { ...(id === undefined ? {} : { id }), event, data };
+        }
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffer += value;
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}

@@ -3,36 +3,7 @@
 import { env } from "cloudflare:test";
 import { Sandbox } from "e2b";
 import { describe, expect, it } from "vitest";
-import { call, createUser, execute, type ErrorBody } from "./helpers.ts";
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** Reads SSE events from a response body one at a time. */
-function sseReader(res: Response) {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  return {
-    async next(): Promise<SseEvent | null> {
-      for (;;) {
-        const end = buffer.indexOf("\n\n");
-        if (end >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = frame.match(/^event: (.*)$/m)?.[1] ?? "message";
-          const data = JSON.parse(frame.match(/^data: (.*)$/m)?.[1] ?? "null");
-          return { event, data };
-        }
-        const { value, done } = await reader.read();
-        if (done) return null;
-        buffer += value;
-      }
-    },
-    cancel: () => reader.cancel(),
-  };
-}
+import { call, createUser, execute, type ErrorBody, type SseEvent, sseReader } from "./helpers.ts";
 
 function stream(key: string, body: Record<string, unknown>) {
   return call("/api/v1/executions", { key, json: body, headers: { Accept: "text/event-stream" } });
