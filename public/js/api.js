@@ -182,12 +182,15 @@ export class Client {
   }
 
   /**
-   * Runs code and streams its events; resolves when the stream ends.
+   * Runs code and streams its events; resolves when the stream ends. A stream cut before its `end`
+   * (a network drop) is resumed where it stopped (`GET …/events` with `Last-Event-ID`), so the output
+   * is complete and nothing is shown twice; `onReconnect` hears each attempt.
    * @param {{language: string, code: string, conversationId: string}} body
    * @param {(event: ExecutionEvent) => void} onEvent
    * @param {AbortSignal} signal
+   * @param {(attempt: number) => void} [onReconnect]
    */
-  async execute(body, onEvent, signal) {
+  async execute(body, onEvent, signal, onReconnect = () => {}) {
     const res = await this.request("/api/v1/executions", {
       method: "POST",
       headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
@@ -199,17 +202,61 @@ export class Client {
       onEvent({ event: "end", data: await res.json() });
       return;
     }
-    for await (const { event, data } of readSse(res.body)) {
-      let parsed;
-      try {
-        parsed = JSON.parse(data);
-      } catch {
-        parsed = { data };
+    const stream = { id: "", lastEventId: "", ended: false };
+    /** @param {ReadableStream<Uint8Array>} sse */
+    const follow = async (sse) => {
+      for await (const { event, data, id } of readSse(sse)) {
+        let parsed;
+        try {
+          parsed = JSON.parse(data);
+        } catch {
+          parsed = { data };
+        }
+        if (id !== undefined) stream.lastEventId = id;
+        if (event === "start") stream.id = parsed.id;
+        if (event === "end" || event === "error") stream.ended = true;
+        // The event names and their data are the API's (types.js ExecutionEvents); unknown names are passed on too.
+        onEvent(/** @type {ExecutionEvent} */ ({ event, data: parsed }));
       }
-      // The event names and their data are the API's (types.js ExecutionEvents); unknown names are passed on too.
-      onEvent(/** @type {ExecutionEvent} */ ({ event, data: parsed }));
+    };
+    let failure = await follow(res.body).then(
+      () => null,
+      (/** @type {unknown} */ e) => e,
+    );
+    // The run goes on on the server when its stream drops: ask for what came after the last event seen.
+    for (let attempt = 1; !stream.ended && stream.id && !signal.aborted && attempt <= RESUME_ATTEMPTS; attempt++) {
+      onReconnect(attempt);
+      await delay(Math.min(250 * 2 ** (attempt - 1), 4000), signal);
+      if (signal.aborted) break;
+      failure = await this.request(`/api/v1/executions/${encodeURIComponent(stream.id)}/events`, {
+        headers: {
+          Accept: "text/event-stream",
+          ...(stream.lastEventId ? { "Last-Event-ID": stream.lastEventId } : {}),
+        },
+        signal,
+      }).then(
+        (resumed) => (resumed.body ? follow(resumed.body) : null),
+        (/** @type {unknown} */ e) => e,
+      );
+      if (failure instanceof ApiError && failure.status !== 0 && failure.status < 500) break;
     }
+    if (failure && !stream.ended) throw failure;
   }
+}
+
+/** How many times a dropped run stream is resumed before the page gives up (about a minute, backing off). */
+const RESUME_ATTEMPTS = 20;
+
+/** Resolves after `ms`, or at once when `signal` aborts. @param {number} ms @param {AbortSignal} signal */
+function delay(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    };
+    signal.addEventListener("abort", abort, { once: true });
+  });
 }
 
 /** `/api/v1/volume/files/<name>` with each path segment encoded (nested names keep their slashes). @param {string} name */
@@ -218,7 +265,7 @@ export function filePath(name) {
 }
 
 /**
- * Server-Sent Events from a byte stream, one `{event, data}` per message, as the bytes arrive.
+ * Server-Sent Events from a byte stream, one `{event, data, id?}` per message, as the bytes arrive.
  * @param {ReadableStream<Uint8Array>} body
  */
 export async function* readSse(body) {
@@ -250,6 +297,8 @@ export async function* readSse(body) {
 /** One SSE message from its lines; null for a block without data (a comment, a keep-alive). @param {string} block */
 function parseBlock(block) {
   let event = "message";
+  /** @type {string | undefined} */
+  let id;
   const data = [];
   for (const line of block.split("\n")) {
     if (!line || line.startsWith(":")) continue;
@@ -259,6 +308,7 @@ function parseBlock(block) {
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "event") event = value;
     else if (field === "data") data.push(value);
+    else if (field === "id") id = value;
   }
-  return data.length ? { event, data: data.join("\n") } : null;
+  return data.length ? { event, data: data.join("\n"), id } : null;
 }

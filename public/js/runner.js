@@ -150,6 +150,7 @@ async function run() {
         }
       },
       current.signal,
+      (attempt) => setRunStatus(`Connection lost; resuming the run's output (attempt ${attempt})…`, "running"),
     );
   } catch (e) {
     if (!(e instanceof DOMException && e.name === "AbortError")) ended.failure = e;
