@@ -24,6 +24,8 @@ export default defineConfig({
                   TEST_MIGRATIONS: await readD1Migrations("migrations"),
                   OWNER_TOKEN: "test-owner-token",
                   CORS_ALLOWED_ORIGINS: "https://app.example, https://tools.example/",
+                  // Small, so a test can fill the queue in front of the execution slots.
+                  MAX_QUEUED_EXECUTIONS: "3",
                   E2B_API_KEY: inject<string>("e2bLocalApiKey"),
                   E2B_API_URL: e2bLocalUrl,
                   E2B_SANDBOX_URL: e2bLocalUrl,

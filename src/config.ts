@@ -11,7 +11,14 @@ export interface Limits {
   volumeQuotaBytes: number;
   volumeRetentionDays: number;
   historyRetentionDays: number;
+  /** Runs that may wait for a slot at once (`Prefer: wait`); beyond, 429 at once. */
+  maxQueuedExecutions: number;
+  /** How long a run waits for a slot when its request does not say (`Prefer: wait=<s>`). */
+  queueWaitMs: number;
 }
+
+/** The longest wait a request may ask for (`Prefer: wait=<s>`), in seconds. */
+export const MAX_QUEUE_WAIT_SECONDS = 300;
 
 /** The hard ceiling on INSTALL_TIMEOUT_MS: an install holds a concurrency slot all that time. */
 export const MAX_INSTALL_TIMEOUT_MS = 600_000;
@@ -36,5 +43,7 @@ export function limits(env: Env): Limits {
     volumeQuotaBytes: int(env.VOLUME_QUOTA_BYTES, 104_857_600),
     volumeRetentionDays: int(env.VOLUME_RETENTION_DAYS, 30),
     historyRetentionDays: int(env.HISTORY_RETENTION_DAYS, 90),
+    maxQueuedExecutions: int(env.MAX_QUEUED_EXECUTIONS, 20),
+    queueWaitMs: Math.min(int(env.QUEUE_WAIT_SECONDS, 0), MAX_QUEUE_WAIT_SECONDS) * 1000,
   };
 }

@@ -193,7 +193,12 @@ export class Client {
   async execute(body, onEvent, signal, onReconnect = () => {}) {
     const res = await this.request("/api/v1/executions", {
       method: "POST",
-      headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+      // At the cap, wait in the user's queue for a slot (the stream says where) rather than be refused.
+      headers: {
+        Accept: "text/event-stream",
+        "Content-Type": "application/json",
+        Prefer: `wait=${QUEUE_WAIT_SECONDS}`,
+      },
       body: JSON.stringify(body),
       signal,
     });
@@ -243,6 +248,9 @@ export class Client {
     if (failure && !stream.ended) throw failure;
   }
 }
+
+/** How long a run from the page may wait for a free slot when the user's runs are all busy. */
+const QUEUE_WAIT_SECONDS = 60;
 
 /** How many times a dropped run stream is resumed before the page gives up (about a minute, backing off). */
 const RESUME_ATTEMPTS = 20;

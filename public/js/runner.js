@@ -131,7 +131,14 @@ async function run() {
       { language: lang, code, conversationId },
       (message) => {
         switch (message.event) {
+          case "queued":
+            setRunStatus(
+              `All your run slots are busy: waiting for one (${message.data.position === 1 ? "next in line" : `position ${message.data.position}`})…`,
+              "running",
+            );
+            break;
           case "start":
+            setRunStatus(`Running ${languageLabel(lang)} in “${conversationId}”…`, "running");
             executionId = message.data.id;
             runningId = message.data.id;
             rememberConversations([message.data.conversationId]);

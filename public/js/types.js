@@ -52,8 +52,8 @@
 
 /**
  * The events of a run, by SSE event name.
- * @typedef {{start: StartEvent, stdout: {data: string}, stderr: {data: string}, end: ExecutionResult,
- *   error: StreamErrorEvent}} ExecutionEvents
+ * @typedef {{queued: {position: number}, start: StartEvent, stdout: {data: string}, stderr: {data: string},
+ *   end: ExecutionResult, error: StreamErrorEvent}} ExecutionEvents
  */
 
 /**

@@ -18,6 +18,7 @@ import { type InstallBody, type InstallResult, installJob, toInstallResult } fro
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
 import { type Position, RunLogs } from "./replay.ts";
+import { type SlotWait, Slots } from "./slots.ts";
 import type { ExecutionEvent, ExecutionKind, ExecutionRequest, ExecutionResult } from "./types.ts";
 
 export interface RunnerParts {
@@ -34,12 +35,15 @@ export interface RunnerParts {
 /** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
 type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
 
+/** How often a queued run's stream checks that its reader is still there. */
+const QUEUE_HEARTBEAT_MS = 1_000;
+
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
 
 export class ExecutionRunner {
   private readonly parts: RunnerParts;
-  private running = 0;
+  private readonly slots: Slots;
   /** Each execution in progress, by id: whether it was cancelled, and how to kill its process. */
   private readonly runs = new Map<string, RunControl>();
   /** Every run's events, for clients that resume a stream (executions/replay.ts). */
@@ -47,6 +51,10 @@ export class ExecutionRunner {
 
   constructor(parts: RunnerParts) {
     this.parts = parts;
+    this.slots = new Slots(
+      () => limits(parts.env).maxConcurrentExecutions,
+      () => limits(parts.env).maxQueuedExecutions,
+    );
   }
 
   /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
@@ -79,18 +87,40 @@ export class ExecutionRunner {
     let readerGone = false;
     let first: (event: ExecutionEvent) => void = () => {};
     const firstEvent = new Promise<ExecutionEvent>((resolve) => (first = resolve));
-    const emit = (event: ExecutionEvent) => {
-      first(event);
+    // A reader that goes away while the run waits for a slot takes it out of the queue.
+    const left = new AbortController();
+    const write = (line: string) => {
       if (readerGone) return;
-      writer.write(encoder.encode(`${JSON.stringify(event)}\n`)).catch(() => {
+      writer.write(encoder.encode(line)).catch(() => {
         readerGone = true;
+        left.abort();
       });
     };
-    const done = this.run({ ...req, kind: "run" }, emit).then(
+    /** While queued, an empty line now and then: only a write finds out that the reader went away. */
+    let heartbeat: ReturnType<typeof setInterval> | undefined;
+    const emit = (event: ExecutionEvent) => {
+      first(event);
+      if (event.type !== "queued" && heartbeat !== undefined) clearInterval(heartbeat);
+      write(`${JSON.stringify(event)}\n`);
+    };
+    const wait: SlotWait = {
+      waitMs: req.waitMs ?? 0,
+      signal: left.signal,
+      onQueued: (position) => {
+        heartbeat ??= setInterval(() => write("\n"), QUEUE_HEARTBEAT_MS);
+        emit({ type: "queued", position });
+      },
+    };
+    const done = this.run({ ...req, kind: "run" }, emit, wait).then(
       (result) => emit({ type: "end", result }),
       (err: unknown) => emit({ type: "error", error: toApiError(err).toJSON() }),
     );
-    this.parts.waitUntil(done.finally(() => writer.close().catch(() => {})));
+    this.parts.waitUntil(
+      done.finally(() => {
+        if (heartbeat !== undefined) clearInterval(heartbeat);
+        return writer.close().catch(() => {});
+      }),
+    );
     const opening = await firstEvent;
     if (opening.type === "error") {
       readable.cancel().catch(() => {});
@@ -137,19 +167,16 @@ export class ExecutionRunner {
     checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
 
-  private async run(req: Job, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+  private async run(
+    req: Job,
+    emit?: (event: ExecutionEvent) => void,
+    wait: SlotWait = { waitMs: req.waitMs ?? 0 },
+  ): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
-    if (this.running >= config.maxConcurrentExecutions) {
-      throw new ApiError(
-        "rate_limited",
-        `At most ${config.maxConcurrentExecutions} executions and package installs may run at once per user; retry when one finishes.`,
-        { retryAfterSeconds: 1 },
-      );
-    }
     const template = req.stateful ? interpreterTemplate(env) : undefined;
     if (template) this.checkInterpreter(req.conversationId, template);
-    this.running++;
+    const freeSlot = await this.slots.acquire(wait);
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
     const record = this.logs.open(id);
@@ -247,9 +274,9 @@ export class ExecutionRunner {
         sandboxId,
       };
     } finally {
-      this.running--;
       this.runs.delete(id);
       release();
+      freeSlot();
     }
     const raised = result.error ? `${result.error.name}: ${result.error.value}` : undefined;
     this.parts.metrics.count(

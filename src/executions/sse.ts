@@ -1,9 +1,10 @@
 // Turns the Durable Object's event lines into a Server-Sent Events response.
 import type { Context } from "hono";
 import { ERROR_STATUS } from "../error-codes.ts";
+import { ApiError } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
 import { advance, eventId, type Position, START } from "./replay.ts";
-import type { ExecutionEvent } from "./types.ts";
+import type { ExecutionEvent, ExecutionResult } from "./types.ts";
 
 function sseFrame(event: ExecutionEvent, id: string, requestId: string): string {
   const { type, ...rest } = event;
@@ -16,7 +17,9 @@ function sseFrame(event: ExecutionEvent, id: string, requestId: string): string 
     const { code, message, retryAfterSeconds } = event.error;
     data = { error: { code, message, status: ERROR_STATUS[code], requestId, retryAfterSeconds } };
   } else data = rest;
-  return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+  // A run still waiting for a slot has no place in its output yet: its `queued` events carry no id.
+  const idLine = type === "queued" ? "" : `id: ${id}\n`;
+  return `${idLine}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 /**
@@ -56,4 +59,22 @@ export function streamExecution(
       "X-Request-Id": c.get("requestId"),
     },
   });
+}
+
+/** The result at the end of a run's event lines (for a JSON client); an `error` event is thrown. */
+export async function resultOf(events: ReadableStream<Uint8Array>): Promise<ExecutionResult> {
+  let buffered = "";
+  for await (const chunk of events.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (!line) continue;
+      const event = JSON.parse(line) as ExecutionEvent;
+      if (event.type === "end") return event.result;
+      if (event.type === "error") throw ApiError.from(event.error);
+    }
+  }
+  throw new ApiError("sandbox_unavailable", "The run's events ended without a result.");
 }

@@ -20,6 +20,8 @@ export interface ExecutionRequest {
   envs: Record<string, string>;
   /** Run in the conversation's persistent code-interpreter context for the language (python, node). */
   stateful?: boolean;
+  /** How long the run may wait for a free slot (`Prefer: wait=<s>`); 0 or absent: 429 when none is free. */
+  waitMs?: number;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
@@ -56,8 +58,9 @@ export interface ExecutionResult {
   error?: InterpreterError;
 }
 
-/** Events of a live execution, in order: start, any stdout/stderr, then end or error. */
+/** Events of a live execution, in order: `queued` while it waits for a slot, start, any stdout/stderr, then end or error. */
 export type ExecutionEvent =
+  | { type: "queued"; position: number }
   | { type: "start"; id: string; sandboxId: string; conversationId: string; language: Language }
   | { type: "stdout"; data: string }
   | { type: "stderr"; data: string }

@@ -2,14 +2,15 @@
 import { Hono } from "hono";
 import { endTime, setMetric, startTime } from "hono/timing";
 import { z } from "zod";
-import { limits, MAX_CODE_BYTES } from "../config.ts";
+import { limits, MAX_CODE_BYTES, MAX_QUEUE_WAIT_SECONDS } from "../config.ts";
 import { getDb } from "../db/index.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { eventsFromResult, parsePosition } from "../executions/replay.ts";
-import { streamExecution } from "../executions/sse.ts";
+import { resultOf, streamExecution } from "../executions/sse.ts";
+import { preferences } from "../prefer.ts";
 import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
@@ -47,6 +48,19 @@ const listSchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+/** `Prefer: wait=<s>` in ms (at most MAX_QUEUE_WAIT_SECONDS), else the configured default. */
+function preferredWait(header: string | undefined, fallbackMs: number): number {
+  const wait = preferences(header).get("wait");
+  if (wait === undefined) return fallbackMs;
+  if (!/^\d{1,6}$/.test(wait)) {
+    throw new ApiError(
+      "invalid_request",
+      `Prefer: wait must be a whole number of seconds (at most ${MAX_QUEUE_WAIT_SECONDS})`,
+    );
+  }
+  return Math.min(Number(wait), MAX_QUEUE_WAIT_SECONDS) * 1000;
+}
+
 const eventsQuery = z.object({ after: z.string().max(40).optional() });
 
 export const executionRoutes = new Hono<AppEnv>()
@@ -66,6 +80,7 @@ export const executionRoutes = new Hono<AppEnv>()
     if (timeoutMs > config.executionTimeoutMs) {
       throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
     }
+    const waitMs = preferredWait(c.req.header("Prefer"), config.queueWaitMs);
     const request: ExecutionRequest = {
       language: body.language,
       code: body.code,
@@ -73,11 +88,15 @@ export const executionRoutes = new Hono<AppEnv>()
       timeoutMs,
       envs: body.envs,
       ...(body.stateful ? { stateful: true } : {}),
+      ...(waitMs > 0 ? { waitMs } : {}),
     };
     const space = c.var.userSpace;
     if (c.req.header("Accept")?.includes("text/event-stream")) {
       return streamExecution(c, unwrap(await space.executeStream(request)));
     }
+    // A run that may wait for a slot goes through the event stream even for a JSON client: when the
+    // client goes away, the stream is cancelled and the run leaves the queue.
+    if (waitMs > 0) return c.json(await resultOf(unwrap(await space.executeStream(request))));
     startTime(c, "run", "Durable Object and sandbox");
     const result = unwrap(await space.execute(request));
     endTime(c, "run");

@@ -350,22 +350,27 @@ describe("executor page", () => {
     expect(sent).toEqual([]);
   });
 
-  it("shows a rate limit with its Retry-After while the user's runs hold every slot", async () => {
+  it("shows a rate limit with its Retry-After while the user's runs hold every slot and the queue", async () => {
     const { page, user } = await session("busy", { signedIn: true });
-    // Every concurrent slot (MAX_CONCURRENT_EXECUTIONS, 4) held by a run that waits for a gate file.
+    // Every concurrent slot (MAX_CONCURRENT_EXECUTIONS, 4) held by a run that waits for a gate file, and
+    // the queue (MAX_QUEUED_EXECUTIONS, 1 in this stack) by a fifth that waits for a slot.
     const busy = await Promise.all(
-      Array.from({ length: 4 }, async () => {
+      Array.from({ length: 5 }, async (_, i) => {
         const res = await api(baseUrl, user.apiKey, "/api/v1/executions", {
           method: "POST",
-          headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+          headers: {
+            Accept: "text/event-stream",
+            "Content-Type": "application/json",
+            ...(i === 4 ? { Prefer: "wait=120" } : {}),
+          },
           body: JSON.stringify({ language: "shell", code: gatedShell("/tmp/go", "released"), conversationId: "busy" }),
         });
         expect(res.status).toBe(200);
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
         let seen = "";
-        while (!seen.includes("event: start")) {
+        while (!seen.includes(i === 4 ? "event: queued" : "event: start")) {
           const { value, done } = await reader.read();
-          if (done) throw new Error(`the stream ended before its start event: ${seen}`);
+          if (done) throw new Error(`the stream ended before its first event: ${seen}`);
           seen += value;
         }
         return { reader, seen };
@@ -411,6 +416,37 @@ describe("executor page", () => {
     await runFinished(page);
     expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
     expect(await alert.isHidden()).toBe(true);
+  });
+
+  it("waits in the queue when every slot is busy, says so, and runs when one frees", async () => {
+    const { page, user } = await session("queued", { signedIn: true });
+    await page.fill("#conversation", "queued");
+    const held = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const res = await api(baseUrl, user.apiKey, "/api/v1/executions", {
+          method: "POST",
+          headers: { Accept: "text/event-stream", "Content-Type": "application/json" },
+          body: JSON.stringify({
+            language: "shell",
+            code: gatedShell("/tmp/go", "released"),
+            conversationId: "queued",
+          }),
+        });
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        for (let seen = ""; !seen.includes("event: start"); ) seen += (await reader.read()).value ?? "";
+        return reader;
+      }),
+    );
+    await setCode(page, "python", 'print("after the wait")');
+    await page.click("#run");
+    await page.locator("#run-status", { hasText: "waiting for one (next in line)" }).waitFor();
+    expect(await page.locator("#output").textContent()).not.toContain("after the wait");
+    await openGate(baseUrl, user.apiKey, "queued", "/tmp/go");
+    await runFinished(page);
+    expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
+    expect(await page.locator("#output .stdout").allTextContents()).toEqual(["after the wait\n"]);
+    expect(await page.locator("#alert").isHidden()).toBe(true);
+    await Promise.all(held.map((r) => r.cancel()));
   });
 
   it("Stop cancels the run on the server and leaves the page ready for the next run", async () => {

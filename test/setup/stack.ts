@@ -23,7 +23,11 @@ const VOLUME_QUOTA_BYTES = 1024 * 1024;
 
 export default async function ({ provide }: { provide: Provide }) {
   const persistTo = await mkdtemp(join(tmpdir(), "phoenix-e2e-"));
-  const stack = await startLocalStack({ persistTo, vars: { VOLUME_QUOTA_BYTES: String(VOLUME_QUOTA_BYTES) } });
+  // One waiting run per user at most, so a browser test can fill the queue and see the page's 429.
+  const stack = await startLocalStack({
+    persistTo,
+    vars: { VOLUME_QUOTA_BYTES: String(VOLUME_QUOTA_BYTES), MAX_QUEUED_EXECUTIONS: "1" },
+  });
   provide("baseUrl", stack.url);
   provide("ownerToken", stack.ownerToken);
   provide("volumeQuotaBytes", VOLUME_QUOTA_BYTES);
