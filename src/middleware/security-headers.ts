@@ -54,6 +54,29 @@ export const PAGE_SECURITY_HEADERS = {
 } as const;
 
 /**
+ * The /docs page (src/routes/docs.ts): the vendored API reference needs inline styles and builds its DOM
+ * from strings, so it gets neither of the executor page's two strictest rules; scripts, requests, images
+ * and fonts still come only from this origin (no CDN, no telemetry).
+ */
+export const DOCS_SECURITY_HEADERS = {
+  "Content-Security-Policy": [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "Cross-Origin-Opener-Policy": "same-origin",
+  ...COMMON,
+} as const;
+
+/**
  * API responses are data, never documents: a body opened in a tab (a volume file saved as HTML, say)
  * loads nothing, runs nothing and gets a unique origin (`sandbox`).
  */
@@ -66,5 +89,10 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A WebSocket upgrade has no body a browser could render, and its response must stay as built.
   if (c.res.status === 101) return;
-  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) c.header(name, value);
+  // A page the Worker renders (/docs) brings its own policy; everything else is data.
+  const own =
+    c.res.headers.has("Content-Security-Policy") && c.res.headers.get("Content-Type")?.startsWith("text/html");
+  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
+    if (!(own && name === "Content-Security-Policy")) c.header(name, value);
+  }
 });

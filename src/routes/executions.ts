@@ -9,7 +9,14 @@ import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
-import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { executionResultSchema, KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { doc, json } from "../openapi/registry.ts";
+import {
+  cancelledSchema,
+  EXECUTION_EVENTS_DESCRIPTION,
+  historyItemSchema,
+  historyPageSchema,
+} from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
@@ -47,55 +54,120 @@ const listSchema = z.object({
 });
 
 export const executionRoutes = new Hono<AppEnv>()
-  .post("/", validate("json", executeSchema), async (c) => {
-    const body = c.req.valid("json");
-    const config = limits(c.env);
-    if (utf8Length(body.code) > MAX_CODE_BYTES) {
-      throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
-    }
-    if (body.stateful && body.language === "shell") {
-      throw new ApiError(
-        "invalid_request",
-        "stateful: only python and node keep state between runs; run shell code without stateful",
-      );
-    }
-    const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
-    if (timeoutMs > config.executionTimeoutMs) {
-      throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
-    }
-    const request: ExecutionRequest = {
-      language: body.language,
-      code: body.code,
-      conversationId: body.conversationId,
-      timeoutMs,
-      envs: body.envs,
-      ...(body.stateful ? { stateful: true } : {}),
-    };
-    const space = c.var.userSpace;
-    if (c.req.header("Accept")?.includes("text/event-stream")) {
-      return streamExecution(c, unwrap(await space.executeStream(request)));
-    }
-    startTime(c, "run", "Durable Object and sandbox");
-    const result = unwrap(await space.execute(request));
-    endTime(c, "run");
-    setMetric(c, "code", result.durationMs, "sandbox acquisition and the code itself");
-    return c.json(result);
-  })
-  .get("/", validate("query", listSchema), async (c) => {
-    const filters = c.req.valid("query");
-    unwrap(await c.var.userSpace.flushHistory());
-    return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
-  })
-  .get("/:id", async (c) => {
-    unwrap(await c.var.userSpace.flushHistory());
-    return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
-  })
+  .post(
+    "/",
+    doc({
+      operationId: "runCode",
+      summary: "Run code",
+      description:
+        "Runs `code` in the conversation's sandbox (started on first use) and answers with the result; with `Accept: text/event-stream`, streams it as Server-Sent Events instead.",
+      tags: ["executions"],
+      auth: "user",
+      responses: {
+        200: {
+          description: "The finished execution (whatever its status), or its event stream.",
+          body: { kind: "json", schema: executionResultSchema },
+          alternatives: { "text/event-stream": EXECUTION_EVENTS_DESCRIPTION },
+        },
+      },
+      errors: [
+        "payload_too_large",
+        "conflict",
+        "rate_limited",
+        "sandbox_unavailable",
+        "sandbox_busy",
+        "sandbox_timeout",
+      ],
+    }),
+    validate("json", executeSchema),
+    async (c) => {
+      const body = c.req.valid("json");
+      const config = limits(c.env);
+      if (utf8Length(body.code) > MAX_CODE_BYTES) {
+        throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
+      }
+      if (body.stateful && body.language === "shell") {
+        throw new ApiError(
+          "invalid_request",
+          "stateful: only python and node keep state between runs; run shell code without stateful",
+        );
+      }
+      const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
+      if (timeoutMs > config.executionTimeoutMs) {
+        throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
+      }
+      const request: ExecutionRequest = {
+        language: body.language,
+        code: body.code,
+        conversationId: body.conversationId,
+        timeoutMs,
+        envs: body.envs,
+        ...(body.stateful ? { stateful: true } : {}),
+      };
+      const space = c.var.userSpace;
+      if (c.req.header("Accept")?.includes("text/event-stream")) {
+        return streamExecution(c, unwrap(await space.executeStream(request)));
+      }
+      startTime(c, "run", "Durable Object and sandbox");
+      const result = unwrap(await space.execute(request));
+      endTime(c, "run");
+      setMetric(c, "code", result.durationMs, "sandbox acquisition and the code itself");
+      return c.json(result);
+    },
+  )
+  .get(
+    "/",
+    doc({
+      operationId: "listExecutions",
+      summary: "List your executions",
+      description: "Newest first, a page at a time; filters combine.",
+      tags: ["executions"],
+      auth: "user",
+      responses: { 200: json(historyPageSchema) },
+      errors: [],
+    }),
+    validate("query", listSchema),
+    async (c) => {
+      const filters = c.req.valid("query");
+      unwrap(await c.var.userSpace.flushHistory());
+      return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
+    },
+  )
+  .get(
+    "/:id",
+    doc({
+      operationId: "getExecution",
+      summary: "Get one execution",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`)." },
+      responses: { 200: json(historyItemSchema) },
+      errors: ["not_found"],
+    }),
+    async (c) => {
+      unwrap(await c.var.userSpace.flushHistory());
+      return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+    },
+  )
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
-  .post("/:id/cancel", async (c) => {
-    const id = c.req.param("id");
-    if (unwrap(await c.var.userSpace.cancel(id))) return c.json({ id, cancelled: true }, 202);
-    // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
-    unwrap(await c.var.userSpace.flushHistory());
-    const done = await getExecution(getDb(c.env), c.var.user.id, id);
-    throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
-  });
+  .post(
+    "/:id/cancel",
+    doc({
+      operationId: "cancelExecution",
+      summary: "Stop a running execution",
+      description: "It then ends with status `cancelled`. A stateful run cannot be cancelled (409).",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`)." },
+      responses: { 202: json(cancelledSchema, "Stopping.") },
+      errors: ["not_found", "conflict"],
+    }),
+    async (c) => {
+      const id = c.req.param("id");
+      if (unwrap(await c.var.userSpace.cancel(id))) return c.json({ id, cancelled: true }, 202);
+      // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
+      unwrap(await c.var.userSpace.flushHistory());
+      const done = await getExecution(getDb(c.env), c.var.user.id, id);
+      throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
+    },
+  );
