@@ -20,11 +20,15 @@ export interface MountedRoute {
   validators: Validated[];
 }
 
-/** Every route of the app; `app.use()` middlewares and `app.all(".../*")` fallbacks are not routes. */
+/**
+ * Every route of the app. Not routes: `app.use()` middlewares and `app.all(".../*")` fallbacks, i.e. an
+ * ALL entry whose path ends in `*` or that a method's route shares (a lone `app.all("/x")` is a route).
+ */
 export function mountedRoutes(app: AnyApp): MountedRoute[] {
   const byKey = new Map<string, MountedRoute>();
+  const specific = new Set(app.routes.filter((r) => r.method !== "ALL").map((r) => r.path));
   for (const { method, path, handler } of app.routes) {
-    if (method === "ALL" && path.endsWith("*")) continue;
+    if (method === "ALL" && (path.endsWith("*") || specific.has(path))) continue;
     const key = `${method} ${path}`;
     let route = byKey.get(key);
     if (!route) {

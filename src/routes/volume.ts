@@ -145,8 +145,8 @@ export const volumeRoutes = new Hono<AppEnv>()
         "If-Match": "412 unless the file still has this ETag.",
       },
       responses: {
-        200: binary("application/octet-stream", "The file, with its stored Content-Type.", { ETag: "The version." }),
-        206: binary("application/octet-stream", "The requested range.", { "Content-Range": "bytes first-last/size" }),
+        200: binary("*/*", "The file, with its stored Content-Type.", { ETag: "The version." }),
+        206: binary("*/*", "The requested range.", { "Content-Range": "bytes first-last/size" }),
         304: empty("Not modified."),
       },
       errors: ["invalid_request", "not_found", "precondition_failed", "range_not_satisfiable"],
