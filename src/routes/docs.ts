@@ -20,7 +20,7 @@ const DOCS_HTML = `<!doctype html>
   <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
-  <div id="api-reference" data-url="${OPENAPI_PATH}"></div>
+  <div id="reference" data-document="${OPENAPI_PATH}"></div>
   <script src="${SCALAR_BUNDLE}"></script>
   <script src="/js/docs.js"></script>
 </body>
