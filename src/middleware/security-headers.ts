@@ -53,6 +53,9 @@ export const PAGE_SECURITY_HEADERS = {
   ...COMMON,
 } as const;
 
+/** The API reference page (src/routes/docs.ts). */
+export const DOCS_PAGE_PATH = "/docs";
+
 /**
  * The /docs page (src/routes/docs.ts): the vendored API reference needs inline styles and builds its DOM
  * from strings, so it gets neither of the executor page's two strictest rules; scripts, requests, images
@@ -89,10 +92,8 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A WebSocket upgrade has no body a browser could render, and its response must stay as built.
   if (c.res.status === 101) return;
-  // A page the Worker renders (/docs) brings its own policy; everything else is data.
-  const own =
-    c.res.headers.has("Content-Security-Policy") && c.res.headers.get("Content-Type")?.startsWith("text/html");
-  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
-    if (!(own && name === "Content-Security-Policy")) c.header(name, value);
-  }
+  // The one page the Worker renders gets the page policy; everything else (a stored HTML file too) is data.
+  const page = c.req.path === DOCS_PAGE_PATH && c.res.headers.get("Content-Type")?.startsWith("text/html");
+  for (const [name, value] of Object.entries(page ? DOCS_SECURITY_HEADERS : API_SECURITY_HEADERS))
+    c.header(name, value);
 });

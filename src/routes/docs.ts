@@ -3,11 +3,10 @@
 import { Hono } from "hono";
 import { buildDocument, OPENAPI_PATH } from "../openapi/document.ts";
 import { doc, json } from "../openapi/registry.ts";
-import { DOCS_SECURITY_HEADERS } from "../middleware/security-headers.ts";
+import { DOCS_PAGE_PATH } from "../middleware/security-headers.ts";
 import type { AppEnv } from "../types.ts";
 import { z } from "zod";
 
-export const DOCS_PATH = "/docs";
 /** Copied from @scalar/api-reference by scripts/vendor-docs.ts (`npm ci` runs it), served as a static asset. */
 export const SCALAR_BUNDLE = "/vendor/scalar/standalone.js";
 
@@ -48,7 +47,7 @@ export function docsRoutes(getApp: () => Hono<any, any, any>) {
       },
     )
     .get(
-      DOCS_PATH,
+      DOCS_PAGE_PATH,
       doc({
         operationId: "getDocsPage",
         summary: "The interactive API reference (HTML)",
@@ -57,6 +56,7 @@ export function docsRoutes(getApp: () => Hono<any, any, any>) {
         responses: { 200: { description: "An HTML page.", body: { kind: "text", contentType: "text/html" } } },
         errors: [],
       }),
-      (c) => c.html(DOCS_HTML, 200, DOCS_SECURITY_HEADERS),
+      // Its CSP (DOCS_SECURITY_HEADERS) is set by the security-headers middleware, like every policy.
+      (c) => c.html(DOCS_HTML),
     );
 }
