@@ -8,6 +8,7 @@ import { drainRefusedBody } from "./middleware/drain.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
@@ -37,6 +38,11 @@ export function createApp() {
   const jsonLimit = jsonBodyLimit(JSON_BODY_LIMIT);
 
   app.route("/api/health", healthRoutes);
+  // The OpenAPI document of this very app (read when first asked for, so every route below is in it) and /docs.
+  app.route(
+    "/",
+    docsRoutes(() => app),
+  );
 
   app.use("/api/v1/admin/*", requireOwner);
   app.use("/api/v1/admin/*", jsonLimit);

@@ -4,6 +4,7 @@ import type { ValidationTargets } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { ApiError } from "./errors.ts";
+import { VALIDATED } from "./openapi/registry.ts";
 
 export function describeIssues(error: { issues: readonly z.core.$ZodIssue[] }): string {
   return error.issues
@@ -18,19 +19,22 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 /**
  * `zValidator` whose failures become `400 invalid_request` naming the field. A JSON body sent under
  * another Content-Type is refused as such (hono would validate an empty object and blame the fields).
+ * The middleware carries its target and schema, from which the OpenAPI document describes the request.
  */
 export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   const validator = zValidator(target, schema, (result) => {
     if (!result.success) throw new ApiError("invalid_request", describeIssues(result.error));
   });
-  if (target !== "json") return validator;
-  return (async (c, next) => {
+  const tag = { [VALIDATED]: { target, schema } };
+  if (target !== "json") return Object.assign(validator, tag);
+  const checked = (async (c, next) => {
     const type = c.req.header("Content-Type")?.split(";")[0]?.trim() ?? "";
     if (!JSON_TYPE.test(type)) {
       throw new ApiError("invalid_request", `Content-Type: must be application/json (got '${type.slice(0, 100)}')`);
     }
     return validator(c, next);
   }) as typeof validator;
+  return Object.assign(checked, tag);
 }
 
 /** A conversation names a user's sandbox; clients never name sandbox ids. */

@@ -1,4 +1,6 @@
-// The shapes of an execution, shared by the routes, the Durable Object and the history.
+// The shapes of an execution, shared by the routes, the Durable Object and the history; the zod schemas
+// are what the OpenAPI document says a response is, and the types are derived from them.
+import { z } from "zod";
 import type { ApiErrorData } from "../error-codes.ts";
 
 export const LANGUAGES = ["python", "node", "shell"] as const;
@@ -25,38 +27,41 @@ export interface ExecutionRequest {
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
-export interface InterpreterResult {
-  /** e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`. */
-  type: string;
-  /** The representation as text: base64 for images and PDF, JSON text for `application/json`. */
-  data: string;
-  isMainResult: boolean;
-}
+export const interpreterResultSchema = z.object({
+  type: z
+    .string()
+    .describe("e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`."),
+  data: z.string().describe("The representation as text: base64 for images and PDF, JSON text for `application/json`."),
+  isMainResult: z.boolean(),
+});
+export type InterpreterResult = z.infer<typeof interpreterResultSchema>;
 
 /** The exception a stateful run raised (its traceback as the interpreter printed it). */
-export interface InterpreterError {
-  name: string;
-  value: string;
-  traceback: string;
-}
+export const interpreterErrorSchema = z.object({ name: z.string(), value: z.string(), traceback: z.string() });
+export type InterpreterError = z.infer<typeof interpreterErrorSchema>;
 
-export interface ExecutionResult {
-  id: string;
-  language: Language;
-  conversationId: string;
-  status: ExecutionStatus;
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
-  sandboxId: string | null;
-  createdAt: string;
-  /** Stateful runs only: display outputs and the last expression's value. */
-  results?: InterpreterResult[];
-  /** Stateful runs only, when the code raised (the status is then `failed`). */
-  error?: InterpreterError;
-}
+/** An execution's result: the response of `POST /api/v1/executions` and the `end` event's payload. */
+export const executionResultSchema = z
+  .object({
+    id: z.string(),
+    language: z.enum(LANGUAGES),
+    conversationId: z.string(),
+    status: z.enum(STATUSES),
+    exitCode: z.number().int().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    truncated: z.boolean(),
+    durationMs: z.number(),
+    sandboxId: z.string().nullable(),
+    createdAt: z.string(),
+    results: z
+      .array(interpreterResultSchema)
+      .optional()
+      .describe("Stateful runs only: display outputs and the last expression's value."),
+    error: interpreterErrorSchema.optional().describe("Stateful runs only, when the code raised (status `failed`)."),
+  })
+  .meta({ id: "ExecutionResult" });
+export type ExecutionResult = z.infer<typeof executionResultSchema>;
 
 /** Events of a live execution, in order: `queued` while it waits for a slot, start, any stdout/stderr, then end or error. */
 export type ExecutionEvent =

@@ -53,6 +53,32 @@ export const PAGE_SECURITY_HEADERS = {
   ...COMMON,
 } as const;
 
+/** The API reference page (src/routes/docs.ts). */
+export const DOCS_PAGE_PATH = "/docs";
+
+/**
+ * The /docs page (src/routes/docs.ts): the vendored API reference needs inline styles and builds its DOM
+ * from strings, so it gets neither of the executor page's two strictest rules; scripts, requests, images
+ * and fonts still come only from this origin (no CDN, no telemetry).
+ */
+export const DOCS_SECURITY_HEADERS = {
+  "Content-Security-Policy": [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "Cross-Origin-Opener-Policy": "same-origin",
+  ...COMMON,
+} as const;
+
 /**
  * API responses are data, never documents: a body opened in a tab (a volume file saved as HTML, say)
  * loads nothing, runs nothing and gets a unique origin (`sandbox`).
@@ -66,5 +92,8 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A WebSocket upgrade has no body a browser could render, and its response must stay as built.
   if (c.res.status === 101) return;
-  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) c.header(name, value);
+  // The one page the Worker renders gets the page policy; everything else (a stored HTML file too) is data.
+  const page = c.req.path === DOCS_PAGE_PATH && c.res.headers.get("Content-Type")?.startsWith("text/html");
+  for (const [name, value] of Object.entries(page ? DOCS_SECURITY_HEADERS : API_SECURITY_HEADERS))
+    c.header(name, value);
 });

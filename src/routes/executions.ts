@@ -11,7 +11,14 @@ import { utf8Length } from "../text.ts";
 import { eventsFromResult, parsePosition } from "../executions/replay.ts";
 import { resultOf, streamExecution } from "../executions/sse.ts";
 import { preferences } from "../prefer.ts";
-import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { executionResultSchema, KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { doc, json } from "../openapi/registry.ts";
+import {
+  cancelledSchema,
+  EXECUTION_EVENTS_DESCRIPTION,
+  historyItemSchema,
+  historyPageSchema,
+} from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
@@ -61,79 +68,167 @@ function preferredWait(header: string | undefined, fallbackMs: number): number {
   return Math.min(Number(wait), MAX_QUEUE_WAIT_SECONDS) * 1000;
 }
 
-const eventsQuery = z.object({ after: z.string().max(40).optional() });
+const eventsQuery = z.object({
+  after: z.string().max(40).optional().describe("The id of the last event received (as `Last-Event-ID`)."),
+});
 
 export const executionRoutes = new Hono<AppEnv>()
-  .post("/", validate("json", executeSchema), async (c) => {
-    const body = c.req.valid("json");
-    const config = limits(c.env);
-    if (utf8Length(body.code) > MAX_CODE_BYTES) {
-      throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
-    }
-    if (body.stateful && body.language === "shell") {
-      throw new ApiError(
-        "invalid_request",
-        "stateful: only python and node keep state between runs; run shell code without stateful",
-      );
-    }
-    const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
-    if (timeoutMs > config.executionTimeoutMs) {
-      throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
-    }
-    const waitMs = preferredWait(c.req.header("Prefer"), config.queueWaitMs);
-    const request: ExecutionRequest = {
-      language: body.language,
-      code: body.code,
-      conversationId: body.conversationId,
-      timeoutMs,
-      envs: body.envs,
-      ...(body.stateful ? { stateful: true } : {}),
-      ...(waitMs > 0 ? { waitMs } : {}),
-    };
-    const space = c.var.userSpace;
-    if (c.req.header("Accept")?.includes("text/event-stream")) {
-      return streamExecution(c, unwrap(await space.executeStream(request)));
-    }
-    // A run that may wait for a slot goes through the event stream even for a JSON client: when the
-    // client goes away, the stream is cancelled and the run leaves the queue.
-    if (waitMs > 0) return c.json(await resultOf(unwrap(await space.executeStream(request))));
-    startTime(c, "run", "Durable Object and sandbox");
-    const result = unwrap(await space.execute(request));
-    endTime(c, "run");
-    setMetric(c, "code", result.durationMs, "sandbox acquisition and the code itself");
-    return c.json(result);
-  })
-  .get("/", validate("query", listSchema), async (c) => {
-    const filters = c.req.valid("query");
-    unwrap(await c.var.userSpace.flushHistory());
-    return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
-  })
-  .get("/:id", async (c) => {
-    unwrap(await c.var.userSpace.flushHistory());
-    return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
-  })
+  .post(
+    "/",
+    doc({
+      operationId: "runCode",
+      summary: "Run code",
+      description:
+        "Runs `code` in the conversation's sandbox (started on first use) and answers with the result; with `Accept: text/event-stream`, streams it as Server-Sent Events instead.",
+      tags: ["executions"],
+      auth: "user",
+      headers: {
+        Prefer: "`wait=<seconds>` (at most 300): at the concurrency cap, wait that long in the queue for a slot instead of a 429.",
+      },
+      responses: {
+        200: {
+          description: "The finished execution (whatever its status), or its event stream.",
+          body: { kind: "json", schema: executionResultSchema },
+          alternatives: { "text/event-stream": EXECUTION_EVENTS_DESCRIPTION },
+        },
+      },
+      errors: [
+        "payload_too_large",
+        "conflict",
+        "rate_limited",
+        "sandbox_unavailable",
+        "sandbox_busy",
+        "sandbox_timeout",
+      ],
+    }),
+    validate("json", executeSchema),
+    async (c) => {
+      const body = c.req.valid("json");
+      const config = limits(c.env);
+      if (utf8Length(body.code) > MAX_CODE_BYTES) {
+        throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
+      }
+      if (body.stateful && body.language === "shell") {
+        throw new ApiError(
+          "invalid_request",
+          "stateful: only python and node keep state between runs; run shell code without stateful",
+        );
+      }
+      const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
+      if (timeoutMs > config.executionTimeoutMs) {
+        throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
+      }
+      const waitMs = preferredWait(c.req.header("Prefer"), config.queueWaitMs);
+      const request: ExecutionRequest = {
+        language: body.language,
+        code: body.code,
+        conversationId: body.conversationId,
+        timeoutMs,
+        envs: body.envs,
+        ...(body.stateful ? { stateful: true } : {}),
+        ...(waitMs > 0 ? { waitMs } : {}),
+      };
+      const space = c.var.userSpace;
+      if (c.req.header("Accept")?.includes("text/event-stream")) {
+        return streamExecution(c, unwrap(await space.executeStream(request)));
+      }
+      // A run that may wait for a slot goes through the event stream even for a JSON client: when the
+      // client goes away, the stream is cancelled and the run leaves the queue.
+      if (waitMs > 0) return c.json(await resultOf(unwrap(await space.executeStream(request))));
+      startTime(c, "run", "Durable Object and sandbox");
+      const result = unwrap(await space.execute(request));
+      endTime(c, "run");
+      setMetric(c, "code", result.durationMs, "sandbox acquisition and the code itself");
+      return c.json(result);
+    },
+  )
+  .get(
+    "/",
+    doc({
+      operationId: "listExecutions",
+      summary: "List your executions",
+      description: "Newest first, a page at a time; filters combine.",
+      tags: ["executions"],
+      auth: "user",
+      responses: { 200: json(historyPageSchema) },
+      errors: [],
+    }),
+    validate("query", listSchema),
+    async (c) => {
+      const filters = c.req.valid("query");
+      unwrap(await c.var.userSpace.flushHistory());
+      return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
+    },
+  )
+  .get(
+    "/:id",
+    doc({
+      operationId: "getExecution",
+      summary: "Get one execution",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`)." },
+      responses: { 200: json(historyItemSchema) },
+      errors: ["not_found"],
+    }),
+    async (c) => {
+      unwrap(await c.var.userSpace.flushHistory());
+      return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+    },
+  )
   // Resumes a run's event stream (SSE): every event after `Last-Event-ID` (or `?after=`), then live
   // until the run ends; from the stored result once the run's live log is gone.
-  .get("/:id/events", validate("query", eventsQuery), async (c) => {
-    const id = c.req.param("id");
-    const raw = c.req.valid("query").after ?? c.req.header("Last-Event-ID");
-    const after = raw === undefined || raw === "" ? undefined : parsePosition(raw);
-    if (raw && !after) {
-      throw new ApiError("invalid_request", "after: must be an event id of this run's stream (`<n>.<n>`)");
-    }
-    const space = c.var.userSpace;
-    const live = unwrap(await space.followExecution(id, after));
-    if (live) return streamExecution(c, live, after);
-    unwrap(await space.flushHistory());
-    const stored = await getExecution(getDb(c.env), c.var.user.id, id);
-    return streamExecution(c, eventsFromResult(stored, after), after);
-  })
+  .get(
+    "/:id/events",
+    doc({
+      operationId: "resumeExecutionEvents",
+      summary: "Resume a run's event stream",
+      description:
+        "Every SSE event after `Last-Event-ID` (or `?after=`), then the live ones until `end`; without an id, the whole stream. Event ids are positions in the output (`<stdout chars>.<stderr chars>`).",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`)." },
+      headers: { "Last-Event-ID": "The id of the last event received." },
+      responses: {
+        200: { description: "The run's events.", body: { kind: "text", contentType: "text/event-stream" } },
+      },
+      errors: ["not_found", "storage_unavailable"],
+    }),
+    validate("query", eventsQuery),
+    async (c) => {
+      const id = c.req.param("id");
+      const raw = c.req.valid("query").after ?? c.req.header("Last-Event-ID");
+      const after = raw === undefined || raw === "" ? undefined : parsePosition(raw);
+      if (raw && !after) {
+        throw new ApiError("invalid_request", "after: must be an event id of this run's stream (`<n>.<n>`)");
+      }
+      const space = c.var.userSpace;
+      const live = unwrap(await space.followExecution(id, after));
+      if (live) return streamExecution(c, live, after);
+      unwrap(await space.flushHistory());
+      const stored = await getExecution(getDb(c.env), c.var.user.id, id);
+      return streamExecution(c, eventsFromResult(stored, after), after);
+    },
+  )
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
-  .post("/:id/cancel", async (c) => {
-    const id = c.req.param("id");
-    if (unwrap(await c.var.userSpace.cancel(id))) return c.json({ id, cancelled: true }, 202);
-    // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
-    unwrap(await c.var.userSpace.flushHistory());
-    const done = await getExecution(getDb(c.env), c.var.user.id, id);
-    throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
-  });
+  .post(
+    "/:id/cancel",
+    doc({
+      operationId: "cancelExecution",
+      summary: "Stop a running execution",
+      description: "It then ends with status `cancelled`. A stateful run cannot be cancelled (409).",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`)." },
+      responses: { 202: json(cancelledSchema, "Stopping.") },
+      errors: ["not_found", "conflict"],
+    }),
+    async (c) => {
+      const id = c.req.param("id");
+      if (unwrap(await c.var.userSpace.cancel(id))) return c.json({ id, cancelled: true }, 202);
+      // Not running: someone else's or unknown is a 404, one of the caller's that already ended a 409.
+      unwrap(await c.var.userSpace.flushHistory());
+      const done = await getExecution(getDb(c.env), c.var.user.id, id);
+      throw new ApiError("conflict", `Execution ${id} already ended (${done.status}).`);
+    },
+  );

@@ -7,6 +7,8 @@ import { sandboxPathSchema } from "../sandbox/files.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationParam, jsonBodyLimit, validate } from "../validation.ts";
 import { volumeNameSchema } from "../volume/names.ts";
+import { doc, json } from "../openapi/registry.ts";
+import { persistedFileSchema, restoredFileSchema } from "../openapi/schemas.ts";
 
 const persistSchema = z.object({ path: sandboxPathSchema, name: volumeNameSchema });
 const restoreSchema = z.object({ name: volumeNameSchema, path: sandboxPathSchema });
@@ -17,6 +19,29 @@ const smallJson = jsonBodyLimit(16 * 1024);
 export const volumeSandboxRoutes = new Hono<AppEnv>()
   .post(
     "/:conversationId/files/persist",
+    doc({
+      operationId: "persistSandboxFile",
+      summary: "Copy a sandbox file into your volume",
+      tags: ["sandboxes", "volume"],
+      auth: "user",
+      responses: {
+        200: json(persistedFileSchema, "Replaced a volume file."),
+        201: json(persistedFileSchema, "Stored."),
+      },
+      errors: [
+        "not_found",
+        "forbidden",
+        "conflict",
+        "payload_too_large",
+        "precondition_failed",
+        "quota_exceeded",
+        "storage_unavailable",
+        "rate_limited",
+        "sandbox_unavailable",
+        "sandbox_busy",
+        "sandbox_timeout",
+      ],
+    }),
     smallJson,
     validate("param", conversationParam),
     validate("json", persistSchema),
@@ -29,6 +54,25 @@ export const volumeSandboxRoutes = new Hono<AppEnv>()
   )
   .post(
     "/:conversationId/files/restore",
+    doc({
+      operationId: "restoreVolumeFile",
+      summary: "Copy a volume file into the conversation's sandbox",
+      description: "Starts the conversation's sandbox if it has none.",
+      tags: ["sandboxes", "volume"],
+      auth: "user",
+      responses: { 200: json(restoredFileSchema) },
+      errors: [
+        "not_found",
+        "forbidden",
+        "payload_too_large",
+        "quota_exceeded",
+        "storage_unavailable",
+        "rate_limited",
+        "sandbox_unavailable",
+        "sandbox_busy",
+        "sandbox_timeout",
+      ],
+    }),
     smallJson,
     validate("param", conversationParam),
     validate("json", restoreSchema),

@@ -15,6 +15,8 @@ import { exportVolume, importVolume } from "../volume/archive.ts";
 import { checkName, checkPrefix } from "../volume/names.ts";
 import { volumeKey, volumePrefix } from "../volume/keys.ts";
 import { storeFile } from "../volume/store.ts";
+import { binary, doc, empty, json } from "../openapi/registry.ts";
+import { importResultSchema, storedFileSchema, volumeInfoSchema, volumeListSchema } from "../openapi/schemas.ts";
 
 const listSchema = z.object({
   prefix: z.string().max(1024).default(""),
@@ -27,139 +29,257 @@ const listSchema = z.object({
 });
 
 export const volumeRoutes = new Hono<AppEnv>()
-  .get("/", async (c) => {
-    return c.json(unwrap(await c.var.userSpace.volumeInfo()));
-  })
-  .get("/files", validate("query", listSchema), async (c) => {
-    const { prefix, cursor, limit } = c.req.valid("query");
-    const base = volumePrefix(c.var.user.id);
-    const page = await c.env.VOLUMES.list({
-      prefix: base + checkPrefix(prefix),
-      cursor,
-      limit,
-      include: ["httpMetadata"],
-    }).catch((err) => {
-      throw new ApiError("invalid_request", "cursor: not a cursor from a previous page", { cause: err });
-    });
-    return c.json({
-      items: page.objects.map((o) => ({
-        name: o.key.slice(base.length),
-        size: o.size,
-        etag: o.httpEtag,
-        modifiedAt: o.uploaded.toISOString(),
-        contentType: o.httpMetadata?.contentType ?? null,
-      })),
-      nextCursor: page.truncated ? page.cursor : null,
-    });
-  })
-  .put("/files/*", async (c) => {
-    // A refusal (400, 409, 507) leaves the body unread for the drain middleware, so the client sees it.
-    const name = fileName(c);
-    const size = uploadLength(c);
-    const stored = await storeFile(
-      c.env.VOLUMES,
-      remoteLedger(c.var.userSpace),
-      c.var.user.id,
-      name,
-      size,
-      c.req.raw.body ?? new Blob([]).stream(),
-      {
-        httpMetadata: { contentType: uploadContentType(c.req.header("Content-Type"), name) },
-        refused: async () => {},
-        conditions: writeConditions(c.req.raw.headers),
+  .get(
+    "/",
+    doc({
+      operationId: "getVolume",
+      summary: "Your volume's usage and quota",
+      tags: ["volume"],
+      auth: "user",
+      responses: { 200: json(volumeInfoSchema) },
+      errors: ["storage_unavailable"],
+    }),
+    async (c) => {
+      return c.json(unwrap(await c.var.userSpace.volumeInfo()));
+    },
+  )
+  .get(
+    "/files",
+    doc({
+      operationId: "listVolumeFiles",
+      summary: "List your volume's files",
+      tags: ["volume"],
+      auth: "user",
+      responses: { 200: json(volumeListSchema) },
+      errors: [],
+    }),
+    validate("query", listSchema),
+    async (c) => {
+      const { prefix, cursor, limit } = c.req.valid("query");
+      const base = volumePrefix(c.var.user.id);
+      const page = await c.env.VOLUMES.list({
+        prefix: base + checkPrefix(prefix),
+        cursor,
+        limit,
+        include: ["httpMetadata"],
+      }).catch((err) => {
+        throw new ApiError("invalid_request", "cursor: not a cursor from a previous page", { cause: err });
+      });
+      return c.json({
+        items: page.objects.map((o) => ({
+          name: o.key.slice(base.length),
+          size: o.size,
+          etag: o.httpEtag,
+          modifiedAt: o.uploaded.toISOString(),
+          contentType: o.httpMetadata?.contentType ?? null,
+        })),
+        nextCursor: page.truncated ? page.cursor : null,
+      });
+    },
+  )
+  .put(
+    "/files/*",
+    doc({
+      operationId: "writeVolumeFile",
+      summary: "Store a file in your volume (streamed; quota enforced)",
+      tags: ["volume"],
+      auth: "user",
+      wildcard: {
+        name: "name",
+        description: "The file's name in your volume; may contain `/` (send it as `%2F` or as is).",
       },
-    );
-    return c.json(stored, stored.replaced ? 200 : 201);
-  })
-  .get("/files/*", async (c) => {
-    const name = fileName(c);
-    const key = volumeKey(c.var.user.id, name);
-    const range = parseRange(c.req.header("Range"));
-    checkEtagList(c, "If-Match");
-    checkEtagList(c, "If-None-Match");
-    let object: R2Object | null;
-    try {
-      object = await c.env.VOLUMES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
-    } catch (err) {
-      // R2 refuses a range that starts past the end; answer as HTTP does.
-      const head = range && (await c.env.VOLUMES.head(key));
-      if (!head) throw err;
-      throw rangeNotSatisfiable(head);
-    }
-    if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
-    if (!("body" in object)) {
-      // R2 answers a failed condition without a body; If-None-Match / If-Modified-Since mean 304, the others 412.
-      if (c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined) {
-        return c.body(null, 304, fileHeaders(object, name));
-      }
-      throw new ApiError(
+      rawBody: {
+        contentType: "application/octet-stream",
+        description: "The file's bytes (any Content-Type is kept).",
+        required: true,
+      },
+      headers: {
+        "Upload-Length": "The body's length when it is streamed without Content-Length.",
+        "If-Match": "Only replace this version (an ETag).",
+        "If-None-Match": "`*`: only create, never replace.",
+      },
+      responses: { 200: json(storedFileSchema, "Replaced."), 201: json(storedFileSchema, "Created.") },
+      errors: [
+        "invalid_request",
+        "conflict",
+        "length_required",
         "precondition_failed",
-        `If-Match / If-Unmodified-Since: '${name}' has changed (its ETag is now ${object.httpEtag})`,
+        "quota_exceeded",
+        "storage_unavailable",
+      ],
+    }),
+    async (c) => {
+      // A refusal (400, 409, 507) leaves the body unread for the drain middleware, so the client sees it.
+      const name = fileName(c);
+      const size = uploadLength(c);
+      const stored = await storeFile(
+        c.env.VOLUMES,
+        remoteLedger(c.var.userSpace),
+        c.var.user.id,
+        name,
+        size,
+        c.req.raw.body ?? new Blob([]).stream(),
         {
-          headers: validatorHeaders(object),
+          httpMetadata: { contentType: uploadContentType(c.req.header("Content-Type"), name) },
+          refused: async () => {},
+          conditions: writeConditions(c.req.raw.headers),
         },
       );
-    }
-    const body = (object as R2ObjectBody).body;
-    const headers = fileHeaders(object, name);
-    if (range) {
-      const { offset, length } = resolveRange(range, object.size);
-      if (length <= 0) {
-        await body.cancel();
-        throw rangeNotSatisfiable(object);
-      }
-      return c.body(body, 206, {
-        ...headers,
-        "Content-Length": String(length),
-        "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}`,
-      });
-    }
-    return c.body(body, 200, { ...headers, "Content-Length": String(object.size) });
-  })
-  .delete("/files/*", async (c) => {
-    const name = fileName(c);
-    const conditions = writeConditions(c.req.raw.headers);
-    const key = volumeKey(c.var.user.id, name);
-    const remove = async () => {
-      const current = await c.env.VOLUMES.head(key);
-      if (!current) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
-      checkPreconditions(conditions, current.httpEtag);
-      // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
-      await c.env.VOLUMES.delete(key);
-      unwrap(await c.var.userSpace.forgetVolumeFiles([name]));
-    };
-    if (!conditions) await remove();
-    else {
-      // R2 deletes unconditionally: a conditional delete holds the name like an upload does (a zero-byte
-      // reservation), so no write can land between the check and the delete.
-      const ledger = remoteLedger(c.var.userSpace);
-      const [lock] = await ledger.reserve([{ name, size: 0 }]);
+      return c.json(stored, stored.replaced ? 200 : 201);
+    },
+  )
+  .get(
+    "/files/*",
+    doc({
+      operationId: "readVolumeFile",
+      summary: "Download a file of your volume (Range, If-None-Match, If-Match supported)",
+      tags: ["volume"],
+      auth: "user",
+      wildcard: {
+        name: "name",
+        description: "The file's name in your volume; may contain `/` (send it as `%2F` or as is).",
+      },
+      headers: {
+        Range: "One `bytes=` range.",
+        "If-None-Match": "304 when the file still has this ETag.",
+        "If-Match": "412 unless the file still has this ETag.",
+      },
+      responses: {
+        200: binary("*/*", "The file, with its stored Content-Type.", { ETag: "The version." }),
+        206: binary("*/*", "The requested range.", { "Content-Range": "bytes first-last/size" }),
+        304: empty("Not modified."),
+      },
+      errors: ["invalid_request", "not_found", "precondition_failed", "range_not_satisfiable"],
+    }),
+    async (c) => {
+      const name = fileName(c);
+      const key = volumeKey(c.var.user.id, name);
+      const range = parseRange(c.req.header("Range"));
+      checkEtagList(c, "If-Match");
+      checkEtagList(c, "If-None-Match");
+      let object: R2Object | null;
       try {
-        await remove();
-      } finally {
-        if (lock) await ledger.release([lock.id]);
+        object = await c.env.VOLUMES.get(key, { onlyIf: c.req.raw.headers, ...(range ? { range } : {}) });
+      } catch (err) {
+        // R2 refuses a range that starts past the end; answer as HTTP does.
+        const head = range && (await c.env.VOLUMES.head(key));
+        if (!head) throw err;
+        throw rangeNotSatisfiable(head);
       }
-    }
-    return c.body(null, 204);
-  })
-  .get("/export", (c) => {
-    const date = new Date().toISOString().slice(0, 10);
-    return c.body(exportVolume(c.env.VOLUMES, c.var.user.id), 200, {
-      "Content-Type": "application/x-tar",
-      "Content-Disposition": `attachment; filename="volume-${date}.tar"`,
-    });
-  })
-  .post("/import", async (c) => {
-    if (!c.req.raw.body) throw new ApiError("invalid_request", "body: send a tar archive");
-    const result = await importVolume(
-      c.env.VOLUMES,
-      remoteLedger(c.var.userSpace),
-      c.var.user.id,
-      c.req.raw.body,
-      limits(c.env).volumeQuotaBytes,
-    );
-    return c.json(result, 201);
-  });
+      if (!object) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+      if (!("body" in object)) {
+        // R2 answers a failed condition without a body; If-None-Match / If-Modified-Since mean 304, the others 412.
+        if (c.req.header("If-None-Match") !== undefined || c.req.header("If-Modified-Since") !== undefined) {
+          return c.body(null, 304, fileHeaders(object, name));
+        }
+        throw new ApiError(
+          "precondition_failed",
+          `If-Match / If-Unmodified-Since: '${name}' has changed (its ETag is now ${object.httpEtag})`,
+          {
+            headers: validatorHeaders(object),
+          },
+        );
+      }
+      const body = (object as R2ObjectBody).body;
+      const headers = fileHeaders(object, name);
+      if (range) {
+        const { offset, length } = resolveRange(range, object.size);
+        if (length <= 0) {
+          await body.cancel();
+          throw rangeNotSatisfiable(object);
+        }
+        return c.body(body, 206, {
+          ...headers,
+          "Content-Length": String(length),
+          "Content-Range": `bytes ${offset}-${offset + length - 1}/${object.size}`,
+        });
+      }
+      return c.body(body, 200, { ...headers, "Content-Length": String(object.size) });
+    },
+  )
+  .delete(
+    "/files/*",
+    doc({
+      operationId: "deleteVolumeFile",
+      summary: "Delete a file of your volume",
+      tags: ["volume"],
+      auth: "user",
+      wildcard: {
+        name: "name",
+        description: "The file's name in your volume; may contain `/` (send it as `%2F` or as is).",
+      },
+      headers: { "If-Match": "Only delete this version (an ETag)." },
+      responses: { 204: empty("Deleted.") },
+      errors: ["invalid_request", "not_found", "conflict", "precondition_failed", "storage_unavailable"],
+    }),
+    async (c) => {
+      const name = fileName(c);
+      const conditions = writeConditions(c.req.raw.headers);
+      const key = volumeKey(c.var.user.id, name);
+      const remove = async () => {
+        const current = await c.env.VOLUMES.head(key);
+        if (!current) throw new ApiError("not_found", `name: no file '${name}' in your volume`);
+        checkPreconditions(conditions, current.httpEtag);
+        // R2 first: if the ledger update were lost, usage would read high (safe) until reconciled.
+        await c.env.VOLUMES.delete(key);
+        unwrap(await c.var.userSpace.forgetVolumeFiles([name]));
+      };
+      if (!conditions) await remove();
+      else {
+        // R2 deletes unconditionally: a conditional delete holds the name like an upload does (a zero-byte
+        // reservation), so no write can land between the check and the delete.
+        const ledger = remoteLedger(c.var.userSpace);
+        const [lock] = await ledger.reserve([{ name, size: 0 }]);
+        try {
+          await remove();
+        } finally {
+          if (lock) await ledger.release([lock.id]);
+        }
+      }
+      return c.body(null, 204);
+    },
+  )
+  .get(
+    "/export",
+    doc({
+      operationId: "exportVolume",
+      summary: "Your whole volume as a tar archive",
+      tags: ["volume"],
+      auth: "user",
+      responses: { 200: binary("application/x-tar", "A tar archive of every file.") },
+      errors: [],
+    }),
+    (c) => {
+      const date = new Date().toISOString().slice(0, 10);
+      return c.body(exportVolume(c.env.VOLUMES, c.var.user.id), 200, {
+        "Content-Type": "application/x-tar",
+        "Content-Disposition": `attachment; filename="volume-${date}.tar"`,
+      });
+    },
+  )
+  .post(
+    "/import",
+    doc({
+      operationId: "importVolume",
+      summary: "Import a tar archive into your volume (all or nothing)",
+      tags: ["volume"],
+      auth: "user",
+      rawBody: { contentType: "application/x-tar", description: "A tar archive.", required: true },
+      responses: { 201: json(importResultSchema, "Imported.") },
+      errors: ["invalid_request", "conflict", "payload_too_large", "quota_exceeded", "storage_unavailable"],
+    }),
+    async (c) => {
+      if (!c.req.raw.body) throw new ApiError("invalid_request", "body: send a tar archive");
+      const result = await importVolume(
+        c.env.VOLUMES,
+        remoteLedger(c.var.userSpace),
+        c.var.user.id,
+        c.req.raw.body,
+        limits(c.env).volumeQuotaBytes,
+      );
+      return c.json(result, 201);
+    },
+  );
 
 /** The file name after `/files/`, percent-decoded and checked. */
 function fileName(c: Context<AppEnv>): string {

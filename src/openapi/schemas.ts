@@ -1,0 +1,251 @@
+// The response bodies of the API as zod schemas: what the OpenAPI document promises. Types the code
+// already had are checked against them below, so a field changed on one side fails `npm run typecheck`.
+import { z } from "zod";
+import type { SandboxInfo } from "../durable/sandboxes.ts";
+import type { HistoryItem } from "../executions/history.ts";
+import type { UserStats } from "../executions/metrics.ts";
+import { executionResultSchema, KINDS, LANGUAGES, STATUSES } from "../executions/types.ts";
+import type { FileEntry } from "../sandbox/files.ts";
+import { PACKAGE_MANAGERS, type InstallResult } from "../sandbox/packages.ts";
+import type { ImportResult } from "../volume/archive.ts";
+import type { VolumeInfo } from "../volume/ledger.ts";
+import type { PersistedFile } from "../volume/sandbox-files.ts";
+import type { StoredFile } from "../volume/store.ts";
+
+const isoDate = z.string().describe("ISO 8601 date and time (UTC).");
+
+export const healthSchema = z.object({
+  ok: z.literal(true),
+  version: z.string(),
+  sandboxBackend: z.enum(["e2b", "e2b-local"]),
+});
+
+// ── Executions ──────────────────────────────────────────────────────────────────────────────────
+
+export const historyItemSchema = executionResultSchema
+  .omit({ results: true, error: true })
+  .extend({
+    kind: z.enum(KINDS),
+    code: z.string(),
+    error: z.string().nullable().describe("A stateful run's exception as `Name: value`; null otherwise."),
+  })
+  .meta({ id: "HistoryItem" });
+
+export const historyPageSchema = z.object({
+  items: z.array(historyItemSchema),
+  nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last one."),
+});
+
+export const cancelledSchema = z.object({ id: z.string(), cancelled: z.literal(true) });
+
+/** The Server-Sent Events of `Accept: text/event-stream` (start, stdout, stderr, then end or error). */
+export const EXECUTION_EVENTS_DESCRIPTION =
+  "Server-Sent Events: `start` {id, sandboxId, conversationId, language}, any number of `stdout` / `stderr` {data}, then `end` {result: ExecutionResult} or `error` {error: {code, message, requestId}}.";
+
+// ── Stats and volume ────────────────────────────────────────────────────────────────────────────
+
+const languageStatsSchema = z.object({
+  total: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  timedOut: z.number().int(),
+  cancelled: z.number().int(),
+  errors: z.number().int(),
+  averageDuration: z.number(),
+});
+
+const userStatsSchema = z.object({
+  totalExecutions: z.number().int(),
+  successfulExecutions: z.number().int(),
+  failedExecutions: z.number().int(),
+  successRate: z.number(),
+  averageDuration: z.number(),
+  byLanguage: z.partialRecord(z.enum(LANGUAGES), languageStatsSchema),
+  recentErrors: z.array(
+    z.object({
+      executionId: z.string(),
+      language: z.enum(LANGUAGES),
+      status: z.enum(STATUSES),
+      message: z.string(),
+      at: isoDate,
+    }),
+  ),
+});
+
+export const volumeInfoSchema = z
+  .object({
+    usedBytes: z.number().int(),
+    quotaBytes: z.number().int(),
+    usagePercent: z.number(),
+    fileCount: z.number().int(),
+    reservedBytes: z.number().int().describe("Bytes held by uploads in progress (they count against the quota)."),
+  })
+  .meta({ id: "VolumeInfo" });
+
+export const statsSchema = z.object({
+  user: userStatsSchema,
+  volume: volumeInfoSchema,
+  sandboxes: z.object({ active: z.number().int() }),
+});
+
+export const volumeListSchema = z.object({
+  items: z.array(
+    z.object({
+      name: z.string(),
+      size: z.number().int(),
+      etag: z.string(),
+      modifiedAt: isoDate,
+      contentType: z.string().nullable(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+export const storedFileSchema = z
+  .object({
+    name: z.string(),
+    size: z.number().int(),
+    etag: z.string(),
+    modifiedAt: isoDate,
+    replaced: z.boolean().describe("True when the name held a file before (only the difference counted)."),
+  })
+  .meta({ id: "StoredFile" });
+
+export const importResultSchema = z.object({
+  files: z.array(z.object({ name: z.string(), size: z.number().int() })),
+  totalBytes: z.number().int(),
+});
+
+// ── Sandboxes ───────────────────────────────────────────────────────────────────────────────────
+
+export const sandboxInfoSchema = z
+  .object({
+    conversationId: z.string(),
+    sandboxId: z.string(),
+    template: z.string(),
+    startedAt: isoDate,
+    lastUsedAt: isoDate,
+    expiresAt: isoDate,
+  })
+  .meta({ id: "SandboxInfo" });
+
+export const sandboxListSchema = z.object({ items: z.array(sandboxInfoSchema) });
+
+const fileEntrySchema = z.object({
+  name: z.string(),
+  path: z.string(),
+  type: z.enum(["file", "dir", "symlink"]),
+  size: z.number().int(),
+  modifiedAt: isoDate.nullable(),
+});
+
+export const fileListSchema = z.object({ path: z.string(), items: z.array(fileEntrySchema) });
+
+export const fileWrittenSchema = z.object({ path: z.string(), size: z.number().int() });
+
+export const installResultSchema = z.object({
+  id: z.string().describe("The install's id in the history, where it is recorded as kind `install`."),
+  manager: z.enum(PACKAGE_MANAGERS),
+  packages: z.array(z.string()),
+  status: z.enum(["succeeded", "failed", "timed_out", "cancelled"]),
+  exitCode: z.number().int().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  durationMs: z.number(),
+  sandboxId: z.string().nullable(),
+});
+
+export const persistedFileSchema = storedFileSchema.extend({ path: z.string() }).meta({ id: "PersistedFile" });
+
+export const restoredFileSchema = z.object({ name: z.string(), path: z.string(), size: z.number().int() });
+
+// ── Admin (owner) ───────────────────────────────────────────────────────────────────────────────
+
+export const createdUserSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  apiKey: z.string().describe("Shown once: only its hash is stored."),
+  keyId: z.string(),
+  createdAt: isoDate,
+});
+
+export const userListSchema = z.object({
+  items: z.array(z.object({ id: z.string(), name: z.string(), createdAt: isoDate, activeKeys: z.number().int() })),
+});
+
+export const issuedKeySchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  apiKey: z.string().describe("Shown once: only its hash is stored."),
+  prefix: z.string(),
+  createdAt: isoDate,
+});
+
+export const keyListSchema = z.object({
+  items: z.array(z.object({ id: z.string(), prefix: z.string(), createdAt: isoDate, revokedAt: isoDate.nullable() })),
+});
+
+export const deletedUserSchema = z.union([
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    history: z.enum(["delete", "anonymise"]),
+    removed: z.object({
+      keys: z.number().int(),
+      activeKeysRevoked: z.number().int(),
+      sandboxes: z.number().int(),
+      cancelledExecutions: z.number().int(),
+      volumeFiles: z.number().int(),
+      volumeBytes: z.number().int(),
+      executions: z.number().int(),
+    }),
+    deletedAt: isoDate,
+  }),
+  z.object({ id: z.string(), alreadyDeleted: z.literal(true), deletedAt: isoDate }),
+]);
+
+const durations = {
+  averageDurationMs: z.number(),
+  p50DurationMs: z.number(),
+  p95DurationMs: z.number(),
+};
+
+export const adminStatsSchema = z.object({
+  totals: z.object({
+    executions: z.number().int(),
+    failed: z.number().int(),
+    errors: z.number().int(),
+    errorRate: z.number().describe("Percent of executions that did not succeed."),
+    ...durations,
+  }),
+  perUser: z.array(
+    z.object({
+      userId: z.string(),
+      name: z.string().nullable().describe("Null for a deleted user's anonymised history."),
+      executions: z.number().int(),
+      errorRate: z.number(),
+      ...durations,
+    }),
+  ),
+  perLanguage: z.partialRecord(
+    z.enum(LANGUAGES),
+    z.object({ executions: z.number().int(), errorRate: z.number(), ...durations }),
+  ),
+});
+
+// ── Drift checks: each existing type and its schema must accept each other ──────────────────────
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type SchemaChecks = [
+  Check<Same<z.infer<typeof historyItemSchema>, HistoryItem>>,
+  Check<Same<z.infer<typeof userStatsSchema>, UserStats>>,
+  Check<Same<z.infer<typeof volumeInfoSchema>, VolumeInfo>>,
+  Check<Same<z.infer<typeof storedFileSchema>, StoredFile>>,
+  Check<Same<z.infer<typeof persistedFileSchema>, PersistedFile>>,
+  Check<Same<z.infer<typeof importResultSchema>, ImportResult>>,
+  Check<Same<z.infer<typeof sandboxInfoSchema>, SandboxInfo>>,
+  Check<Same<z.infer<typeof fileEntrySchema>, FileEntry>>,
+  Check<Same<z.infer<typeof installResultSchema>, InstallResult>>,
+];
