@@ -11,6 +11,10 @@ export interface Limits {
   volumeQuotaBytes: number;
   volumeRetentionDays: number;
   historyRetentionDays: number;
+  /** Schedules one user may keep. */
+  maxSchedulesPerUser: number;
+  /** A schedule whose runs fail this many times in a row is disabled (0: never). */
+  scheduleFailureLimit: number;
 }
 
 /** The hard ceiling on INSTALL_TIMEOUT_MS: an install holds a concurrency slot all that time. */
@@ -36,5 +40,7 @@ export function limits(env: Env): Limits {
     volumeQuotaBytes: int(env.VOLUME_QUOTA_BYTES, 104_857_600),
     volumeRetentionDays: int(env.VOLUME_RETENTION_DAYS, 30),
     historyRetentionDays: int(env.HISTORY_RETENTION_DAYS, 90),
+    maxSchedulesPerUser: int(env.MAX_SCHEDULES_PER_USER, 20),
+    scheduleFailureLimit: int(env.SCHEDULE_FAILURE_LIMIT, 5),
   };
 }

@@ -46,10 +46,16 @@ export const executions = sqliteTable(
     sandboxId: text("sandbox_id"),
     error: text("error"),
     createdAt: integer("created_at").notNull(),
+    /** What started the run: `api`, `schedule` (then `scheduleId` names it) or `mcp` (migration 0005). */
+    trigger: text("trigger", { enum: ["api", "schedule", "mcp"] })
+      .notNull()
+      .default("api"),
+    scheduleId: text("schedule_id"),
   },
   (t) => [
     index("executions_user_created").on(t.userId, sql`${t.createdAt} desc`, sql`${t.id} desc`),
     index("executions_created").on(t.createdAt),
+    index("executions_user_trigger").on(t.userId, t.trigger, sql`${t.createdAt} desc`),
   ],
 );
 

@@ -13,6 +13,9 @@ import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
+import { emitScheduleEvent } from "../schedules/events.ts";
+import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
+import { ScheduleStore } from "../schedules/store.ts";
 import { capture, type Outcome } from "./outcome.ts";
 import { CREATE, LOOK, SandboxPool, type SandboxInfo } from "./sandboxes.ts";
 
@@ -44,6 +47,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly history: HistoryOutbox;
   private readonly metrics: ExecutionMetrics;
   private readonly volume: VolumeLedger;
+  private readonly schedules: Scheduler;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -66,6 +70,15 @@ export class UserSpace extends DurableObject<Env> {
       waitUntil,
     });
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
+    this.schedules = new Scheduler({
+      env,
+      store: new ScheduleStore(sql),
+      execute: (req) => this.runner.execute(req),
+      busy: () => this.runner.busy(),
+      changed: () => this.schedule(),
+      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data),
+      waitUntil,
+    });
   }
 
   // ── Executions (executions/runner.ts) ───────────────────────────────────────────────────────
@@ -224,6 +237,41 @@ export class UserSpace extends DurableObject<Env> {
     });
   }
 
+  // ── Schedules (schedules/scheduler.ts) ──────────────────────────────────────────────────────
+
+  listSchedules(): Promise<Outcome<Schedule[]>> {
+    return capture(() => this.schedules.list());
+  }
+
+  getSchedule(id: string): Promise<Outcome<Schedule>> {
+    return capture(() => this.schedules.get(id));
+  }
+
+  createSchedule(input: ScheduleInput): Promise<Outcome<Schedule>> {
+    return capture(async () => {
+      const created = this.schedules.create(input);
+      await this.schedule();
+      return created;
+    });
+  }
+
+  updateSchedule(id: string, patch: ScheduleInput): Promise<Outcome<Schedule>> {
+    return capture(async () => {
+      const updated = this.schedules.update(id, patch);
+      await this.schedule();
+      return updated;
+    });
+  }
+
+  deleteSchedule(id: string): Promise<Outcome<void>> {
+    return capture(() => this.schedules.remove(id));
+  }
+
+  /** Runs a schedule now and answers with its execution (like `execute`). */
+  runSchedule(id: string): Promise<Outcome<ExecutionResult>> {
+    return captureSandbox(() => this.schedules.runNow(id));
+  }
+
   // ── The alarm: history to D1, idle sandboxes ────────────────────────────────────────────────
 
   /** Copies history to D1 and kills the sandboxes idle too long, then waits for the next one to be due. */
@@ -257,6 +305,8 @@ export class UserSpace extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmSet = false;
+    // Schedules first: their runs start now and go on after the alarm (schedules/scheduler.ts).
+    this.schedules.fireDue(Date.now());
     await this.copyHistory().catch(() => {});
     await this.sandboxes.reap(Date.now());
     await this.schedule();
@@ -274,14 +324,15 @@ export class UserSpace extends DurableObject<Env> {
     }
   }
 
-  /** Sets the alarm for the next idle sandbox, or sooner for history still to copy to D1. */
+  /** Sets the alarm for the next idle sandbox, or sooner for history still to copy to D1 or a schedule due. */
   private async schedule(): Promise<void> {
     const now = Date.now();
     const idle = this.sandboxes.nextIdleAt(now);
     const retry =
       this.history.pending() > 0 ? now + (this.historyFailing ? HISTORY_RETRY_MS : HISTORY_BATCH_MS) : Infinity;
-    if (idle === Infinity && retry === Infinity) return;
-    const due = Math.min(Math.max(idle, now + 1000), retry);
+    const scheduled = this.schedules.nextDueAt();
+    if (idle === Infinity && retry === Infinity && scheduled === Infinity) return;
+    const due = Math.min(Math.max(idle, now + 1000), retry, scheduled);
     if (this.alarmSet) {
       const current = await this.ctx.storage.getAlarm();
       if (current !== null && current <= due) return;

@@ -122,6 +122,11 @@ export class ExecutionRunner {
     return ids.length;
   }
 
+  /** Whether a run would be refused now for the concurrency cap (the scheduler waits instead). */
+  busy(): boolean {
+    return this.running >= limits(this.parts.env).maxConcurrentExecutions;
+  }
+
   private checkInterpreter(conversationId: string, template: string): void {
     checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
@@ -140,11 +145,18 @@ export class ExecutionRunner {
     if (template) this.checkInterpreter(req.conversationId, template);
     this.running++;
     const release = sandboxes.hold(req.conversationId);
-    const id = newId("exe");
+    const id = req.id ?? newId("exe");
     const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
     this.runs.set(id, control);
     const createdAt = new Date();
-    const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
+    const base = {
+      id,
+      language: req.language,
+      conversationId: req.conversationId,
+      createdAt: createdAt.toISOString(),
+      trigger: req.trigger ?? "api",
+      ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
+    };
     let sandboxId: string | null = null;
     /** What the code printed before its sandbox was lost: history keeps it. */
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };

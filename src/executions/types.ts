@@ -8,6 +8,10 @@ export type Language = (typeof LANGUAGES)[number];
 export const KINDS = ["run", "install"] as const;
 export type ExecutionKind = (typeof KINDS)[number];
 
+/** What started an execution: a client's API request, one of the user's schedules, or an MCP tool call. */
+export const TRIGGERS = ["api", "schedule", "mcp"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
 export const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "error"] as const;
 export type ExecutionStatus = (typeof STATUSES)[number];
 
@@ -20,6 +24,12 @@ export interface ExecutionRequest {
   envs: Record<string, string>;
   /** Run in the conversation's persistent code-interpreter context for the language (python, node). */
   stateful?: boolean;
+  /** What started it; `api` when unset. */
+  trigger?: Trigger;
+  /** The schedule that started it (trigger `schedule`). */
+  scheduleId?: string;
+  /** The id the run will have, chosen by the scheduler so it knows a run that ends in error; routes never set it. */
+  id?: string;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
@@ -50,6 +60,9 @@ export interface ExecutionResult {
   durationMs: number;
   sandboxId: string | null;
   createdAt: string;
+  trigger: Trigger;
+  /** Runs started by a schedule only. */
+  scheduleId?: string;
   /** Stateful runs only: display outputs and the last expression's value. */
   results?: InterpreterResult[];
   /** Stateful runs only, when the code raised (the status is then `failed`). */

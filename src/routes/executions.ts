@@ -9,7 +9,7 @@ import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
-import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { KINDS, LANGUAGES, STATUSES, TRIGGERS, type ExecutionRequest } from "../executions/types.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 
@@ -19,7 +19,7 @@ const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must b
 const noNul = (s: string) => !s.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL bytes (\\u0000)";
 
-const executeSchema = z.object({
+export const executeSchema = z.object({
   language: z.enum(LANGUAGES, { error: `must be one of ${LANGUAGES.join(", ")}` }),
   code: z.string({ error: "must be a string" }).min(1, "must not be empty").refine(noNul, NUL_MESSAGE),
   conversationId: conversationIdSchema.default("default"),
@@ -42,6 +42,8 @@ const listSchema = z.object({
   language: z.enum(LANGUAGES).optional(),
   kind: z.enum(KINDS).optional(),
   status: z.enum(STATUSES).optional(),
+  trigger: z.enum(TRIGGERS).optional(),
+  scheduleId: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
