@@ -6,7 +6,8 @@ import { initHistory, loadHistory, markHistory, resetHistory } from "./history.j
 import { initKey } from "./key.js";
 import { initNotice } from "./notice.js";
 import { initOutput } from "./output.js";
-import { focusEditor, initRunner, showRun } from "./runner.js";
+import { currentCode, focusEditor, initRunner, showRun } from "./runner.js";
+import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js";
 import { apiKey } from "./session.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
@@ -15,6 +16,7 @@ function refreshAll() {
   void refreshStats();
   void loadHistory(true);
   void refreshVolume();
+  void refreshSchedules();
 }
 
 initNotice();
@@ -27,6 +29,7 @@ initKey({
     resetStats();
     resetHistory();
     resetVolume();
+    resetSchedules();
   },
 });
 initOutput();
@@ -41,6 +44,13 @@ initConversation();
 initStats();
 initHistory({ onOpen: showRun });
 initVolume();
+initSchedules({
+  source: currentCode,
+  onRun: () => {
+    void refreshStats();
+    void loadHistory(true);
+  },
+});
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

@@ -8,38 +8,15 @@ import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { newId } from "../ids.ts";
 import { utf8Length } from "../text.ts";
 import { nextCronRun, parseAt, parseCron, ScheduleFieldError } from "./next-run.ts";
-import {
-  type LastRun,
-  type ScheduleEvent,
-  type ScheduleEventType,
-  type ScheduleRecord,
-  type ScheduleSpec,
-  type ScheduleStore,
-  withEvent,
-} from "./store.ts";
+import { type ScheduleRecord, type ScheduleStore, withEvent } from "./store.ts";
+import type { LastRun, Schedule, ScheduleEvent, ScheduleEventType, ScheduleSpec } from "./types.ts";
+
+export type { Schedule };
 
 /** Runs of one schedule start at least this far apart (5 cron fields cannot ask for more often). */
 export const MIN_RUN_INTERVAL_MS = 60_000;
 /** A due run the user's concurrency cap refused is retried this much later. */
 const BUSY_RETRY_MS = 5_000;
-
-/** A schedule as the API shows it. */
-export interface Schedule extends ScheduleSpec {
-  id: string;
-  enabled: boolean;
-  /** When it runs next; null when disabled, or a one-shot that has run. */
-  nextRunAt: string | null;
-  lastRun: LastRun | null;
-  /** The run in progress, if any. */
-  running: { executionId: string; startedAt: string } | null;
-  consecutiveFailures: number;
-  /** Why the scheduler disabled it (a failure streak); null when it was not the scheduler. */
-  disabledReason: string | null;
-  /** What the scheduler did on its own (runs skipped, the schedule disabled), newest first. */
-  events: ScheduleEvent[];
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** What a client sends: the spec's fields (cron or at), and whether it is enabled. */
 export type ScheduleInput = Partial<Omit<ScheduleSpec, "name" | "cron" | "at" | "timeoutMs">> & {

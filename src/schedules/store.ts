@@ -1,40 +1,6 @@
 // A user's schedules in their Durable Object's SQLite: what to run and when (the spec), the next
 // due time the alarm is set from, the last run, the failure streak and the recent events.
-import type { ExecutionStatus, Language } from "../executions/types.ts";
-
-/** What a schedule runs and when; exactly one of `cron` and `at` is set. */
-export interface ScheduleSpec {
-  name: string | null;
-  /** 5 fields, read in `timezone`. */
-  cron: string | null;
-  /** IANA zone name the cron expression is read in (UTC unless given). */
-  timezone: string;
-  /** One-shot: an ISO instant. */
-  at: string | null;
-  language: Language;
-  code: string;
-  conversationId: string;
-  stateful: boolean;
-  /** Null: EXECUTION_TIMEOUT_MS at the time of each run. */
-  timeoutMs: number | null;
-  envs: Record<string, string>;
-}
-
-export type ScheduleEventType = "schedule.run_skipped" | "schedule.disabled";
-
-/** Something the scheduler did on its own, kept on the schedule (and sent as a webhook event). */
-export interface ScheduleEvent {
-  type: ScheduleEventType;
-  at: string;
-  data: Record<string, unknown>;
-}
-
-export interface LastRun {
-  executionId: string;
-  status: ExecutionStatus;
-  /** When it started. */
-  at: string;
-}
+import type { LastRun, ScheduleEvent, ScheduleSpec } from "./types.ts";
 
 /** A schedule as stored (times in ms). */
 export interface ScheduleRecord {

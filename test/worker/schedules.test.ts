@@ -4,7 +4,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { userSpace } from "../../src/durable/stub.ts";
-import type { Schedule } from "../../src/schedules/scheduler.ts";
+import type { Schedule } from "../../src/schedules/types.ts";
 import { call, createUser, type ErrorBody } from "./helpers.ts";
 
 type User = { id: string; apiKey: string };
