@@ -14,6 +14,7 @@ import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import type { AppEnv } from "./types.ts";
 import { jsonBodyLimit } from "./validation.ts";
 
@@ -55,5 +56,7 @@ export function createApp() {
   app.route("/api/v1/volume", volumeRoutes);
   // Same prefix as sandboxRoutes, but only POST …/files/persist and …/files/restore, which it has not.
   app.route("/api/v1/sandboxes", volumeSandboxRoutes);
+  app.use("/api/v1/webhooks/*", jsonLimit);
+  app.route("/api/v1/webhooks", webhookRoutes);
   return app;
 }

@@ -15,6 +15,7 @@ import {
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
+import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
 import type { ExecutionEvent, ExecutionKind, ExecutionRequest, ExecutionResult } from "./types.ts";
@@ -243,6 +244,8 @@ export class ExecutionRunner {
     // Copied to D1 by the alarm, in a batch, off the response path.
     this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
+    // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
+    this.parts.waitUntil(emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised));
     if (failure) throw failure;
     return result;
   }
