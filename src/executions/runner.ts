@@ -32,7 +32,16 @@ export interface RunnerParts {
 }
 
 /** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
-type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean; running: RunningExecution };
+
+/** What is known of an execution still running (GET /api/v1/executions/:id answers it until the end). */
+export interface RunningExecution {
+  id: string;
+  status: "running";
+  language: ExecutionRequest["language"];
+  conversationId: string;
+  createdAt: string;
+}
 
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
@@ -50,6 +59,31 @@ export class ExecutionRunner {
   /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
   execute(req: ExecutionRequest): Promise<ExecutionResult> {
     return this.run({ ...req, kind: "run" });
+  }
+
+  /**
+   * Starts a run and answers at once with its id (`Prefer: respond-async`); it goes on here and ends
+   * like any other (history, metrics, the `execution.completed` webhook). A run refused before it
+   * starts (the concurrency limit, a conversation of the wrong kind) is thrown, as for `execute`.
+   */
+  async start(req: ExecutionRequest): Promise<RunningExecution> {
+    let admitted: RunningExecution | undefined;
+    // run() checks its limits and takes its slot synchronously, before its first await: once the
+    // call returns, the run either has its id or has been refused.
+    const done = this.run({ ...req, kind: "run" }, undefined, (running) => {
+      admitted = running;
+    });
+    if (!admitted) {
+      await done;
+      throw new Error("unreachable: a run that was not admitted must have failed");
+    }
+    this.parts.waitUntil(done.catch(() => {}));
+    return admitted;
+  }
+
+  /** The execution, if it is running here. */
+  inProgress(executionId: string): RunningExecution | undefined {
+    return this.runs.get(executionId)?.running;
   }
 
   /**
@@ -127,7 +161,11 @@ export class ExecutionRunner {
     checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
 
-  private async run(req: Job, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+  private async run(
+    req: Job,
+    emit?: (event: ExecutionEvent) => void,
+    admitted?: (running: RunningExecution) => void,
+  ): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
     if (this.running >= config.maxConcurrentExecutions) {
@@ -142,10 +180,12 @@ export class ExecutionRunner {
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
-    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
-    this.runs.set(id, control);
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
+    const running: RunningExecution = { ...base, status: "running" };
+    const control: RunControl = { cancelled: false, running, ...(template ? { stateful: true } : {}) };
+    this.runs.set(id, control);
+    admitted?.(running);
     let sandboxId: string | null = null;
     /** What the code printed before its sandbox was lost: history keeps it. */
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
