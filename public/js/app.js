@@ -10,11 +10,13 @@ import { focusEditor, initRunner, showRun } from "./runner.js";
 import { apiKey } from "./session.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
+import { initWebhooks, refreshWebhooks, resetWebhooks } from "./webhooks.js";
 
 function refreshAll() {
   void refreshStats();
   void loadHistory(true);
   void refreshVolume();
+  void refreshWebhooks();
 }
 
 initNotice();
@@ -27,6 +29,7 @@ initKey({
     resetStats();
     resetHistory();
     resetVolume();
+    resetWebhooks();
   },
 });
 initOutput();
@@ -41,6 +44,7 @@ initConversation();
 initStats();
 initHistory({ onOpen: showRun });
 initVolume();
+initWebhooks();
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();
