@@ -15,6 +15,7 @@ import { scheduleRoutes } from "./routes/schedules.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import type { AppEnv } from "./types.ts";
 import { jsonBodyLimit } from "./validation.ts";
 
@@ -58,5 +59,7 @@ export function createApp() {
   app.route("/api/v1/sandboxes", volumeSandboxRoutes);
   app.use("/api/v1/schedules/*", jsonLimit);
   app.route("/api/v1/schedules", scheduleRoutes);
+  app.use("/api/v1/webhooks/*", jsonLimit);
+  app.route("/api/v1/webhooks", webhookRoutes);
   return app;
 }

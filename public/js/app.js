@@ -11,12 +11,14 @@ import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js"
 import { apiKey } from "./session.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
+import { initWebhooks, refreshWebhooks, resetWebhooks } from "./webhooks.js";
 
 function refreshAll() {
   void refreshStats();
   void loadHistory(true);
   void refreshVolume();
   void refreshSchedules();
+  void refreshWebhooks();
 }
 
 initNotice();
@@ -30,6 +32,7 @@ initKey({
     resetHistory();
     resetVolume();
     resetSchedules();
+    resetWebhooks();
   },
 });
 initOutput();
@@ -51,6 +54,7 @@ initSchedules({
     void loadHistory(true);
   },
 });
+initWebhooks();
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

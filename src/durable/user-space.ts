@@ -6,7 +6,7 @@ import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
-import { ExecutionRunner, toApiError } from "../executions/runner.ts";
+import { ExecutionRunner, type RunningExecution, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
@@ -91,6 +91,23 @@ export class UserSpace extends DurableObject<Env> {
   /** Runs code and streams its events (one JSON line each); a failure before it starts is an error outcome. */
   executeStream(req: ExecutionRequest): Promise<Outcome<ReadableStream<Uint8Array>>> {
     return captureSandbox(() => this.runner.stream(req));
+  }
+
+  // ── Asynchronous runs (Prefer: respond-async; webhooks/) ─────────────────────────────────────
+
+  /** Starts a run and answers with its id at once; the result goes to history and the webhooks. */
+  executeAsync(req: ExecutionRequest): Promise<Outcome<RunningExecution>> {
+    return captureSandbox(() => this.runner.start(req));
+  }
+
+  /**
+   * The execution if it is running here; otherwise null, once history is copied to D1 (so a run that
+   * just ended is found there: it leaves the running set and enters the outbox in one step).
+   */
+  runningExecution(executionId: string): Promise<Outcome<RunningExecution | null>> {
+    const running = this.runner.inProgress(executionId);
+    if (running) return Promise.resolve({ ok: true, value: running });
+    return this.flushHistory().then((flushed) => (flushed.ok ? { ok: true, value: null } : flushed));
   }
 
   /** Cancels a running execution; false when it is not running here (finished, or never was). */

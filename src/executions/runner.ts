@@ -15,6 +15,7 @@ import {
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
+import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
 import type { ExecutionEvent, ExecutionKind, ExecutionRequest, ExecutionResult } from "./types.ts";
@@ -31,7 +32,16 @@ export interface RunnerParts {
 }
 
 /** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
-type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean; running: RunningExecution };
+
+/** What is known of an execution still running (GET /api/v1/executions/:id answers it until the end). */
+export interface RunningExecution {
+  id: string;
+  status: "running";
+  language: ExecutionRequest["language"];
+  conversationId: string;
+  createdAt: string;
+}
 
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
@@ -49,6 +59,31 @@ export class ExecutionRunner {
   /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
   execute(req: ExecutionRequest): Promise<ExecutionResult> {
     return this.run({ ...req, kind: "run" });
+  }
+
+  /**
+   * Starts a run and answers at once with its id (`Prefer: respond-async`); it goes on here and ends
+   * like any other (history, metrics, the `execution.completed` webhook). A run refused before it
+   * starts (the concurrency limit, a conversation of the wrong kind) is thrown, as for `execute`.
+   */
+  async start(req: ExecutionRequest): Promise<RunningExecution> {
+    let admitted: RunningExecution | undefined;
+    // run() checks its limits and takes its slot synchronously, before its first await: once the
+    // call returns, the run either has its id or has been refused.
+    const done = this.run({ ...req, kind: "run" }, undefined, (running) => {
+      admitted = running;
+    });
+    if (!admitted) {
+      await done;
+      throw new Error("unreachable: a run that was not admitted must have failed");
+    }
+    this.parts.waitUntil(done.catch(() => {}));
+    return admitted;
+  }
+
+  /** The execution, if it is running here. */
+  inProgress(executionId: string): RunningExecution | undefined {
+    return this.runs.get(executionId)?.running;
   }
 
   /**
@@ -131,7 +166,11 @@ export class ExecutionRunner {
     checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
 
-  private async run(req: Job, emit?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+  private async run(
+    req: Job,
+    emit?: (event: ExecutionEvent) => void,
+    admitted?: (running: RunningExecution) => void,
+  ): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
     if (this.running >= config.maxConcurrentExecutions) {
@@ -146,8 +185,6 @@ export class ExecutionRunner {
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = req.id ?? newId("exe");
-    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
-    this.runs.set(id, control);
     const createdAt = new Date();
     const base = {
       id,
@@ -157,6 +194,10 @@ export class ExecutionRunner {
       trigger: req.trigger ?? "api",
       ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
     };
+    const running: RunningExecution = { ...base, status: "running" };
+    const control: RunControl = { cancelled: false, running, ...(template ? { stateful: true } : {}) };
+    this.runs.set(id, control);
+    admitted?.(running);
     let sandboxId: string | null = null;
     /** What the code printed before its sandbox was lost: history keeps it. */
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
@@ -255,6 +296,8 @@ export class ExecutionRunner {
     // Copied to D1 by the alarm, in a batch, off the response path.
     this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
+    // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
+    this.parts.waitUntil(emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised));
     if (failure) throw failure;
     return result;
   }

@@ -48,6 +48,11 @@ const listSchema = z.object({
   cursor: z.string().max(200).optional(),
 });
 
+/** Whether a `Prefer` header (RFC 7240: comma-separated preferences) asks for `respond-async`. */
+function prefersAsync(prefer: string | undefined): boolean {
+  return (prefer ?? "").split(",").some((p) => p.split(/[=;]/)[0]!.trim().toLowerCase() === "respond-async");
+}
+
 export const executionRoutes = new Hono<AppEnv>()
   .post("/", validate("json", executeSchema), async (c) => {
     const body = c.req.valid("json");
@@ -74,6 +79,13 @@ export const executionRoutes = new Hono<AppEnv>()
       ...(body.stateful ? { stateful: true } : {}),
     };
     const space = c.var.userSpace;
+    if (prefersAsync(c.req.header("Prefer"))) {
+      // The run goes on in the user's Durable Object; its result comes by GET …/:id and by webhook.
+      const running = unwrap(await space.executeAsync(request));
+      c.header("Preference-Applied", "respond-async");
+      c.header("Location", `/api/v1/executions/${running.id}`);
+      return c.json(running, 202);
+    }
     if (c.req.header("Accept")?.includes("text/event-stream")) {
       return streamExecution(c, unwrap(await space.executeStream(request)));
     }
@@ -89,7 +101,9 @@ export const executionRoutes = new Hono<AppEnv>()
     return c.json(await listExecutions(getDb(c.env), c.var.user.id, filters));
   })
   .get("/:id", async (c) => {
-    unwrap(await c.var.userSpace.flushHistory());
+    // Still running (an asynchronous run): what is known so far; else history, brought up to date.
+    const running = unwrap(await c.var.userSpace.runningExecution(c.req.param("id")));
+    if (running) return c.json(running);
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
   })
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
