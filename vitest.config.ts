@@ -29,6 +29,11 @@ export default defineConfig({
                   E2B_API_KEY: inject<string>("e2bLocalApiKey"),
                   E2B_API_URL: e2bLocalUrl,
                   E2B_SANDBOX_URL: e2bLocalUrl,
+                  // Webhooks to the test receiver on 127.0.0.1, retried after 1 s instead of 30 s.
+                  WEBHOOK_ALLOW_LOCAL_HTTP: "true",
+                  WEBHOOK_RETRY_BASE_SECONDS: "1",
+                  WEBHOOK_SECRETS_KEY: "test-webhook-secrets-key",
+                  WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
                 },
               },
             };
@@ -38,7 +43,7 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           setupFiles: ["test/worker/apply-migrations.ts"],
-          globalSetup: ["test/setup/e2b-local.ts"],
+          globalSetup: ["test/setup/e2b-local.ts", "test/setup/webhook-receiver.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -21,6 +21,8 @@ export interface StackOptions {
   ownerToken?: string;
   /** e2b-local's API key (handed to the Worker as E2B_API_KEY); a random one when absent. */
   e2bApiKey?: string;
+  /** The key webhook signing secrets are encrypted with (kept across restarts by `npm start`). */
+  webhookSecretsKey?: string;
   /** Extra vars for the Worker (e.g. limits). */
   vars?: Record<string, string>;
   /** Where e2b-local and wrangler write their lines. */
@@ -108,6 +110,10 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
       E2B_API_KEY: e2b.apiKey,
       E2B_API_URL: e2b.url,
       E2B_SANDBOX_URL: e2b.url,
+      // Webhooks to receivers on this machine (http://127.0.0.1:…), never allowed in production.
+      WEBHOOK_ALLOW_LOCAL_HTTP: "true",
+      // A fresh stack (tests) gets a random key; `npm start` passes the one kept in .dev.vars.
+      WEBHOOK_SECRETS_KEY: opts.webhookSecretsKey ?? randomBytes(32).toString("base64url"),
       ...opts.vars,
     };
     // Request lines cost the dev server a round trip to Node per request; PHOENIX_VERBOSE=1 brings them back.

@@ -37,6 +37,14 @@ async function devVars(): Promise<Record<string, string>> {
       await writeFile(DEV_VARS, `${kept.join("\n").trimEnd()}\n${line}\n`);
       console.log("gave .dev.vars a random e2b-local API key (e2b-local no longer has a public default key)");
     }
+    if (!parseVars(await readFile(DEV_VARS, "utf8")).WEBHOOK_SECRETS_KEY) {
+      const current = await readFile(DEV_VARS, "utf8");
+      await writeFile(
+        DEV_VARS,
+        `${current.trimEnd()}\nWEBHOOK_SECRETS_KEY="${randomBytes(32).toString("base64url")}"\n`,
+      );
+      console.log("gave .dev.vars a random WEBHOOK_SECRETS_KEY (webhook signing secrets are encrypted with it)");
+    }
   } else {
     const url = `http://127.0.0.1:${E2B_PORT}`;
     await writeFile(
@@ -47,6 +55,8 @@ async function devVars(): Promise<Record<string, string>> {
         `E2B_API_URL="${url}"`,
         `E2B_SANDBOX_URL="${url}"`,
         `E2B_API_KEY="${process.env.E2B_LOCAL_API_KEY || randomApiKey()}"`,
+        `WEBHOOK_SECRETS_KEY="${randomBytes(32).toString("base64url")}"`,
+        "WEBHOOK_ALLOW_LOCAL_HTTP=true",
         "",
       ].join("\n"),
     );
@@ -63,6 +73,7 @@ const stack = await startLocalStack({
   e2bPort: E2B_PORT,
   ownerToken: vars.OWNER_TOKEN,
   e2bApiKey: process.env.E2B_LOCAL_API_KEY || vars.E2B_API_KEY,
+  webhookSecretsKey: vars.WEBHOOK_SECRETS_KEY,
   log: (line) => {
     if (verbose || !line.startsWith("[wrangler]")) console.log(line);
   },

@@ -12,9 +12,11 @@ import { docsRoutes } from "./routes/docs.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
+import { scheduleRoutes } from "./routes/schedules.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import type { AppEnv } from "./types.ts";
 import { jsonBodyLimit } from "./validation.ts";
 
@@ -61,5 +63,9 @@ export function createApp() {
   app.route("/api/v1/volume", volumeRoutes);
   // Same prefix as sandboxRoutes, but only POST …/files/persist and …/files/restore, which it has not.
   app.route("/api/v1/sandboxes", volumeSandboxRoutes);
+  app.use("/api/v1/schedules/*", jsonLimit);
+  app.route("/api/v1/schedules", scheduleRoutes);
+  app.use("/api/v1/webhooks/*", jsonLimit);
+  app.route("/api/v1/webhooks", webhookRoutes);
   return app;
 }

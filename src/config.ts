@@ -15,6 +15,10 @@ export interface Limits {
   maxQueuedExecutions: number;
   /** How long a run waits for a slot when its request does not say (`Prefer: wait=<s>`). */
   queueWaitMs: number;
+  /** Schedules one user may keep. */
+  maxSchedulesPerUser: number;
+  /** A schedule whose runs fail this many times in a row is disabled (0: never). */
+  scheduleFailureLimit: number;
 }
 
 /** The longest wait a request may ask for (`Prefer: wait=<s>`), in seconds. */
@@ -45,5 +49,7 @@ export function limits(env: Env): Limits {
     historyRetentionDays: int(env.HISTORY_RETENTION_DAYS, 90),
     maxQueuedExecutions: int(env.MAX_QUEUED_EXECUTIONS, 20),
     queueWaitMs: Math.min(int(env.QUEUE_WAIT_SECONDS, 0), MAX_QUEUE_WAIT_SECONDS) * 1000,
+    maxSchedulesPerUser: int(env.MAX_SCHEDULES_PER_USER, 20),
+    scheduleFailureLimit: int(env.SCHEDULE_FAILURE_LIMIT, 5),
   };
 }

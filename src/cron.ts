@@ -7,6 +7,7 @@ import { unwrap } from "./durable/outcome.ts";
 import { userSpace } from "./durable/stub.ts";
 import { type ReapOptions, reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
+import { sweepDeliveries } from "./webhooks/delivery.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -59,7 +60,10 @@ export async function pruneVolumes(env: Env, now: number): Promise<{ deleted: nu
   return { deleted, users: ids.length };
 }
 
-/** The daily trigger in wrangler.toml; the other one (every 15 minutes) only reaps orphans. */
+/**
+ * The daily trigger in wrangler.toml; the other one (every 15 minutes) reaps orphans and re-enqueues
+ * webhook deliveries whose queue message was lost.
+ */
 export const DAILY_CRON = "30 3 * * *";
 
 /**
@@ -68,7 +72,10 @@ export const DAILY_CRON = "30 3 * * *";
  * narrows the orphan reaping (tests share one sandbox server with other suites' objects).
  */
 export async function runScheduled(env: Env, cron: string, now: number, reap: ReapOptions = {}): Promise<void> {
-  const jobs = cron === DAILY_CRON ? [pruneHistory(env, now), pruneVolumes(env, now)] : [reapOrphans(env, reap)];
+  const jobs =
+    cron === DAILY_CRON
+      ? [pruneHistory(env, now), pruneVolumes(env, now)]
+      : [reapOrphans(env, reap), sweepDeliveries(env, now)];
   const results = await Promise.allSettled(jobs);
   for (const r of results) if (r.status === "rejected") console.error("cron job failed", r.reason);
 }

@@ -6,15 +6,19 @@ import { initHistory, loadHistory, markHistory, resetHistory } from "./history.j
 import { initKey } from "./key.js";
 import { initNotice } from "./notice.js";
 import { initOutput } from "./output.js";
-import { focusEditor, initRunner, showRun } from "./runner.js";
+import { currentCode, focusEditor, initRunner, showRun } from "./runner.js";
+import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js";
 import { apiKey } from "./session.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
+import { initWebhooks, refreshWebhooks, resetWebhooks } from "./webhooks.js";
 
 function refreshAll() {
   void refreshStats();
   void loadHistory(true);
   void refreshVolume();
+  void refreshSchedules();
+  void refreshWebhooks();
 }
 
 initNotice();
@@ -27,6 +31,8 @@ initKey({
     resetStats();
     resetHistory();
     resetVolume();
+    resetSchedules();
+    resetWebhooks();
   },
 });
 initOutput();
@@ -41,6 +47,14 @@ initConversation();
 initStats();
 initHistory({ onOpen: showRun });
 initVolume();
+initSchedules({
+  source: currentCode,
+  onRun: () => {
+    void refreshStats();
+    void loadHistory(true);
+  },
+});
+initWebhooks();
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

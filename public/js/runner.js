@@ -86,6 +86,11 @@ export function focusEditor() {
   editors[language].focus();
 }
 
+/** The selected language and its editor's code (what the schedules panel schedules). */
+export function currentCode() {
+  return { language, code: editors[language].value };
+}
+
 // ── Running ─────────────────────────────────────────────────────────────────────────────────────
 
 /** @param {boolean} running */

@@ -46,10 +46,16 @@ export const executions = sqliteTable(
     sandboxId: text("sandbox_id"),
     error: text("error"),
     createdAt: integer("created_at").notNull(),
+    /** What started the run: `api`, `schedule` (then `scheduleId` names it) or `mcp` (migration 0005). */
+    trigger: text("trigger", { enum: ["api", "schedule", "mcp"] })
+      .notNull()
+      .default("api"),
+    scheduleId: text("schedule_id"),
   },
   (t) => [
     index("executions_user_created").on(t.userId, sql`${t.createdAt} desc`, sql`${t.id} desc`),
     index("executions_created").on(t.createdAt),
+    index("executions_user_trigger").on(t.userId, t.trigger, sql`${t.createdAt} desc`),
   ],
 );
 
@@ -62,3 +68,75 @@ export const auditLog = sqliteTable("audit_log", {
 });
 
 export type ExecutionRow = typeof executions.$inferSelect;
+
+// ── Webhooks (src/webhooks/) ───────────────────────────────────────────────────────────────────
+
+/** A user's endpoint. `secret` is the signing secret encrypted with WEBHOOK_SECRETS_KEY (webhooks/secrets.ts). */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    url: text("url").notNull(),
+    /** JSON array of event types, `["*"]` for every one. */
+    events: text("events").notNull(),
+    description: text("description"),
+    secret: text("secret").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** Set when the receiver answered 410 Gone: nothing more is sent to it. */
+    disabledAt: integer("disabled_at"),
+    disabledReason: text("disabled_reason"),
+  },
+  (t) => [index("webhooks_user").on(t.userId, t.createdAt)],
+);
+
+/** An event as signed and sent: `payload` is the exact body, its id the `webhook-id` of every attempt. */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    type: text("type").notNull(),
+    payload: text("payload").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhook_events_created").on(t.createdAt)],
+);
+
+/** One event to one endpoint: `pending` until a 2xx (`succeeded`) or until retries run out (`failed`). */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id").notNull(),
+    userId: text("user_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next attempt is due (null once it ended); the cron re-enqueues one long overdue. */
+    nextAttemptAt: integer("next_attempt_at"),
+    /** The queue message allowed to make the next attempt; an older one finds it changed and stops. */
+    lease: text("lease"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("webhook_deliveries_webhook").on(t.webhookId, sql`${t.createdAt} desc`, sql`${t.id} desc`),
+    index("webhook_deliveries_due").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+/** Every attempt of a delivery: the receiver's status code or the network error, and how long it took. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [uniqueIndex("webhook_attempts_delivery").on(t.deliveryId, t.attempt)],
+);

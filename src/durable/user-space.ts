@@ -7,8 +7,8 @@ import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
-import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { Position } from "../executions/replay.ts";
+import { ExecutionRunner, type RunningExecution, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import type { AuthedUser } from "../types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
@@ -16,6 +16,9 @@ import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
+import { emitScheduleEvent } from "../schedules/events.ts";
+import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
+import { ScheduleStore } from "../schedules/store.ts";
 import { capture, type Outcome } from "./outcome.ts";
 import { CREATE, LOOK, SandboxPool, type SandboxInfo } from "./sandboxes.ts";
 
@@ -48,6 +51,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly metrics: ExecutionMetrics;
   private readonly volume: VolumeLedger;
   private readonly keys: KeyBook;
+  private readonly schedules: Scheduler;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -71,6 +75,15 @@ export class UserSpace extends DurableObject<Env> {
     });
     this.keys = new KeyBook(sql, env, this.userId);
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
+    this.schedules = new Scheduler({
+      env,
+      store: new ScheduleStore(sql),
+      execute: (req) => this.runner.execute(req),
+      busy: () => this.runner.busy(),
+      changed: () => this.schedule(),
+      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data),
+      waitUntil,
+    });
   }
 
   // ── API keys (auth/key-book.ts, middleware/auth.ts) ──────────────────────────────────────────
@@ -105,6 +118,23 @@ export class UserSpace extends DurableObject<Env> {
    */
   followExecution(executionId: string, after?: Position): Promise<Outcome<ReadableStream<Uint8Array> | null>> {
     return capture(() => this.runner.follow(executionId, after) ?? null);
+  }
+
+  // ── Asynchronous runs (Prefer: respond-async; webhooks/) ─────────────────────────────────────
+
+  /** Starts a run and answers with its id at once; the result goes to history and the webhooks. */
+  executeAsync(req: ExecutionRequest): Promise<Outcome<RunningExecution>> {
+    return captureSandbox(() => this.runner.start(req));
+  }
+
+  /**
+   * The execution if it is running here; otherwise null, once history is copied to D1 (so a run that
+   * just ended is found there: it leaves the running set and enters the outbox in one step).
+   */
+  runningExecution(executionId: string): Promise<Outcome<RunningExecution | null>> {
+    const running = this.runner.inProgress(executionId);
+    if (running) return Promise.resolve({ ok: true, value: running });
+    return this.flushHistory().then((flushed) => (flushed.ok ? { ok: true, value: null } : flushed));
   }
 
   /** Cancels a running execution; false when it is not running here (finished, or never was). */
@@ -251,6 +281,41 @@ export class UserSpace extends DurableObject<Env> {
     });
   }
 
+  // ── Schedules (schedules/scheduler.ts) ──────────────────────────────────────────────────────
+
+  listSchedules(): Promise<Outcome<Schedule[]>> {
+    return capture(() => this.schedules.list());
+  }
+
+  getSchedule(id: string): Promise<Outcome<Schedule>> {
+    return capture(() => this.schedules.get(id));
+  }
+
+  createSchedule(input: ScheduleInput): Promise<Outcome<Schedule>> {
+    return capture(async () => {
+      const created = this.schedules.create(input);
+      await this.schedule();
+      return created;
+    });
+  }
+
+  updateSchedule(id: string, patch: ScheduleInput): Promise<Outcome<Schedule>> {
+    return capture(async () => {
+      const updated = this.schedules.update(id, patch);
+      await this.schedule();
+      return updated;
+    });
+  }
+
+  deleteSchedule(id: string): Promise<Outcome<void>> {
+    return capture(() => this.schedules.remove(id));
+  }
+
+  /** Runs a schedule now and answers with its execution (like `execute`). */
+  runSchedule(id: string): Promise<Outcome<ExecutionResult>> {
+    return captureSandbox(() => this.schedules.runNow(id));
+  }
+
   // ── The alarm: history to D1, idle sandboxes ────────────────────────────────────────────────
 
   /** Copies history to D1 and kills the sandboxes idle too long, then waits for the next one to be due. */
@@ -286,6 +351,8 @@ export class UserSpace extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmSet = false;
+    // Schedules first: their runs start now and go on after the alarm (schedules/scheduler.ts).
+    this.schedules.fireDue(Date.now());
     await this.copyHistory().catch(() => {});
     await this.sandboxes.reap(Date.now());
     await this.schedule();
@@ -303,14 +370,15 @@ export class UserSpace extends DurableObject<Env> {
     }
   }
 
-  /** Sets the alarm for the next idle sandbox, or sooner for history still to copy to D1. */
+  /** Sets the alarm for the next idle sandbox, or sooner for history still to copy to D1 or a schedule due. */
   private async schedule(): Promise<void> {
     const now = Date.now();
     const idle = this.sandboxes.nextIdleAt(now);
     const retry =
       this.history.pending() > 0 ? now + (this.historyFailing ? HISTORY_RETRY_MS : HISTORY_BATCH_MS) : Infinity;
-    if (idle === Infinity && retry === Infinity) return;
-    const due = Math.min(Math.max(idle, now + 1000), retry);
+    const scheduled = this.schedules.nextDueAt();
+    if (idle === Infinity && retry === Infinity && scheduled === Infinity) return;
+    const due = Math.min(Math.max(idle, now + 1000), retry, scheduled);
     if (this.alarmSet) {
       const current = await this.ctx.storage.getAlarm();
       if (current !== null && current <= due) return;

@@ -4,7 +4,7 @@ import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { cutToBytes } from "../text.ts";
-import type { ExecutionKind, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
+import type { ExecutionKind, ExecutionResult, ExecutionStatus, Language, Trigger } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
@@ -35,6 +35,8 @@ export function toExecutionRow(
     sandboxId: result.sandboxId,
     error: error ?? null,
     createdAt: Date.parse(result.createdAt),
+    trigger: result.trigger,
+    scheduleId: result.scheduleId ?? null,
   } satisfies typeof executions.$inferInsert;
 }
 
@@ -43,13 +45,16 @@ export interface HistoryFilters {
   language?: Language | undefined;
   kind?: ExecutionKind | undefined;
   status?: ExecutionStatus | undefined;
+  trigger?: Trigger | undefined;
+  scheduleId?: string | undefined;
   limit: number;
   cursor?: string | undefined;
 }
 
 /** History keeps a stateful run's exception as its `error` message; its rich results are not kept. */
-export interface HistoryItem extends Omit<ExecutionResult, "error" | "results"> {
+export interface HistoryItem extends Omit<ExecutionResult, "error" | "results" | "scheduleId"> {
   kind: ExecutionKind;
+  scheduleId: string | null;
   code: string;
   error: string | null;
 }
@@ -70,6 +75,8 @@ export function toHistoryItem(row: ExecutionRow): HistoryItem {
     kind: row.kind,
     code: row.code,
     error: row.error,
+    trigger: row.trigger,
+    scheduleId: row.scheduleId,
   };
 }
 
@@ -95,6 +102,8 @@ export async function listExecutions(db: Db, userId: string, filters: HistoryFil
   if (filters.language) where.push(eq(executions.language, filters.language));
   if (filters.kind) where.push(eq(executions.kind, filters.kind));
   if (filters.status) where.push(eq(executions.status, filters.status));
+  if (filters.trigger) where.push(eq(executions.trigger, filters.trigger));
+  if (filters.scheduleId) where.push(eq(executions.scheduleId, filters.scheduleId));
   if (filters.cursor) {
     const after = decodeCursor(filters.cursor);
     where.push(

@@ -15,6 +15,7 @@ import {
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
+import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
 import { type Position, RunLogs } from "./replay.ts";
@@ -33,7 +34,16 @@ export interface RunnerParts {
 }
 
 /** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
-type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean; running: RunningExecution };
+
+/** What is known of an execution still running (GET /api/v1/executions/:id answers it until the end). */
+export interface RunningExecution {
+  id: string;
+  status: "running";
+  language: ExecutionRequest["language"];
+  conversationId: string;
+  createdAt: string;
+}
 
 /** How often a queued run's stream checks that its reader is still there. */
 const QUEUE_HEARTBEAT_MS = 1_000;
@@ -60,6 +70,31 @@ export class ExecutionRunner {
   /** Runs code in the conversation's sandbox and records it; an error is thrown as the ApiError to show. */
   execute(req: ExecutionRequest): Promise<ExecutionResult> {
     return this.run({ ...req, kind: "run" });
+  }
+
+  /**
+   * Starts a run and answers at once with its id (`Prefer: respond-async`); it goes on here and ends
+   * like any other (history, metrics, the `execution.completed` webhook). A run refused before it
+   * starts (the concurrency limit, a conversation of the wrong kind) is thrown, as for `execute`.
+   */
+  async start(req: ExecutionRequest): Promise<RunningExecution> {
+    let admit: (running: RunningExecution) => void = () => {};
+    const admitted = new Promise<RunningExecution>((resolve) => (admit = resolve));
+    const done = this.run({ ...req, kind: "run" }, undefined, { waitMs: req.waitMs ?? 0 }, admit);
+    // Admitted (it has its id and its slot), or refused before that: whichever comes first.
+    const running = await Promise.race([
+      admitted,
+      done.then(() => {
+        throw new Error("unreachable: a run ends only after it was admitted");
+      }),
+    ]);
+    this.parts.waitUntil(done.catch(() => {}));
+    return running;
+  }
+
+  /** The execution, if it is running here. */
+  inProgress(executionId: string): RunningExecution | undefined {
+    return this.runs.get(executionId)?.running;
   }
 
   /**
@@ -163,6 +198,12 @@ export class ExecutionRunner {
     return ids.length;
   }
 
+  /** Whether a run would be refused now for the concurrency cap (the scheduler waits instead). */
+  busy(): boolean {
+    const { running, queued } = this.slots.load;
+    return queued > 0 || running >= limits(this.parts.env).maxConcurrentExecutions;
+  }
+
   private checkInterpreter(conversationId: string, template: string): void {
     checkInterpreterTemplate(this.parts.sandboxes.templateOf(conversationId), template, conversationId);
   }
@@ -171,6 +212,7 @@ export class ExecutionRunner {
     req: Job,
     emit?: (event: ExecutionEvent) => void,
     wait: SlotWait = { waitMs: req.waitMs ?? 0 },
+    admitted?: (running: RunningExecution) => void,
   ): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
@@ -178,16 +220,25 @@ export class ExecutionRunner {
     if (template) this.checkInterpreter(req.conversationId, template);
     const freeSlot = await this.slots.acquire(wait);
     const release = sandboxes.hold(req.conversationId);
-    const id = newId("exe");
+    const id = req.id ?? newId("exe");
     const record = this.logs.open(id);
     const publish = (event: ExecutionEvent) => {
       record(event);
       emit?.(event);
     };
-    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
-    this.runs.set(id, control);
     const createdAt = new Date();
-    const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
+    const base = {
+      id,
+      language: req.language,
+      conversationId: req.conversationId,
+      createdAt: createdAt.toISOString(),
+      trigger: req.trigger ?? "api",
+      ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
+    };
+    const running: RunningExecution = { ...base, status: "running" };
+    const control: RunControl = { cancelled: false, running, ...(template ? { stateful: true } : {}) };
+    this.runs.set(id, control);
+    admitted?.(running);
     let sandboxId: string | null = null;
     /** What the code printed before its sandbox was lost: history keeps it. */
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
@@ -287,6 +338,8 @@ export class ExecutionRunner {
     this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
     record(failure ? { type: "error", error: failure.toJSON() } : { type: "end", result });
+    // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
+    this.parts.waitUntil(emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised));
     if (failure) throw failure;
     return result;
   }

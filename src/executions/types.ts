@@ -10,6 +10,10 @@ export type Language = (typeof LANGUAGES)[number];
 export const KINDS = ["run", "install"] as const;
 export type ExecutionKind = (typeof KINDS)[number];
 
+/** What started an execution: a client's API request, one of the user's schedules, or an MCP tool call. */
+export const TRIGGERS = ["api", "schedule", "mcp"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
 export const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "error"] as const;
 export type ExecutionStatus = (typeof STATUSES)[number];
 
@@ -24,6 +28,12 @@ export interface ExecutionRequest {
   stateful?: boolean;
   /** How long the run may wait for a free slot (`Prefer: wait=<s>`); 0 or absent: 429 when none is free. */
   waitMs?: number;
+  /** What started it; `api` when unset. */
+  trigger?: Trigger;
+  /** The schedule that started it (trigger `schedule`). */
+  scheduleId?: string;
+  /** The id the run will have, chosen by the scheduler so it knows a run that ends in error; routes never set it. */
+  id?: string;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
@@ -54,6 +64,8 @@ export const executionResultSchema = z
     durationMs: z.number(),
     sandboxId: z.string().nullable(),
     createdAt: z.string(),
+    trigger: z.enum(TRIGGERS).describe("What started it: an API request, a schedule, or an MCP tool call."),
+    scheduleId: z.string().optional().describe("Runs started by a schedule only."),
     results: z
       .array(interpreterResultSchema)
       .optional()

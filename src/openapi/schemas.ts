@@ -23,9 +23,10 @@ export const healthSchema = z.object({
 // ── Executions ──────────────────────────────────────────────────────────────────────────────────
 
 export const historyItemSchema = executionResultSchema
-  .omit({ results: true, error: true })
+  .omit({ results: true, error: true, scheduleId: true })
   .extend({
     kind: z.enum(KINDS),
+    scheduleId: z.string().nullable().describe("The schedule that started it (trigger `schedule`); null otherwise."),
     code: z.string(),
     error: z.string().nullable().describe("A stateful run's exception as `Name: value`; null otherwise."),
   })
@@ -35,6 +36,12 @@ export const historyPageSchema = z.object({
   items: z.array(historyItemSchema),
   nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last one."),
 });
+
+/** An execution still running: `Prefer: respond-async`'s 202, and `GET …/:id` until it ends. */
+export const runningExecutionSchema = executionResultSchema
+  .pick({ id: true, language: true, conversationId: true, createdAt: true, trigger: true, scheduleId: true })
+  .extend({ status: z.literal("running") })
+  .meta({ id: "RunningExecution" });
 
 export const cancelledSchema = z.object({ id: z.string(), cancelled: z.literal(true) });
 

@@ -253,6 +253,7 @@ export const adminRoutes = new Hono<AppEnv>()
                 stderr: "",
                 error: null,
                 sandboxId: null,
+                scheduleId: null,
               })
               .where(eq(executions.userId, userId))
           : db.delete(executions).where(eq(executions.userId, userId)),

@@ -11,13 +11,14 @@ import { utf8Length } from "../text.ts";
 import { eventsFromResult, parsePosition } from "../executions/replay.ts";
 import { resultOf, streamExecution } from "../executions/sse.ts";
 import { preferences } from "../prefer.ts";
-import { executionResultSchema, KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
+import { executionResultSchema, KINDS, LANGUAGES, STATUSES, TRIGGERS, type ExecutionRequest } from "../executions/types.ts";
 import { doc, json } from "../openapi/registry.ts";
 import {
   cancelledSchema,
   EXECUTION_EVENTS_DESCRIPTION,
   historyItemSchema,
   historyPageSchema,
+  runningExecutionSchema,
 } from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
@@ -28,7 +29,7 @@ const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must b
 const noNul = (s: string) => !s.includes("\u0000");
 const NUL_MESSAGE = "must not contain NUL bytes (\\u0000)";
 
-const executeSchema = z.object({
+export const executeSchema = z.object({
   language: z.enum(LANGUAGES, { error: `must be one of ${LANGUAGES.join(", ")}` }),
   code: z.string({ error: "must be a string" }).min(1, "must not be empty").refine(noNul, NUL_MESSAGE),
   conversationId: conversationIdSchema.default("default"),
@@ -51,6 +52,8 @@ const listSchema = z.object({
   language: z.enum(LANGUAGES).optional(),
   kind: z.enum(KINDS).optional(),
   status: z.enum(STATUSES).optional(),
+  trigger: z.enum(TRIGGERS).optional(),
+  scheduleId: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
@@ -83,13 +86,18 @@ export const executionRoutes = new Hono<AppEnv>()
       tags: ["executions"],
       auth: "user",
       headers: {
-        Prefer: "`wait=<seconds>` (at most 300): at the concurrency cap, wait that long in the queue for a slot instead of a 429.",
+        Prefer:
+          "`wait=<seconds>` (at most 300): at the concurrency cap, wait that long in the queue for a slot instead of a 429. `respond-async`: answer 202 at once; the result comes by `GET /api/v1/executions/:id` and by webhook.",
       },
       responses: {
         200: {
           description: "The finished execution (whatever its status), or its event stream.",
           body: { kind: "json", schema: executionResultSchema },
           alternatives: { "text/event-stream": EXECUTION_EVENTS_DESCRIPTION },
+        },
+        202: {
+          ...json(runningExecutionSchema, "Started (`Prefer: respond-async`)."),
+          headers: { Location: "Where to read the execution.", "Preference-Applied": "`respond-async`" },
         },
       },
       errors: [
@@ -129,6 +137,13 @@ export const executionRoutes = new Hono<AppEnv>()
         ...(waitMs > 0 ? { waitMs } : {}),
       };
       const space = c.var.userSpace;
+      if (preferences(c.req.header("Prefer")).has("respond-async")) {
+        // The run goes on in the user's Durable Object; its result comes by GET …/:id and by webhook.
+        const running = unwrap(await space.executeAsync(request));
+        c.header("Preference-Applied", "respond-async");
+        c.header("Location", `/api/v1/executions/${running.id}`);
+        return c.json(running, 202);
+      }
       if (c.req.header("Accept")?.includes("text/event-stream")) {
         return streamExecution(c, unwrap(await space.executeStream(request)));
       }
@@ -168,11 +183,15 @@ export const executionRoutes = new Hono<AppEnv>()
       tags: ["executions"],
       auth: "user",
       params: { id: "The execution's id (`exe_…`)." },
-      responses: { 200: json(historyItemSchema) },
-      errors: ["not_found"],
+      responses: {
+        200: json(z.union([historyItemSchema, runningExecutionSchema]), "The execution, or what is known while it runs."),
+      },
+      errors: ["not_found", "storage_unavailable"],
     }),
     async (c) => {
-      unwrap(await c.var.userSpace.flushHistory());
+      // Still running (an asynchronous run): what is known so far; else history, brought up to date.
+      const running = unwrap(await c.var.userSpace.runningExecution(c.req.param("id")));
+      if (running) return c.json(running);
       return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
     },
   )
