@@ -11,6 +11,7 @@ import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { AppEnv } from "../types.ts";
 import { validate } from "../validation.ts";
+import { webhookErasure } from "../webhooks/store.ts";
 
 const createUserSchema = z.object({
   name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
@@ -180,6 +181,7 @@ export const adminRoutes = new Hono<AppEnv>()
             .where(eq(executions.userId, userId))
         : db.delete(executions).where(eq(executions.userId, userId)),
       db.delete(apiKeys).where(eq(apiKeys.userId, userId)),
+      ...webhookErasure(db, userId),
       db.delete(users).where(eq(users.id, userId)),
       db
         .insert(auditLog)
