@@ -30,6 +30,8 @@ const EXPOSE_HEADERS = [
   "Retry-After",
   "Server-Timing",
   "Location",
+  // Which `Prefer` was honoured (`respond-async` → 202).
+  "Preference-Applied",
 ];
 
 /** The allowed origins from the var: comma- or space-separated, exact matches (`*` allows any). */

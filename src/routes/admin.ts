@@ -11,6 +11,7 @@ import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { AppEnv } from "../types.ts";
 import { validate } from "../validation.ts";
+import { webhookErasure } from "../webhooks/store.ts";
 import { doc, empty, json } from "../openapi/registry.ts";
 import {
   adminStatsSchema,
@@ -258,6 +259,7 @@ export const adminRoutes = new Hono<AppEnv>()
               .where(eq(executions.userId, userId))
           : db.delete(executions).where(eq(executions.userId, userId)),
         db.delete(apiKeys).where(eq(apiKeys.userId, userId)),
+        ...webhookErasure(db, userId),
         db.delete(users).where(eq(users.id, userId)),
         db
           .insert(auditLog)

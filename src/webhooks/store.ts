@@ -228,3 +228,17 @@ async function withAttempts(env: Env, rows: (typeof webhookDeliveries.$inferSele
       })),
   }));
 }
+
+/** Statements that erase everything webhooks keep for a user (for the owner's user deletion batch). */
+export function webhookErasure(db: ReturnType<typeof getDb>, userId: string) {
+  const deliveries = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.userId, userId));
+  return [
+    db.delete(webhookAttempts).where(inArray(webhookAttempts.deliveryId, deliveries)),
+    db.delete(webhookDeliveries).where(eq(webhookDeliveries.userId, userId)),
+    db.delete(webhookEvents).where(eq(webhookEvents.userId, userId)),
+    db.delete(webhooks).where(eq(webhooks.userId, userId)),
+  ] as const;
+}

@@ -3,7 +3,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/errors.ts";
 import { checkTarget } from "../../src/webhooks/targets.ts";
-import { call, createUser, type ErrorBody, execute } from "./helpers.ts";
+import { call, createUser, type ErrorBody, execute, OWNER_TOKEN } from "./helpers.ts";
 import { eventually, receiverHook, subscribedHook } from "./webhook-helpers.ts";
 
 async function create(key: string, json: unknown): Promise<Response> {
@@ -166,6 +166,30 @@ describe("webhooks API", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await hookB.received()).toHaveLength(0);
     expect(await hookA.received()).toHaveLength(1);
+  });
+
+  it("deleting a user erases their endpoints, events, deliveries and attempts", async () => {
+    const user = await createUser("leaving");
+    const { hook, webhook } = await subscribedHook(user.apiKey);
+    await execute(user.apiKey, { language: "shell", code: "true" });
+    await eventually(async () => ((await hook.received()).length > 0 ? true : undefined), "the event");
+    const res = await call(`/api/v1/admin/users/${user.id}`, { key: OWNER_TOKEN, method: "DELETE" });
+    expect(res.status).toBe(200);
+    for (const [table, column, value] of [
+      ["webhooks", "user_id", user.id],
+      ["webhook_events", "user_id", user.id],
+      ["webhook_deliveries", "user_id", user.id],
+      ["webhook_deliveries", "webhook_id", webhook.id],
+    ] as const) {
+      const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`)
+        .bind(value)
+        .first<{ n: number }>();
+      expect(row?.n, table).toBe(0);
+    }
+    const attempts = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id NOT IN (SELECT id FROM webhook_deliveries)",
+    ).first<{ n: number }>();
+    expect(attempts?.n).toBe(0);
   });
 
   it("caps endpoints per user, and needs an API key", async () => {

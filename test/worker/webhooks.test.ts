@@ -1,7 +1,9 @@
 // Webhooks end to end: real executions, the real queue (Miniflare), a real receiver on 127.0.0.1
 // that verifies every signature with the `standardwebhooks` package. Retries are 1 s apart here
 // (WEBHOOK_RETRY_BASE_SECONDS in vitest.config.ts), through the same backoff code as in production.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { sweepDeliveries } from "../../src/webhooks/delivery.ts";
 import { call, createUser, execute } from "./helpers.ts";
 import { eventually, type Received, subscribedHook } from "./webhook-helpers.ts";
 
@@ -141,6 +143,29 @@ describe("webhooks: delivery", () => {
       const [d] = await deliveries(apiKey, webhook.id);
       return d?.status === "succeeded" ? d : undefined;
     }, "the delivery to succeed");
+  });
+
+  it("a delivery whose queue message was lost is sent again by the cron's sweep", async () => {
+    const { apiKey } = await createUser("lost message");
+    const { hook, webhook } = await subscribedHook(apiKey);
+    await hook.down();
+    await call(`/api/v1/webhooks/${webhook.id}/test`, { key: apiKey, method: "POST" });
+    const failing = await eventually(async () => {
+      const [d] = await deliveries(apiKey, webhook.id);
+      return d && d.attemptCount >= 1 ? d : undefined;
+    }, "a failed attempt");
+    // The fault: the retry's queue message is lost (a queue refusing a send cannot be produced for
+    // real here). Changing the lease makes that message stale; the row says the retry is long overdue.
+    await env.DB.prepare("UPDATE webhook_deliveries SET lease = 'lost', next_attempt_at = ? WHERE id = ?")
+      .bind(Date.now() - 3_600_000, failing.id)
+      .run();
+    await hook.up();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await hook.received()).toHaveLength(0);
+    expect(await sweepDeliveries(env, Date.now())).toBeGreaterThanOrEqual(1);
+    const [got] = await receivedCount(hook, 1);
+    expect(got!.verified).toBe(true);
+    expect(got!.webhookId).toBe(failing.eventId);
   });
 
   it("an endpoint gets only the events it subscribed to; 410 Gone disables it", async () => {
