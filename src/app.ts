@@ -10,8 +10,10 @@ import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { mcpRoutes, requireMcpUser } from "./routes/mcp.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { toolRoutes } from "./routes/tools.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
 import type { AppEnv } from "./types.ts";
@@ -19,6 +21,8 @@ import { jsonBodyLimit } from "./validation.ts";
 
 /** JSON bodies (code is ≤ 256 KiB; envs and the rest fit well within this). */
 const JSON_BODY_LIMIT = 1024 * 1024;
+/** MCP messages: a tool call may carry a file's content (write_file, volume_write). */
+const MCP_BODY_LIMIT = 4 * 1024 * 1024;
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -55,5 +59,11 @@ export function createApp() {
   app.route("/api/v1/volume", volumeRoutes);
   // Same prefix as sandboxRoutes, but only POST …/files/persist and …/files/restore, which it has not.
   app.route("/api/v1/sandboxes", volumeSandboxRoutes);
+  app.route("/api/v1/tools", toolRoutes);
+
+  // MCP (Streamable HTTP): a user's key is checked before any message is read.
+  app.use("/mcp", requireMcpUser);
+  app.use("/mcp", jsonBodyLimit(MCP_BODY_LIMIT));
+  app.route("/mcp", mcpRoutes);
   return app;
 }

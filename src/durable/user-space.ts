@@ -13,6 +13,7 @@ import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
+import { McpSessions } from "../mcp/sessions.ts";
 import { capture, type Outcome } from "./outcome.ts";
 import { CREATE, LOOK, SandboxPool, type SandboxInfo } from "./sandboxes.ts";
 
@@ -44,6 +45,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly history: HistoryOutbox;
   private readonly metrics: ExecutionMetrics;
   private readonly volume: VolumeLedger;
+  private readonly mcpSessions: McpSessions;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -66,6 +68,7 @@ export class UserSpace extends DurableObject<Env> {
       waitUntil,
     });
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
+    this.mcpSessions = new McpSessions(sql);
   }
 
   // ── Executions (executions/runner.ts) ───────────────────────────────────────────────────────
@@ -221,6 +224,31 @@ export class UserSpace extends DurableObject<Env> {
       const deleted = cutoff === null ? 0 : await this.volume.prune(cutoff);
       await this.volume.reconcile();
       return { deleted, volume: this.volume.info() };
+    });
+  }
+
+  // ── MCP sessions (mcp/sessions.ts) ───────────────────────────────────────────────────────────
+
+  openMcpSession(sessionId: string): Promise<Outcome<void>> {
+    return capture(() => this.mcpSessions.open(sessionId, Date.now()));
+  }
+
+  /** Whether the session is live; every MCP request after `initialize` asks. */
+  useMcpSession(sessionId: string): Promise<Outcome<boolean>> {
+    return capture(() => this.mcpSessions.use(sessionId, Date.now()));
+  }
+
+  /** Ends the session and closes its own conversation's sandbox (one chat, one sandbox); false when not live. */
+  closeMcpSession(sessionId: string): Promise<Outcome<boolean>> {
+    return captureSandbox(async () => {
+      if (!this.mcpSessions.close(sessionId)) return false;
+      if (this.sandboxes.templateOf(sessionId) !== null) {
+        await this.sandboxes.close(sessionId).catch((err: unknown) => {
+          // Already gone at the provider: nothing left to close.
+          if (!(err instanceof ApiError && err.code === "not_found")) throw err;
+        });
+      }
+      return true;
     });
   }
 
