@@ -1,5 +1,6 @@
 // The executor page's entry point: wiring and startup only. Each panel lives in its own module;
 // the links between them (a run refreshes stats and history, forgetting the key empties the panels) are all made here.
+import { initConnect, renderConnect } from "./connect.js";
 import { initConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import { initHistory, loadHistory, markHistory, resetHistory } from "./history.js";
@@ -22,11 +23,13 @@ initKey({
   onSaved: () => {
     focusEditor();
     refreshAll();
+    renderConnect();
   },
   onForgotten: () => {
     resetStats();
     resetHistory();
     resetVolume();
+    renderConnect();
   },
 });
 initOutput();
@@ -41,6 +44,7 @@ initConversation();
 initStats();
 initHistory({ onOpen: showRun });
 initVolume();
+initConnect();
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();
