@@ -109,10 +109,11 @@ async function copy(text, node, button, what) {
     document.execCommand("copy");
     selection?.removeAllRanges();
   }
-  const label = button.textContent;
+  // The label is kept once, so a second click while it reads "Copied" does not make that its label.
+  button.dataset.label ??= button.textContent ?? "";
   button.textContent = "Copied";
   announce(`${what} copied to the clipboard.`);
-  setTimeout(() => (button.textContent = label), 1600);
+  setTimeout(() => (button.textContent = button.dataset.label ?? ""), 1600);
 }
 
 export function initConnect() {
