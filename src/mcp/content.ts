@@ -23,7 +23,7 @@ export function errorResult(error: ApiErrorData, requestId: string): CallToolRes
 
 /** Any JSON answer (a listing, a history item, a write's receipt), as text and as structured content. */
 export function jsonResult(value: Record<string, unknown>): CallToolResult {
-  return { content: [text(JSON.stringify(value, null, 2))], structuredContent: value };
+  return { isError: false, content: [text(JSON.stringify(value, null, 2))], structuredContent: value };
 }
 
 /**
@@ -85,7 +85,7 @@ export function fileContent(uri: string, bytes: Uint8Array, mimeType: string, no
     );
   }
   if (note) content.push(text(note));
-  return { content };
+  return { isError: false, content };
 }
 
 /** Text when the bytes are valid UTF-8 without NULs (a binary file's telltale), else undefined. */

@@ -182,6 +182,59 @@ describe("MCP over Streamable HTTP", () => {
     expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   });
 
+  it("lists, reads and writes sandbox and volume files, installs a package, under the volume quota", async () => {
+    const user = await createUser(baseUrl, ownerToken, "mcp-files");
+    const { client } = await connect(user.apiKey);
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    expect(
+      (await call(client, "write_file", { path: "dot.png", content: png.toString("base64"), encoding: "base64" }))
+        .structuredContent,
+    ).toMatchObject({ path: "/home/user/dot.png", size: png.length });
+    await call(client, "write_file", { path: "greet/package.json", content: '{"name":"greet","version":"1.0.0"}' });
+    await call(client, "write_file", { path: "greet/index.js", content: 'module.exports = (who) => "hello, " + who;' });
+    const listing = await call(client, "list_files", {});
+    expect((listing.structuredContent as { items: { name: string }[] }).items.map((item) => item.name)).toEqual(
+      expect.arrayContaining(["dot.png", "greet"]),
+    );
+    const image = await call(client, "read_file", { path: "dot.png" });
+    expect(image.content[0]).toEqual({ type: "image", mimeType: "image/png", data: png.toString("base64") });
+
+    const installed = await call(client, "install_packages", { manager: "npm", packages: ["./greet"] });
+    expect(installed.isError).toBe(false);
+    expect(installed.structuredContent).toMatchObject({ manager: "npm", status: "succeeded", exitCode: 0 });
+    const greeted = await call(client, "run_code", {
+      language: "node",
+      code: "console.log(require('greet')('Ada'))",
+      stateful: false,
+    });
+    expect(greeted.content[0]).toEqual({ type: "text", text: "hello, Ada\n" });
+    // Registry packages without internet access: the HTTP API's 400, as a tool error.
+    const offline = await call(client, "install_packages", { manager: "pip", packages: ["requests"] });
+    expect(offline.isError).toBe(true);
+    expect(text(offline)).toMatch(/^invalid_request: packages: 'requests' would come from PyPI/);
+
+    const saved = await call(client, "volume_write", { name: "notes/today.txt", content: "remember" });
+    expect(saved.structuredContent).toMatchObject({ name: "notes/today.txt", size: 8, replaced: false });
+    const volume = await call(client, "volume_list", { prefix: "notes/" });
+    expect(volume.structuredContent).toMatchObject({ items: [{ name: "notes/today.txt", size: 8 }], nextCursor: null });
+    expect((await call(client, "volume_read", { name: "notes/today.txt" })).content[0]).toEqual({
+      type: "text",
+      text: "remember",
+    });
+    // The HTTP API reads the same file.
+    expect(await (await api(baseUrl, user.apiKey, "/api/v1/volume/files/notes/today.txt")).text()).toBe("remember");
+    const outside = await call(client, "volume_read", { name: "../other/secret" });
+    expect(text(outside)).toBe("invalid_request: name: must not contain '..' segments");
+    // Past the quota (1 MiB in this stack): refused, nothing stored.
+    const big = await call(client, "volume_write", { name: "big.bin", content: "x".repeat(1024 * 1024) });
+    expect(big.isError).toBe(true);
+    expect(text(big)).toMatch(/^quota_exceeded: /);
+    expect((await api(baseUrl, user.apiKey, "/api/v1/volume/files/big.bin")).status).toBe(404);
+  });
+
   it("never lets two users' sessions share a sandbox", async () => {
     const alice = await createUser(baseUrl, ownerToken, "mcp-alice");
     const bob = await createUser(baseUrl, ownerToken, "mcp-bob");
