@@ -11,9 +11,11 @@ import { adminRoutes } from "./routes/admin.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { mcpRoutes, requireMcpUser } from "./routes/mcp.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { toolRoutes } from "./routes/tools.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -22,6 +24,8 @@ import { jsonBodyLimit } from "./validation.ts";
 
 /** JSON bodies (code is ≤ 256 KiB; envs and the rest fit well within this). */
 const JSON_BODY_LIMIT = 1024 * 1024;
+/** MCP messages: a tool call may carry a file's content (write_file, volume_write). */
+const MCP_BODY_LIMIT = 4 * 1024 * 1024;
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -67,5 +71,11 @@ export function createApp() {
   app.route("/api/v1/schedules", scheduleRoutes);
   app.use("/api/v1/webhooks/*", jsonLimit);
   app.route("/api/v1/webhooks", webhookRoutes);
+  app.route("/api/v1/tools", toolRoutes);
+
+  // MCP (Streamable HTTP): a user's key is checked before any message is read.
+  app.use("/mcp", requireMcpUser);
+  app.use("/mcp", jsonBodyLimit(MCP_BODY_LIMIT));
+  app.route("/mcp", mcpRoutes);
   return app;
 }

@@ -1,5 +1,6 @@
 // The executor page's entry point: wiring and startup only. Each panel lives in its own module;
 // the links between them (a run refreshes stats and history, forgetting the key empties the panels) are all made here.
+import { initConnect, renderConnect } from "./connect.js";
 import { initConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import { initHistory, loadHistory, markHistory, resetHistory } from "./history.js";
@@ -26,6 +27,7 @@ initKey({
   onSaved: () => {
     focusEditor();
     refreshAll();
+    renderConnect();
   },
   onForgotten: () => {
     resetStats();
@@ -33,6 +35,7 @@ initKey({
     resetVolume();
     resetSchedules();
     resetWebhooks();
+    renderConnect();
   },
 });
 initOutput();
@@ -55,6 +58,7 @@ initSchedules({
   },
 });
 initWebhooks();
+initConnect();
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

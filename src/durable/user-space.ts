@@ -19,6 +19,7 @@ import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../vol
 import { emitScheduleEvent } from "../schedules/events.ts";
 import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
 import { ScheduleStore } from "../schedules/store.ts";
+import { McpSessions } from "../mcp/sessions.ts";
 import { capture, type Outcome } from "./outcome.ts";
 import { CREATE, LOOK, SandboxPool, type SandboxInfo } from "./sandboxes.ts";
 
@@ -52,6 +53,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly volume: VolumeLedger;
   private readonly keys: KeyBook;
   private readonly schedules: Scheduler;
+  private readonly mcpSessions: McpSessions;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -75,6 +77,7 @@ export class UserSpace extends DurableObject<Env> {
     });
     this.keys = new KeyBook(sql, env, this.userId);
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
+    this.mcpSessions = new McpSessions(sql);
     this.schedules = new Scheduler({
       env,
       store: new ScheduleStore(sql),
@@ -314,6 +317,31 @@ export class UserSpace extends DurableObject<Env> {
   /** Runs a schedule now and answers with its execution (like `execute`). */
   runSchedule(id: string): Promise<Outcome<ExecutionResult>> {
     return captureSandbox(() => this.schedules.runNow(id));
+  }
+
+  // ── MCP sessions (mcp/sessions.ts) ───────────────────────────────────────────────────────────
+
+  openMcpSession(sessionId: string): Promise<Outcome<void>> {
+    return capture(() => this.mcpSessions.open(sessionId, Date.now()));
+  }
+
+  /** Whether the session is live; every MCP request after `initialize` asks. */
+  useMcpSession(sessionId: string): Promise<Outcome<boolean>> {
+    return capture(() => this.mcpSessions.use(sessionId, Date.now()));
+  }
+
+  /** Ends the session and closes its own conversation's sandbox (one chat, one sandbox); false when not live. */
+  closeMcpSession(sessionId: string): Promise<Outcome<boolean>> {
+    return captureSandbox(async () => {
+      if (!this.mcpSessions.close(sessionId)) return false;
+      if (this.sandboxes.templateOf(sessionId) !== null) {
+        await this.sandboxes.close(sessionId).catch((err: unknown) => {
+          // Already gone at the provider: nothing left to close.
+          if (!(err instanceof ApiError && err.code === "not_found")) throw err;
+        });
+      }
+      return true;
+    });
   }
 
   // ── The alarm: history to D1, idle sandboxes ────────────────────────────────────────────────

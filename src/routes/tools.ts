@@ -1,0 +1,16 @@
+// GET /api/v1/tools?format=openai|anthropic: the MCP tools as function-calling definitions, for
+// assistants that call HTTP directly; read from the same table as /mcp (mcp/tools.ts).
+import { Hono } from "hono";
+import { z } from "zod";
+import { FORMATS, functionTools } from "../mcp/function-calling.ts";
+import type { AppEnv } from "../types.ts";
+import { validate } from "../validation.ts";
+
+const query = z.object({
+  format: z.enum(FORMATS, { error: `must be one of ${FORMATS.join(", ")}` }).default("openai"),
+});
+
+export const toolRoutes = new Hono<AppEnv>().get("/", validate("query", query), (c) => {
+  const { format } = c.req.valid("query");
+  return c.json({ format, tools: functionTools(format) });
+});
