@@ -9,6 +9,7 @@ import { HistoryOutbox } from "../executions/outbox.ts";
 import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { CodeContexts, type ContextInfo } from "../interpreter/contexts.ts";
+import { deleteUserResults } from "../interpreter/stored-results.ts";
 import type { StatefulLanguage } from "../interpreter/wire.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
@@ -274,6 +275,8 @@ export class UserSpace extends DurableObject<Env> {
         }
       }
       const volume = await deleteVolume(this.env.VOLUMES, this.userId);
+      // History's large results (interpreter/stored-results.ts) go with the user, whatever the history mode.
+      await deleteUserResults(this.env.VOLUMES, this.userId);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       return { cancelledExecutions: cancelled, sandboxes, volumeFiles: volume.files, volumeBytes: volume.bytes };

@@ -7,6 +7,7 @@ import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { type CellOutcome, runCell } from "../interpreter/cell.ts";
 import { checkInterpreterTemplate, CodeContexts, noContext } from "../interpreter/contexts.ts";
+import { storeResults } from "../interpreter/stored-results.ts";
 import { isStateful } from "../interpreter/wire.ts";
 import { interpreterTemplate, runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
@@ -244,8 +245,12 @@ export class ExecutionRunner {
       result,
       failure?.message ?? (result.status === "succeeded" ? undefined : (raised ?? result.stderr)),
     );
+    // Large results (images) go to R2 first; the history row keeps their keys.
+    const stored = result.results?.length
+      ? await storeResults(this.parts.env.VOLUMES, this.parts.userId, result.id, result.results)
+      : undefined;
     // Copied to D1 by the alarm, in a batch, off the response path.
-    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
+    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised, stored);
     this.parts.recorded();
     if (failure) throw failure;
     return result;

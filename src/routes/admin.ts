@@ -176,6 +176,8 @@ export const adminRoutes = new Hono<AppEnv>()
               stderr: "",
               error: null,
               sandboxId: null,
+              results: null,
+              exception: null,
             })
             .where(eq(executions.userId, userId))
         : db.delete(executions).where(eq(executions.userId, userId)),

@@ -6,7 +6,9 @@ import { limits, MAX_CODE_BYTES } from "../config.ts";
 import { getDb } from "../db/index.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
-import { getExecution, listExecutions } from "../executions/history.ts";
+import { getExecution, getExecutionRow, listExecutions } from "../executions/history.ts";
+import { contentTypeOf, payloadOf } from "../interpreter/stored-results.ts";
+import { downloadHeaders } from "../downloads.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
 import { contextIdSchema } from "./contexts.ts";
@@ -96,6 +98,22 @@ export const executionRoutes = new Hono<AppEnv>()
   .get("/:id", async (c) => {
     unwrap(await c.var.userSpace.flushHistory());
     return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+  })
+  // A stateful run's result payload as bytes of its type (history shows large ones as this URL).
+  .get("/:id/results/:index", async (c) => {
+    const id = c.req.param("id");
+    const index = c.req.param("index");
+    unwrap(await c.var.userSpace.flushHistory());
+    const row = await getExecutionRow(getDb(c.env), c.var.user.id, id);
+    const result = /^\d{1,4}$/.test(index) ? row.results?.[Number(index)] : undefined;
+    if (!result) throw new ApiError("not_found", `Execution ${id} has no result ${index}.`);
+    const contentType = contentTypeOf(result.type);
+    const name = `${id}-result-${index}`;
+    const headers = { "Content-Type": contentType, ...downloadHeaders(name, contentType) };
+    if (!("key" in result)) return c.body(payloadOf(result), 200, headers);
+    const object = await c.env.VOLUMES.get(result.key);
+    if (!object) throw new ApiError("not_found", `The payload of result ${index} of execution ${id} is gone.`);
+    return c.body(object.body, 200, { ...headers, "Content-Length": String(object.size) });
   })
   // Stops a running execution (the executor page's Stop). It then ends with status `cancelled`.
   .post("/:id/cancel", async (c) => {
