@@ -1,6 +1,7 @@
 // A user's interpreter contexts, kept in their Durable Object: which contexts of each conversation's
 // sandbox are theirs (explicit ones, and the default one per language that stateful runs use), so a
 // client only ever reaches contexts of its own sandboxes, by ids this object handed out.
+import { FileType } from "e2b";
 import { ApiError } from "../errors.ts";
 import { LOOK, type SandboxPool } from "../durable/sandboxes.ts";
 import { interpreterTemplate, type Sandbox } from "../sandbox/e2b.ts";
@@ -108,7 +109,7 @@ export class CodeContexts {
       this.checkTemplate(conversationId, template);
       this.dropStale(conversationId, sandbox.sandboxId);
       const dir = cwd ?? SANDBOX_HOME;
-      if (cwd !== undefined && !(await sandbox.files.exists(cwd))) {
+      if (cwd !== undefined && !(await isDirectory(sandbox, cwd))) {
         throw new ApiError("invalid_request", `cwd: no directory '${cwd}' in the sandbox`);
       }
       const context = await createServerContext(sandbox, language, dir);
@@ -252,6 +253,12 @@ export class CodeContexts {
       )
       .toArray()[0];
   }
+}
+
+async function isDirectory(sandbox: Sandbox, path: string): Promise<boolean> {
+  if (!(await sandbox.files.exists(path))) return false;
+  // a symlink may lead to a directory: only a plain file is surely not one
+  return (await sandbox.files.getInfo(path)).type !== FileType.FILE;
 }
 
 function toContext(row: ContextRow): CodeContext {

@@ -132,6 +132,9 @@ describe("interpreter contexts", () => {
     const badCwd = await createContext(key, "ctx", { language: "python", cwd: "/no/such/dir" });
     expect(badCwd.res.status).toBe(400);
     expect(badCwd.json.error.message).toMatch(/^cwd: /);
+    const fileCwd = await createContext(key, "ctx", { language: "python", cwd: "/etc/passwd" });
+    expect(fileCwd.res.status).toBe(400);
+    expect(fileCwd.json.error.message).toMatch(/^cwd: /);
 
     expect((await execute(key, { language: "shell", code: "true", conversationId: "ctx-plain" })).json.status).toBe(
       "succeeded",
