@@ -123,7 +123,7 @@ export class CodeContexts {
    */
   async list(conversationId: string): Promise<ContextInfo[]> {
     if (this.sandboxes.templateOf(conversationId) !== interpreterTemplate(this.env)) return [];
-    return this.sandboxes.use(conversationId, LOOK, async (sandbox) => {
+    const listing = this.sandboxes.use(conversationId, LOOK, async (sandbox) => {
       this.dropStale(conversationId, sandbox.sandboxId);
       const live = await listServerContexts(sandbox);
       const ids = new Set(live.map((c) => c.id));
@@ -134,6 +134,11 @@ export class CodeContexts {
         if (adopted) this.insert(conversationId, sandbox.sandboxId, adopted, true);
       }
       return this.rows(conversationId).map(toInfo);
+    });
+    // A sandbox that turns out to be gone had no contexts left either.
+    return listing.catch((err: unknown) => {
+      if (err instanceof ApiError && err.code === "not_found") return [];
+      throw err;
     });
   }
 
