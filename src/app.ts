@@ -9,6 +9,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { docsRoutes } from "./routes/docs.ts";
+import { contextRoutes } from "./routes/contexts.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes, requireMcpUser } from "./routes/mcp.ts";
@@ -77,5 +78,8 @@ export function createApp() {
   app.use("/mcp", requireMcpUser);
   app.use("/mcp", jsonBodyLimit(MCP_BODY_LIMIT));
   app.route("/mcp", mcpRoutes);
+  // Same prefix again: only …/:conversationId/contexts and below.
+  app.use("/api/v1/sandboxes/:conversationId/contexts", jsonLimit);
+  app.route("/api/v1/sandboxes", contextRoutes);
   return app;
 }

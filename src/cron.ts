@@ -5,19 +5,23 @@ import { getDb } from "./db/index.ts";
 import { executions, users } from "./db/schema.ts";
 import { unwrap } from "./durable/outcome.ts";
 import { userSpace } from "./durable/stub.ts";
+import { deleteResultsBefore } from "./interpreter/stored-results.ts";
 import { type ReapOptions, reapOrphans } from "./sandbox/orphans.ts";
 import { STAGING_PREFIX } from "./volume/archive.ts";
 import { sweepDeliveries } from "./webhooks/delivery.ts";
 
 const DAY_MS = 86_400_000;
 
-/** Deletes execution history older than HISTORY_RETENTION_DAYS (0 keeps it forever). */
+/** Deletes execution history older than HISTORY_RETENTION_DAYS (0 keeps it forever), with its results in R2. */
 export async function pruneHistory(env: Env, now: number): Promise<number> {
   const days = limits(env).historyRetentionDays;
   if (days === 0) return 0;
+  const cutoff = now - days * DAY_MS;
+  // Their large results first: a row never points at a payload already gone, and none is orphaned.
+  await deleteResultsBefore(env, cutoff);
   const deleted = await getDb(env)
     .delete(executions)
-    .where(lt(executions.createdAt, now - days * DAY_MS))
+    .where(lt(executions.createdAt, cutoff))
     .returning({ id: executions.id });
   return deleted.length;
 }

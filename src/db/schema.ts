@@ -1,6 +1,8 @@
 // D1 schema (drizzle-orm). The SQL in migrations/ creates exactly these tables.
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { InterpreterError } from "../executions/types.ts";
+import type { StoredResult } from "../interpreter/stored-results.ts";
 
 export const users = sqliteTable("users", {
   id: text("id").primaryKey(),
@@ -51,6 +53,10 @@ export const executions = sqliteTable(
       .notNull()
       .default("api"),
     scheduleId: text("schedule_id"),
+    /** A stateful run's results: inline, or the R2 key of a large payload (interpreter/stored-results.ts). */
+    results: text("results", { mode: "json" }).$type<StoredResult[]>(),
+    /** The exception a stateful run raised. */
+    exception: text("exception", { mode: "json" }).$type<InterpreterError>(),
   },
   (t) => [
     index("executions_user_created").on(t.userId, sql`${t.createdAt} desc`, sql`${t.id} desc`),

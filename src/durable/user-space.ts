@@ -10,6 +10,9 @@ import { HistoryOutbox } from "../executions/outbox.ts";
 import type { Position } from "../executions/replay.ts";
 import { ExecutionRunner, type RunningExecution, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
+import { CodeContexts, type ContextInfo } from "../interpreter/contexts.ts";
+import { deleteUserResults } from "../interpreter/stored-results.ts";
+import type { StatefulLanguage } from "../interpreter/wire.ts";
 import type { AuthedUser } from "../types.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
@@ -54,6 +57,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly keys: KeyBook;
   private readonly schedules: Scheduler;
   private readonly mcpSessions: McpSessions;
+  private readonly contexts: CodeContexts;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -66,12 +70,14 @@ export class UserSpace extends DurableObject<Env> {
     this.history = new HistoryOutbox(sql, env);
     this.metrics = new ExecutionMetrics(sql);
     this.sandboxes = new SandboxPool(sql, env, this.userId, { changed: () => this.schedule(), waitUntil });
+    this.contexts = new CodeContexts(sql, env, this.sandboxes);
     this.runner = new ExecutionRunner({
       env,
       userId: this.userId,
       sandboxes: this.sandboxes,
       metrics: this.metrics,
       history: this.history,
+      contexts: this.contexts,
       recorded: () => waitUntil(this.schedule()),
       waitUntil,
     });
@@ -222,6 +228,26 @@ export class UserSpace extends DurableObject<Env> {
     return captureSandbox(() => this.runner.install(conversationId, body));
   }
 
+  // ── Interpreter contexts (interpreter/contexts.ts) ──────────────────────────────────────────
+
+  /** Creates an explicit context in the conversation's interpreter sandbox (started if needed). */
+  createContext(conversationId: string, language: StatefulLanguage, cwd?: string): Promise<Outcome<ContextInfo>> {
+    return captureSandbox(() => this.contexts.create(conversationId, language, cwd));
+  }
+
+  /** The conversation's contexts, its default ones included. */
+  listContexts(conversationId: string): Promise<Outcome<ContextInfo[]>> {
+    return captureSandbox(() => this.contexts.list(conversationId));
+  }
+
+  restartContext(conversationId: string, id: string): Promise<Outcome<ContextInfo>> {
+    return captureSandbox(() => this.contexts.restart(conversationId, id));
+  }
+
+  removeContext(conversationId: string, id: string): Promise<Outcome<void>> {
+    return captureSandbox(() => this.contexts.remove(conversationId, id));
+  }
+
   // ── Volume (volume/ledger.ts) ───────────────────────────────────────────────────────────────
 
   volumeInfo(): Promise<Outcome<VolumeInfo>> {
@@ -369,6 +395,8 @@ export class UserSpace extends DurableObject<Env> {
         }
       }
       const volume = await deleteVolume(this.env.VOLUMES, this.userId);
+      // History's large results (interpreter/stored-results.ts) go with the user, whatever the history mode.
+      await deleteUserResults(this.env.VOLUMES, this.userId);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       // D1 still answers for the user's (revoked) keys until the owner route deletes them.

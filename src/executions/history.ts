@@ -3,19 +3,24 @@ import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import { type HistoryResult, type StoredResult, toHistoryResult } from "../interpreter/stored-results.ts";
 import { cutToBytes } from "../text.ts";
-import type { ExecutionKind, ExecutionResult, ExecutionStatus, Language, Trigger } from "./types.ts";
+import type { ExecutionKind, ExecutionResult, ExecutionStatus, InterpreterError, Language, Trigger } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
 
-/** The D1 row of one execution of `code` by `userId` (outputs bounded to HISTORY_OUTPUT_BYTES). */
+/**
+ * The D1 row of one execution of `code` by `userId` (outputs bounded to HISTORY_OUTPUT_BYTES); a
+ * stateful run's results as `stored` (interpreter/stored-results.ts), `lost` when some could not be.
+ */
 export function toExecutionRow(
   userId: string,
   kind: ExecutionKind,
   code: string,
   result: ExecutionResult,
   error: string | undefined,
+  stored?: { stored: StoredResult[]; lost: boolean },
 ) {
   const stdout = cutToBytes(result.stdout, HISTORY_OUTPUT_BYTES);
   const stderr = cutToBytes(result.stderr, HISTORY_OUTPUT_BYTES);
@@ -30,13 +35,19 @@ export function toExecutionRow(
     exitCode: result.exitCode,
     stdout,
     stderr,
-    truncated: result.truncated || stdout.length < result.stdout.length || stderr.length < result.stderr.length,
+    truncated:
+      result.truncated ||
+      stdout.length < result.stdout.length ||
+      stderr.length < result.stderr.length ||
+      Boolean(stored?.lost),
     durationMs: result.durationMs,
     sandboxId: result.sandboxId,
     error: error ?? null,
     createdAt: Date.parse(result.createdAt),
     trigger: result.trigger,
     scheduleId: result.scheduleId ?? null,
+    results: stored?.stored ?? result.results ?? null,
+    exception: result.error ?? null,
   } satisfies typeof executions.$inferInsert;
 }
 
@@ -51,12 +62,17 @@ export interface HistoryFilters {
   cursor?: string | undefined;
 }
 
-/** History keeps a stateful run's exception as its `error` message; its rich results are not kept. */
+/**
+ * History keeps a stateful run's exception as its `error` message and in full as `exception`; its
+ * results inline up to INLINE_RESULT_BYTES each, larger ones as a URL.
+ */
 export interface HistoryItem extends Omit<ExecutionResult, "error" | "results" | "scheduleId"> {
   kind: ExecutionKind;
   scheduleId: string | null;
   code: string;
   error: string | null;
+  results?: HistoryResult[];
+  exception?: InterpreterError;
 }
 
 export function toHistoryItem(row: ExecutionRow): HistoryItem {
@@ -77,6 +93,8 @@ export function toHistoryItem(row: ExecutionRow): HistoryItem {
     error: row.error,
     trigger: row.trigger,
     scheduleId: row.scheduleId,
+    ...(row.results ? { results: row.results.map((r, i) => toHistoryResult(row.id, r, i)) } : {}),
+    ...(row.exception ? { exception: row.exception } : {}),
   };
 }
 
@@ -129,11 +147,16 @@ export async function listExecutions(db: Db, userId: string, filters: HistoryFil
 
 /** One execution of `userId`; another user's is indistinguishable from a missing one. */
 export async function getExecution(db: Db, userId: string, id: string): Promise<HistoryItem> {
+  return toHistoryItem(await getExecutionRow(db, userId, id));
+}
+
+/** The D1 row of one execution of `userId` (404 for another user's, as for a missing one). */
+export async function getExecutionRow(db: Db, userId: string, id: string): Promise<ExecutionRow> {
   const row = await db
     .select()
     .from(executions)
     .where(and(eq(executions.id, id), eq(executions.userId, userId)))
     .get();
   if (!row) throw new ApiError("not_found", `No execution ${id}.`);
-  return toHistoryItem(row);
+  return row;
 }

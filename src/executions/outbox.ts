@@ -2,6 +2,7 @@
 // D1 off the response path; what D1 refused stays here and is retried, so no execution is lost.
 import { getDb } from "../db/index.ts";
 import { executions } from "../db/schema.ts";
+import type { StoredResult } from "../interpreter/stored-results.ts";
 import { toExecutionRow } from "./history.ts";
 import type { ExecutionKind, ExecutionResult } from "./types.ts";
 
@@ -19,11 +20,18 @@ export class HistoryOutbox {
     sql.exec(`CREATE TABLE IF NOT EXISTS history_outbox (id TEXT PRIMARY KEY, row TEXT NOT NULL)`);
   }
 
-  add(userId: string, kind: ExecutionKind, code: string, result: ExecutionResult, error: string | undefined): void {
+  add(
+    userId: string,
+    kind: ExecutionKind,
+    code: string,
+    result: ExecutionResult,
+    error: string | undefined,
+    stored?: { stored: StoredResult[]; lost: boolean },
+  ): void {
     this.sql.exec(
       `INSERT OR REPLACE INTO history_outbox VALUES (?, ?)`,
       result.id,
-      JSON.stringify(toExecutionRow(userId, kind, code, result, error)),
+      JSON.stringify(toExecutionRow(userId, kind, code, result, error, stored)),
     );
   }
 

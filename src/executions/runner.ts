@@ -5,15 +5,11 @@ import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import {
-  type CellOutcome,
-  interpreterTemplate,
-  runCell,
-  runCode,
-  type RunOutcome,
-  type RunOutput,
-  sandboxUnavailable,
-} from "../sandbox/e2b.ts";
+import { type CellOutcome, runCell } from "../interpreter/cell.ts";
+import { checkInterpreterTemplate, CodeContexts, noContext } from "../interpreter/contexts.ts";
+import { storeResults } from "../interpreter/stored-results.ts";
+import { isStateful } from "../interpreter/wire.ts";
+import { interpreterTemplate, runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
@@ -28,13 +24,15 @@ export interface RunnerParts {
   sandboxes: SandboxPool;
   metrics: ExecutionMetrics;
   history: HistoryOutbox;
+  /** The interpreter contexts stateful runs go to. */
+  contexts: CodeContexts;
   /** Called after every recorded run: history is waiting for the alarm to copy it. */
   recorded: () => void;
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-/** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
-type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean; running: RunningExecution };
+/** `kill` ends the process of a plain run, or interrupts the cell of a stateful one (its context lives on). */
+type RunControl = { cancelled: boolean; kill?: () => Promise<void>; running: RunningExecution };
 
 /** What is known of an execution still running (GET /api/v1/executions/:id answers it until the end). */
 export interface RunningExecution {
@@ -173,18 +171,13 @@ export class ExecutionRunner {
   }
 
   /**
-   * Cancels a running execution: its process is killed now, or as soon as it starts if it is still
-   * waiting for its sandbox. False when it is not running here (finished, or never was).
+   * Cancels a running execution: its process is killed (a stateful run's cell is interrupted, its
+   * context keeping its state) now, or as soon as it starts if it is still waiting for its sandbox.
+   * False when it is not running here (finished, or never was).
    */
   async cancel(executionId: string): Promise<boolean> {
     const run = this.runs.get(executionId);
     if (!run) return false;
-    if (run.stateful) {
-      throw new ApiError(
-        "conflict",
-        `Execution ${executionId} is a stateful run, which cannot be cancelled; it ends at its timeoutMs (the context keeps its state).`,
-      );
-    }
     run.cancelled = true;
     await run.kill?.();
     return true;
@@ -193,8 +186,7 @@ export class ExecutionRunner {
   /** Cancels every execution in progress (the user is being deleted); how many there were. */
   async cancelAll(): Promise<number> {
     const ids = [...this.runs.keys()];
-    // Stateful runs end with their sandboxes, which the caller kills next.
-    await Promise.all(ids.filter((id) => !this.runs.get(id)?.stateful).map((id) => this.cancel(id)));
+    await Promise.all(ids.map((id) => this.cancel(id)));
     return ids.length;
   }
 
@@ -216,7 +208,7 @@ export class ExecutionRunner {
   ): Promise<ExecutionResult> {
     const { env, sandboxes } = this.parts;
     const config = limits(env);
-    const template = req.stateful ? interpreterTemplate(env) : undefined;
+    const template = req.stateful || req.contextId !== undefined ? interpreterTemplate(env) : undefined;
     if (template) this.checkInterpreter(req.conversationId, template);
     const freeSlot = await this.slots.acquire(wait);
     const release = sandboxes.hold(req.conversationId);
@@ -236,7 +228,7 @@ export class ExecutionRunner {
       ...(req.scheduleId ? { scheduleId: req.scheduleId } : {}),
     };
     const running: RunningExecution = { ...base, status: "running" };
-    const control: RunControl = { cancelled: false, running, ...(template ? { stateful: true } : {}) };
+    const control: RunControl = { cancelled: false, running };
     this.runs.set(id, control);
     admitted?.(running);
     let sandboxId: string | null = null;
@@ -269,11 +261,24 @@ export class ExecutionRunner {
             if (control.cancelled) void kill().catch(() => {});
           },
         };
-        const outcome: RunOutcome | CellOutcome = control.cancelled
-          ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
-          : template
-            ? await runCell(sandbox, runOptions)
-            : await runCode(sandbox, runOptions);
+        let outcome: RunOutcome | CellOutcome;
+        if (control.cancelled) outcome = { kind: "cancelled", stdout: "", stderr: "", truncated: false };
+        else if (template && isStateful(req.language)) {
+          const { context, isDefault } = await this.parts.contexts.forRun(
+            req.conversationId,
+            sandbox,
+            req.language,
+            req.contextId,
+          );
+          outcome = await runCell(sandbox, context, runOptions);
+          // The server lost the context (before any code ran): an explicit one is a 404, the
+          // default is found or made afresh, once.
+          if (outcome.kind === "sandbox_lost" && CodeContexts.isGone(outcome.error)) {
+            this.parts.contexts.forget(req.conversationId, context.id);
+            if (!isDefault) throw noContext(req.conversationId, context.id);
+            if (attempt === 0) continue;
+          }
+        } else outcome = await runCode(sandbox, runOptions);
         if (outcome.kind === "sandbox_lost") {
           produced = { stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated };
           const alive = await sandbox.isRunning().catch(() => false);
@@ -334,8 +339,12 @@ export class ExecutionRunner {
       result,
       failure?.message ?? (result.status === "succeeded" ? undefined : (raised ?? result.stderr)),
     );
+    // Large results (images) go to R2 first; the history row keeps their keys.
+    const stored = result.results?.length
+      ? await storeResults(this.parts.env.VOLUMES, this.parts.userId, result.id, result.results)
+      : undefined;
     // Copied to D1 by the alarm, in a batch, off the response path.
-    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
+    this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised, stored);
     this.parts.recorded();
     record(failure ? { type: "error", error: failure.toJSON() } : { type: "end", result });
     // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
@@ -343,15 +352,6 @@ export class ExecutionRunner {
     if (failure) throw failure;
     return result;
   }
-}
-
-/** Stateful runs need an interpreter sandbox; a conversation holding another kind is a 409. */
-function checkInterpreterTemplate(current: string | null, template: string, conversationId: string): void {
-  if (current === null || current === template) return;
-  throw new ApiError(
-    "conflict",
-    `Conversation '${conversationId}' already has a '${current}' sandbox, which cannot run stateful code (that needs '${template}'). Close it (DELETE /api/v1/sandboxes/${conversationId}) or use another conversation.`,
-  );
 }
 
 /** A failure that is not an ApiError is the sandbox's. */

@@ -34,6 +34,8 @@ export interface ExecutionRequest {
   scheduleId?: string;
   /** The id the run will have, chosen by the scheduler so it knows a run that ends in error; routes never set it. */
   id?: string;
+  /** Run in this explicit context of the conversation's sandbox (implies stateful). */
+  contextId?: string;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */

@@ -4,7 +4,14 @@ import { z } from "zod";
 import type { SandboxInfo } from "../durable/sandboxes.ts";
 import type { HistoryItem } from "../executions/history.ts";
 import type { UserStats } from "../executions/metrics.ts";
-import { executionResultSchema, KINDS, LANGUAGES, STATUSES } from "../executions/types.ts";
+import {
+  executionResultSchema,
+  interpreterErrorSchema,
+  interpreterResultSchema,
+  KINDS,
+  LANGUAGES,
+  STATUSES,
+} from "../executions/types.ts";
 import type { FileEntry } from "../sandbox/files.ts";
 import { PACKAGE_MANAGERS, type InstallResult } from "../sandbox/packages.ts";
 import type { ImportResult } from "../volume/archive.ts";
@@ -29,6 +36,21 @@ export const historyItemSchema = executionResultSchema
     scheduleId: z.string().nullable().describe("The schedule that started it (trigger `schedule`); null otherwise."),
     code: z.string(),
     error: z.string().nullable().describe("A stateful run's exception as `Name: value`; null otherwise."),
+    results: z
+      .array(
+        z.union([
+          interpreterResultSchema,
+          z.object({
+            type: z.string(),
+            isMainResult: z.boolean(),
+            size: z.number().int().describe("Bytes of the payload."),
+            url: z.string().describe("`GET` it (with your key) for the payload: larger than 64 KiB."),
+          }),
+        ]),
+      )
+      .optional()
+      .describe("A stateful run's results: inline up to 64 KiB each, larger ones as a URL."),
+    exception: interpreterErrorSchema.optional().describe("A stateful run's exception, in full."),
   })
   .meta({ id: "HistoryItem" });
 

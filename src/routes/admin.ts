@@ -255,6 +255,8 @@ export const adminRoutes = new Hono<AppEnv>()
                 error: null,
                 sandboxId: null,
                 scheduleId: null,
+                results: null,
+                exception: null,
               })
               .where(eq(executions.userId, userId))
           : db.delete(executions).where(eq(executions.userId, userId)),

@@ -6,13 +6,23 @@ import { limits, MAX_CODE_BYTES, MAX_QUEUE_WAIT_SECONDS } from "../config.ts";
 import { getDb } from "../db/index.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
-import { getExecution, listExecutions } from "../executions/history.ts";
+import { getExecution, getExecutionRow, listExecutions } from "../executions/history.ts";
+import { contentTypeOf, payloadOf } from "../interpreter/stored-results.ts";
+import { downloadHeaders } from "../downloads.ts";
+import { contextIdSchema } from "./contexts.ts";
 import { utf8Length } from "../text.ts";
 import { eventsFromResult, parsePosition } from "../executions/replay.ts";
 import { resultOf, streamExecution } from "../executions/sse.ts";
 import { preferences } from "../prefer.ts";
-import { executionResultSchema, KINDS, LANGUAGES, STATUSES, TRIGGERS, type ExecutionRequest } from "../executions/types.ts";
-import { doc, json } from "../openapi/registry.ts";
+import {
+  executionResultSchema,
+  KINDS,
+  LANGUAGES,
+  STATUSES,
+  TRIGGERS,
+  type ExecutionRequest,
+} from "../executions/types.ts";
+import { binary, doc, json } from "../openapi/registry.ts";
 import {
   cancelledSchema,
   EXECUTION_EVENTS_DESCRIPTION,
@@ -45,6 +55,7 @@ export const executeSchema = z.object({
     .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
     .default({}),
   stateful: z.boolean({ error: "must be a boolean" }).default(false),
+  contextId: contextIdSchema.optional(),
 });
 
 const listSchema = z.object({
@@ -116,6 +127,9 @@ export const executionRoutes = new Hono<AppEnv>()
       if (utf8Length(body.code) > MAX_CODE_BYTES) {
         throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
       }
+      if (body.contextId !== undefined && body.language === "shell") {
+        throw new ApiError("invalid_request", "contextId: contexts run python or node code, not shell");
+      }
       if (body.stateful && body.language === "shell") {
         throw new ApiError(
           "invalid_request",
@@ -133,7 +147,9 @@ export const executionRoutes = new Hono<AppEnv>()
         conversationId: body.conversationId,
         timeoutMs,
         envs: body.envs,
-        ...(body.stateful ? { stateful: true } : {}),
+        // An explicit context is stateful by nature.
+        ...(body.stateful || body.contextId !== undefined ? { stateful: true } : {}),
+        ...(body.contextId !== undefined ? { contextId: body.contextId } : {}),
         ...(waitMs > 0 ? { waitMs } : {}),
       };
       const space = c.var.userSpace;
@@ -184,7 +200,10 @@ export const executionRoutes = new Hono<AppEnv>()
       auth: "user",
       params: { id: "The execution's id (`exe_…`)." },
       responses: {
-        200: json(z.union([historyItemSchema, runningExecutionSchema]), "The execution, or what is known while it runs."),
+        200: json(
+          z.union([historyItemSchema, runningExecutionSchema]),
+          "The execution, or what is known while it runs.",
+        ),
       },
       errors: ["not_found", "storage_unavailable"],
     }),
@@ -193,6 +212,35 @@ export const executionRoutes = new Hono<AppEnv>()
       const running = unwrap(await c.var.userSpace.runningExecution(c.req.param("id")));
       if (running) return c.json(running);
       return c.json(await getExecution(getDb(c.env), c.var.user.id, c.req.param("id")));
+    },
+  )
+  // A stateful run's result payload as bytes of its type (history shows large ones as this URL).
+  .get(
+    "/:id/results/:index",
+    doc({
+      operationId: "getExecutionResult",
+      summary: "One result of a stateful run, as bytes of its type",
+      description: "History shows a result larger than 64 KiB as `{type, isMainResult, size, url}`: this is the URL.",
+      tags: ["executions"],
+      auth: "user",
+      params: { id: "The execution's id (`exe_…`).", index: "The result's position in `results` (0-based)." },
+      responses: { 200: binary("application/octet-stream", "The payload, with the result's own Content-Type.") },
+      errors: ["not_found", "storage_unavailable"],
+    }),
+    async (c) => {
+      const id = c.req.param("id");
+      const index = c.req.param("index");
+      unwrap(await c.var.userSpace.flushHistory());
+      const row = await getExecutionRow(getDb(c.env), c.var.user.id, id);
+      const result = /^\d{1,4}$/.test(index) ? row.results?.[Number(index)] : undefined;
+      if (!result) throw new ApiError("not_found", `Execution ${id} has no result ${index}.`);
+      const contentType = contentTypeOf(result.type);
+      const name = `${id}-result-${index}`;
+      const headers = { "Content-Type": contentType, ...downloadHeaders(name, contentType) };
+      if (!("key" in result)) return c.body(payloadOf(result), 200, headers);
+      const object = await c.env.VOLUMES.get(result.key);
+      if (!object) throw new ApiError("not_found", `The payload of result ${index} of execution ${id} is gone.`);
+      return c.body(object.body, 200, { ...headers, "Content-Length": String(object.size) });
     },
   )
   // Resumes a run's event stream (SSE): every event after `Last-Event-ID` (or `?after=`), then live
