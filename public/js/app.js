@@ -1,5 +1,6 @@
 // The executor page's entry point: wiring and startup only. Each panel lives in its own module;
 // the links between them (a run refreshes stats and history, forgetting the key empties the panels) are all made here.
+import { initInterpreter, refreshContext } from "./contexts.js";
 import { initConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import { initHistory, loadHistory, markHistory, resetHistory } from "./history.js";
@@ -15,6 +16,7 @@ function refreshAll() {
   void refreshStats();
   void loadHistory(true);
   void refreshVolume();
+  void refreshContext();
 }
 
 initNotice();
@@ -27,14 +29,17 @@ initKey({
     resetStats();
     resetHistory();
     resetVolume();
+    void refreshContext();
   },
 });
 initOutput();
+initInterpreter();
 initRunner({
   onRunStart: () => markHistory(null),
   onRunEnd: () => {
     void refreshStats();
     void loadHistory(true);
+    void refreshContext();
   },
 });
 initConversation();
