@@ -166,6 +166,20 @@ describe("code interpreter on the page", () => {
     expect(await mainResult(page)).toBe("20");
   });
 
+  it("runs afresh, saying why, where the conversation's sandbox cannot keep variables", async () => {
+    // A shell run starts a plain sandbox, which the API refuses stateful runs in (409).
+    await page.fill("#conversation", "plain");
+    await runCode(page, "shell", "echo plain");
+    expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
+    await runCode(page, "python", "print('still runs')");
+    expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
+    const output = (await page.locator("#output").textContent()) ?? "";
+    expect(output).toContain("[variables not kept: Conversation 'plain' already has a");
+    expect(output).toContain("still runs");
+    expect(await page.locator("#alert").isHidden()).toBe(true);
+    await page.fill("#conversation", "notebook");
+  });
+
   it("ended without a CSP violation or a page error", async () => {
     expect(await s.problems()).toEqual([]);
   });
