@@ -8,6 +8,7 @@ import { drainRefusedBody } from "./middleware/drain.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { contextRoutes } from "./routes/contexts.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
@@ -55,5 +56,8 @@ export function createApp() {
   app.route("/api/v1/volume", volumeRoutes);
   // Same prefix as sandboxRoutes, but only POST …/files/persist and …/files/restore, which it has not.
   app.route("/api/v1/sandboxes", volumeSandboxRoutes);
+  // Same prefix again: only …/:conversationId/contexts and below.
+  app.use("/api/v1/sandboxes/:conversationId/contexts", jsonLimit);
+  app.route("/api/v1/sandboxes", contextRoutes);
   return app;
 }

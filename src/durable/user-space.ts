@@ -8,6 +8,8 @@ import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
 import { ExecutionRunner, toApiError } from "../executions/runner.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
+import { CodeContexts, type ContextInfo } from "../interpreter/contexts.ts";
+import type { StatefulLanguage } from "../interpreter/wire.ts";
 import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
@@ -44,6 +46,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly history: HistoryOutbox;
   private readonly metrics: ExecutionMetrics;
   private readonly volume: VolumeLedger;
+  private readonly contexts: CodeContexts;
   private alarmSet = false;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
@@ -56,12 +59,14 @@ export class UserSpace extends DurableObject<Env> {
     this.history = new HistoryOutbox(sql, env);
     this.metrics = new ExecutionMetrics(sql);
     this.sandboxes = new SandboxPool(sql, env, this.userId, { changed: () => this.schedule(), waitUntil });
+    this.contexts = new CodeContexts(sql, env, this.sandboxes);
     this.runner = new ExecutionRunner({
       env,
       userId: this.userId,
       sandboxes: this.sandboxes,
       metrics: this.metrics,
       history: this.history,
+      contexts: this.contexts,
       recorded: () => waitUntil(this.schedule()),
       waitUntil,
     });
@@ -160,6 +165,26 @@ export class UserSpace extends DurableObject<Env> {
   /** Installs packages in the conversation's sandbox: a run like an execution (slot, timeout, history). */
   installSandboxPackages(conversationId: string, body: InstallBody): Promise<Outcome<InstallResult>> {
     return captureSandbox(() => this.runner.install(conversationId, body));
+  }
+
+  // ── Interpreter contexts (interpreter/contexts.ts) ──────────────────────────────────────────
+
+  /** Creates an explicit context in the conversation's interpreter sandbox (started if needed). */
+  createContext(conversationId: string, language: StatefulLanguage, cwd?: string): Promise<Outcome<ContextInfo>> {
+    return captureSandbox(() => this.contexts.create(conversationId, language, cwd));
+  }
+
+  /** The conversation's contexts, its default ones included. */
+  listContexts(conversationId: string): Promise<Outcome<ContextInfo[]>> {
+    return captureSandbox(() => this.contexts.list(conversationId));
+  }
+
+  restartContext(conversationId: string, id: string): Promise<Outcome<ContextInfo>> {
+    return captureSandbox(() => this.contexts.restart(conversationId, id));
+  }
+
+  removeContext(conversationId: string, id: string): Promise<Outcome<void>> {
+    return captureSandbox(() => this.contexts.remove(conversationId, id));
   }
 
   // ── Volume (volume/ledger.ts) ───────────────────────────────────────────────────────────────

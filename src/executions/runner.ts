@@ -5,15 +5,10 @@ import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import {
-  type CellOutcome,
-  interpreterTemplate,
-  runCell,
-  runCode,
-  type RunOutcome,
-  type RunOutput,
-  sandboxUnavailable,
-} from "../sandbox/e2b.ts";
+import { type CellOutcome, runCell } from "../interpreter/cell.ts";
+import { checkInterpreterTemplate, CodeContexts, noContext } from "../interpreter/contexts.ts";
+import { isStateful } from "../interpreter/wire.ts";
+import { interpreterTemplate, runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
@@ -25,13 +20,15 @@ export interface RunnerParts {
   sandboxes: SandboxPool;
   metrics: ExecutionMetrics;
   history: HistoryOutbox;
+  /** The interpreter contexts stateful runs go to. */
+  contexts: CodeContexts;
   /** Called after every recorded run: history is waiting for the alarm to copy it. */
   recorded: () => void;
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-/** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
-type RunControl = { cancelled: boolean; kill?: () => Promise<void>; stateful?: boolean };
+/** `kill` ends the process of a plain run, or interrupts the cell of a stateful one (its context lives on). */
+type RunControl = { cancelled: boolean; kill?: () => Promise<void> };
 
 /** One run: an execution as the client sent it, or a package install as the shell command it is. */
 type Job = ExecutionRequest & { kind: ExecutionKind };
@@ -97,18 +94,13 @@ export class ExecutionRunner {
   }
 
   /**
-   * Cancels a running execution: its process is killed now, or as soon as it starts if it is still
-   * waiting for its sandbox. False when it is not running here (finished, or never was).
+   * Cancels a running execution: its process is killed (a stateful run's cell is interrupted, its
+   * context keeping its state) now, or as soon as it starts if it is still waiting for its sandbox.
+   * False when it is not running here (finished, or never was).
    */
   async cancel(executionId: string): Promise<boolean> {
     const run = this.runs.get(executionId);
     if (!run) return false;
-    if (run.stateful) {
-      throw new ApiError(
-        "conflict",
-        `Execution ${executionId} is a stateful run, which cannot be cancelled; it ends at its timeoutMs (the context keeps its state).`,
-      );
-    }
     run.cancelled = true;
     await run.kill?.();
     return true;
@@ -117,8 +109,7 @@ export class ExecutionRunner {
   /** Cancels every execution in progress (the user is being deleted); how many there were. */
   async cancelAll(): Promise<number> {
     const ids = [...this.runs.keys()];
-    // Stateful runs end with their sandboxes, which the caller kills next.
-    await Promise.all(ids.filter((id) => !this.runs.get(id)?.stateful).map((id) => this.cancel(id)));
+    await Promise.all(ids.map((id) => this.cancel(id)));
     return ids.length;
   }
 
@@ -136,12 +127,12 @@ export class ExecutionRunner {
         { retryAfterSeconds: 1 },
       );
     }
-    const template = req.stateful ? interpreterTemplate(env) : undefined;
+    const template = req.stateful || req.contextId !== undefined ? interpreterTemplate(env) : undefined;
     if (template) this.checkInterpreter(req.conversationId, template);
     this.running++;
     const release = sandboxes.hold(req.conversationId);
     const id = newId("exe");
-    const control: RunControl = { cancelled: false, ...(template ? { stateful: true } : {}) };
+    const control: RunControl = { cancelled: false };
     this.runs.set(id, control);
     const createdAt = new Date();
     const base = { id, language: req.language, conversationId: req.conversationId, createdAt: createdAt.toISOString() };
@@ -175,11 +166,24 @@ export class ExecutionRunner {
             if (control.cancelled) void kill().catch(() => {});
           },
         };
-        const outcome: RunOutcome | CellOutcome = control.cancelled
-          ? { kind: "cancelled", stdout: "", stderr: "", truncated: false }
-          : template
-            ? await runCell(sandbox, runOptions)
-            : await runCode(sandbox, runOptions);
+        let outcome: RunOutcome | CellOutcome;
+        if (control.cancelled) outcome = { kind: "cancelled", stdout: "", stderr: "", truncated: false };
+        else if (template && isStateful(req.language)) {
+          const { context, isDefault } = await this.parts.contexts.forRun(
+            req.conversationId,
+            sandbox,
+            req.language,
+            req.contextId,
+          );
+          outcome = await runCell(sandbox, context, runOptions);
+          // The server lost the context (before any code ran): an explicit one is a 404, the
+          // default is found or made afresh, once.
+          if (outcome.kind === "sandbox_lost" && CodeContexts.isGone(outcome.error)) {
+            this.parts.contexts.forget(req.conversationId, context.id);
+            if (!isDefault) throw noContext(req.conversationId, context.id);
+            if (attempt === 0) continue;
+          }
+        } else outcome = await runCode(sandbox, runOptions);
         if (outcome.kind === "sandbox_lost") {
           produced = { stdout: outcome.stdout, stderr: outcome.stderr, truncated: outcome.truncated };
           const alive = await sandbox.isRunning().catch(() => false);
@@ -246,15 +250,6 @@ export class ExecutionRunner {
     if (failure) throw failure;
     return result;
   }
-}
-
-/** Stateful runs need an interpreter sandbox; a conversation holding another kind is a 409. */
-function checkInterpreterTemplate(current: string | null, template: string, conversationId: string): void {
-  if (current === null || current === template) return;
-  throw new ApiError(
-    "conflict",
-    `Conversation '${conversationId}' already has a '${current}' sandbox, which cannot run stateful code (that needs '${template}'). Close it (DELETE /api/v1/sandboxes/${conversationId}) or use another conversation.`,
-  );
 }
 
 /** A failure that is not an ApiError is the sandbox's. */

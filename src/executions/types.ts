@@ -20,6 +20,8 @@ export interface ExecutionRequest {
   envs: Record<string, string>;
   /** Run in the conversation's persistent code-interpreter context for the language (python, node). */
   stateful?: boolean;
+  /** Run in this explicit context of the conversation's sandbox (implies stateful). */
+  contextId?: string;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */

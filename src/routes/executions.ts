@@ -9,6 +9,7 @@ import { ApiError } from "../errors.ts";
 import { getExecution, listExecutions } from "../executions/history.ts";
 import { utf8Length } from "../text.ts";
 import { streamExecution } from "../executions/sse.ts";
+import { contextIdSchema } from "./contexts.ts";
 import { KINDS, LANGUAGES, STATUSES, type ExecutionRequest } from "../executions/types.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
@@ -35,6 +36,7 @@ const executeSchema = z.object({
     .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
     .default({}),
   stateful: z.boolean({ error: "must be a boolean" }).default(false),
+  contextId: contextIdSchema.optional(),
 });
 
 const listSchema = z.object({
@@ -53,6 +55,9 @@ export const executionRoutes = new Hono<AppEnv>()
     if (utf8Length(body.code) > MAX_CODE_BYTES) {
       throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
     }
+    if (body.contextId !== undefined && body.language === "shell") {
+      throw new ApiError("invalid_request", "contextId: contexts run python or node code, not shell");
+    }
     if (body.stateful && body.language === "shell") {
       throw new ApiError(
         "invalid_request",
@@ -69,7 +74,9 @@ export const executionRoutes = new Hono<AppEnv>()
       conversationId: body.conversationId,
       timeoutMs,
       envs: body.envs,
-      ...(body.stateful ? { stateful: true } : {}),
+      // An explicit context is stateful by nature.
+      ...(body.stateful || body.contextId !== undefined ? { stateful: true } : {}),
+      ...(body.contextId !== undefined ? { contextId: body.contextId } : {}),
     };
     const space = c.var.userSpace;
     if (c.req.header("Accept")?.includes("text/event-stream")) {

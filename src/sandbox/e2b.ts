@@ -1,5 +1,5 @@
 // The one place Phoenix talks to E2B (or e2b-local) through the official SDK.
-import { Sandbox, type Result } from "@e2b/code-interpreter";
+import { Sandbox } from "@e2b/code-interpreter";
 import {
   AuthenticationError,
   CommandExitError,
@@ -11,7 +11,7 @@ import {
   type ConnectionOpts,
 } from "e2b";
 import { ApiError } from "../errors.ts";
-import type { InterpreterError, InterpreterResult, Language } from "../executions/types.ts";
+import type { Language } from "../executions/types.ts";
 import { CappedOutput } from "../executions/output.ts";
 import { utf8Length } from "../text.ts";
 import { codeFilePath, CODE_ENV, fileCommand, inlineCommand, MAX_INLINE_CODE_BYTES } from "./languages.ts";
@@ -208,96 +208,6 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     if (reachedDeadline && error instanceof TimeoutError) {
       // The SDK gave up waiting; make sure the process does not outlive its deadline either.
       await handle?.kill().catch(() => {});
-      return { kind: "timed_out", ...output() };
-    }
-    return { kind: "sandbox_lost", error, ...output() };
-  }
-}
-
-/** How a stateful run ended: like a plain run, plus the interpreter's results and exception. */
-export type CellOutcome = RunOutput &
-  (
-    | { kind: "completed"; results: InterpreterResult[]; error?: InterpreterError }
-    | { kind: "timed_out" }
-    | { kind: "sandbox_lost"; error: unknown }
-  );
-
-/** The interpreter's language for a Phoenix language (shell has no stateful context). */
-const CELL_LANGUAGE: Partial<Record<Language, string>> = { python: "python", node: "javascript" };
-
-/** Named formats of a result, richest first, with the MIME type each stands for. */
-const RESULT_FORMATS = [
-  ["png", "image/png"],
-  ["jpeg", "image/jpeg"],
-  ["svg", "image/svg+xml"],
-  ["pdf", "application/pdf"],
-  ["html", "text/html"],
-  ["json", "application/json"],
-  ["markdown", "text/markdown"],
-  ["latex", "text/latex"],
-  ["javascript", "application/javascript"],
-  ["text", "text/plain"],
-] as const;
-
-/** One result in its richest format; null for one with none Phoenix shows (e.g. chart data only). */
-export function toInterpreterResult(result: Result): InterpreterResult | null {
-  for (const [field, type] of RESULT_FORMATS) {
-    // Typed as strings by the SDK, but `json` arrives parsed (an object): sent on as JSON text.
-    const data: unknown = result[field];
-    if (data === undefined || data === null) continue;
-    return { type, data: typeof data === "string" ? data : JSON.stringify(data), isMainResult: result.isMainResult };
-  }
-  return null;
-}
-
-/**
- * Runs code in the sandbox's persistent interpreter context for the language (the server creates
- * it on first use, so state carries over from run to run), streamed and capped like a plain run.
- */
-export async function runCell(sandbox: Sandbox, opts: RunOptions): Promise<CellOutcome> {
-  const language = CELL_LANGUAGE[opts.language];
-  if (!language) throw new ApiError("invalid_request", `stateful: not available for ${opts.language}`);
-  const stdout = new CappedOutput(opts.outputLimitBytes);
-  const stderr = new CappedOutput(opts.outputLimitBytes);
-  const results: InterpreterResult[] = [];
-  const output = (): RunOutput => ({
-    stdout: stdout.text(),
-    stderr: stderr.text(),
-    truncated: stdout.truncated || stderr.truncated,
-  });
-  const started = Date.now();
-  try {
-    const execution = await sandbox.runCode(opts.code, {
-      language,
-      envs: opts.envs,
-      timeoutMs: opts.timeoutMs,
-      onStdout: (message) => {
-        const kept = stdout.push(message.line);
-        if (kept) opts.onStdout?.(kept);
-      },
-      onStderr: (message) => {
-        const kept = stderr.push(message.line);
-        if (kept) opts.onStderr?.(kept);
-      },
-    });
-    // Results share the output cap: past it they are dropped and the run is marked truncated.
-    let resultBytes = 0;
-    let resultsCut = false;
-    for (const result of execution.results) {
-      const shown = toInterpreterResult(result);
-      if (!shown) continue;
-      resultBytes += utf8Length(shown.data);
-      if (resultBytes > opts.outputLimitBytes) resultsCut = true;
-      else results.push(shown);
-    }
-    const error = execution.error
-      ? { name: execution.error.name, value: execution.error.value, traceback: execution.error.traceback }
-      : undefined;
-    const ran = output();
-    return { kind: "completed", results, ...(error ? { error } : {}), ...ran, truncated: ran.truncated || resultsCut };
-  } catch (error) {
-    // The SDK aborts the request at timeoutMs; the server then interrupts the cell (state is kept).
-    if (error instanceof TimeoutError && Date.now() - started >= opts.timeoutMs - 50) {
       return { kind: "timed_out", ...output() };
     }
     return { kind: "sandbox_lost", error, ...output() };

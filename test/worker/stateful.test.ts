@@ -1,5 +1,5 @@
 // Stateful runs (`"stateful": true`) through the Worker on e2b-local's code-interpreter-v1 template:
-// state across runs, exceptions, rich results, streaming, history, and the 400/409 refusals.
+// state across runs, exceptions, rich results, streaming, cancel, history, and the 400/409 refusals.
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createUser, type ErrorBody, type ExecutionBody, execute } from "./helpers.ts";
@@ -123,22 +123,32 @@ describe("stateful executions", () => {
     await execute(alice.apiKey, { language: "python", code: "x = 41", stateful: true, conversationId: "nb" });
   });
 
-  it("answers a cancel of a running stateful run with 409: it runs to its end", async () => {
+  it("cancels a running stateful run by interrupting its cell: the context keeps its variables", async () => {
+    await execute(alice.apiKey, { language: "python", code: "x = 41", stateful: true, conversationId: "nb" });
     const res = await call("/api/v1/executions", {
       key: alice.apiKey,
       headers: { Accept: "text/event-stream" },
-      json: { language: "python", code: "import time\ntime.sleep(1)\n'done'", stateful: true, conversationId: "nb" },
+      json: {
+        language: "python",
+        code: "import time\nprint('looping', flush=True)\nwhile True:\n    time.sleep(0.05)",
+        stateful: true,
+        conversationId: "nb",
+        timeoutMs: 60_000,
+      },
     });
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
-    while (!/exe_[A-Za-z0-9_-]+/.test(text)) text += (await reader.read()).value ?? "";
+    // once the loop runs (its output arrived), cancel it
+    while (!text.includes("looping")) text += (await reader.read()).value ?? "";
     const id = text.match(/exe_[A-Za-z0-9_-]+/)![0];
     const cancel = await call(`/api/v1/executions/${id}/cancel`, { key: alice.apiKey, method: "POST" });
-    expect(cancel.status).toBe(409);
-    expect(((await cancel.json()) as ErrorBody).error.message).toContain("stateful run");
+    expect(cancel.status).toBe(202);
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
-    expect(text).toContain('"status":"succeeded"');
-    expect(text).toContain('"data":"done"');
+    expect(text).toContain('"status":"cancelled"');
+    const after = await execute(alice.apiKey, { language: "python", code: "x", stateful: true, conversationId: "nb" });
+    expect(after.json).toMatchObject({ status: "succeeded", results: [{ type: "text/plain", data: "41" }] });
+    const history = await call(`/api/v1/executions/${id}`, { key: alice.apiKey });
+    expect(await history.json()).toMatchObject({ status: "cancelled", stdout: "looping\n" });
   });
 
   it("drops results past OUTPUT_LIMIT_BYTES and says so", async () => {
