@@ -97,7 +97,9 @@ describe("code interpreter on the page", () => {
     await img.waitFor();
     expect(await img.getAttribute("src")).toMatch(/^blob:/);
     await expect
-      .poll(() => img.evaluate((node) => (node as Decoded).complete && (node as Decoded).naturalWidth))
+      .poll(() => img.evaluate((node) => (node as Decoded).complete && (node as Decoded).naturalWidth), {
+        timeout: 30_000,
+      })
       .toBeGreaterThan(0);
     expect(await img.evaluate((node) => (node as Decoded).naturalHeight)).toBeGreaterThan(0);
     await screenshot(page, "interpreter-chart");
@@ -117,17 +119,18 @@ describe("code interpreter on the page", () => {
     );
     expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
     const frames = page.locator('#results figure[data-type="text/html"] iframe');
-    await expect.poll(() => frames.count()).toBe(2);
+    await frames.nth(1).waitFor();
+    expect(await frames.count()).toBe(2);
     for (const frame of await frames.all()) {
       expect(await frame.getAttribute("sandbox")).toBe("");
       expect(await frame.getAttribute("src")).toMatch(/^blob:/);
     }
     // The table is in the frame's document, and nothing of either result is in the page's own.
     const table = page.frameLocator('#results figure.main[data-type="text/html"] iframe').locator("table");
-    await expect.poll(() => table.locator("td", { hasText: "Paris" }).count()).toBe(1);
+    await table.locator("td", { hasText: "Paris" }).waitFor();
     expect(await page.locator("table.dataframe, #from-result").count()).toBe(0);
     const shown = page.frameLocator('#results figure:not(.main)[data-type="text/html"] iframe').locator("#from-result");
-    await expect.poll(() => shown.count()).toBe(1);
+    await shown.waitFor();
     // Its script never ran: neither the frame's nor the page's title changed.
     expect(await page.title()).not.toContain(marker);
     expect(await shown.evaluate((node) => node.ownerDocument.title)).not.toContain(marker);
@@ -155,7 +158,7 @@ describe("code interpreter on the page", () => {
     await runCode(page, "python", "kept");
     expect(await mainResult(page)).toBe("still here");
     const restart = page.locator("#restart");
-    await expect.poll(() => restart.isEnabled()).toBe(true);
+    await page.locator("#restart:enabled").waitFor();
     await restart.click();
     await page.locator("#restart-status", { hasText: "restarted" }).waitFor();
     await runCode(page, "python", "kept");
