@@ -169,6 +169,21 @@ describe("code interpreter on the page", () => {
     expect(await mainResult(page)).toBe("20");
   });
 
+  it("Stop interrupts a stateful run and the variables survive it", async () => {
+    await runCode(page, "python", "survivor = 7");
+    await page.fill(
+      "#panel-python textarea",
+      "import time\nprint('looping', flush=True)\nwhile True:\n    time.sleep(0.05)",
+    );
+    await page.click("#run");
+    await page.locator("#output", { hasText: "looping" }).waitFor();
+    await page.click("#stop");
+    await page.locator("html:has(#run:enabled):has(#stop:disabled)").waitFor();
+    expect(await page.locator("#fact-status").textContent()).toBe("Cancelled");
+    await runCode(page, "python", "survivor * 6");
+    expect(await mainResult(page)).toBe("42");
+  });
+
   it("runs afresh, saying why, where the conversation's sandbox cannot keep variables", async () => {
     // A shell run starts a plain sandbox, which the API refuses stateful runs in (409).
     await page.fill("#conversation", "plain");
