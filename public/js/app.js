@@ -1,12 +1,15 @@
 // The executor page's entry point: wiring and startup only. Each panel lives in its own module;
 // the links between them (a run refreshes stats and history, forgetting the key empties the panels) are all made here.
 import { initConnect, renderConnect } from "./connect.js";
+import { initInterpreter, refreshContext } from "./contexts.js";
 import { initConversation } from "./conversation.js";
+import { initSandboxFiles, refreshSandboxFiles, resetSandboxFiles } from "./files.js";
 import { $ } from "./dom.js";
 import { initHistory, loadHistory, markHistory, resetHistory } from "./history.js";
 import { initKey } from "./key.js";
 import { initNotice } from "./notice.js";
 import { initOutput } from "./output.js";
+import { initPackages } from "./packages.js";
 import { currentCode, focusEditor, initRunner, showRun } from "./runner.js";
 import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js";
 import { apiKey } from "./session.js";
@@ -20,6 +23,8 @@ function refreshAll() {
   void refreshVolume();
   void refreshSchedules();
   void refreshWebhooks();
+  void refreshContext();
+  void refreshSandboxFiles();
 }
 
 initNotice();
@@ -36,14 +41,19 @@ initKey({
     resetSchedules();
     resetWebhooks();
     renderConnect();
+    void refreshContext();
+    resetSandboxFiles();
   },
 });
 initOutput();
+initInterpreter();
 initRunner({
   onRunStart: () => markHistory(null),
   onRunEnd: () => {
     void refreshStats();
     void loadHistory(true);
+    void refreshContext();
+    void refreshSandboxFiles();
   },
 });
 initConversation();
@@ -59,6 +69,8 @@ initSchedules({
 });
 initWebhooks();
 initConnect();
+initSandboxFiles();
+initPackages({ onInstalled: () => void refreshSandboxFiles() });
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

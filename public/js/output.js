@@ -85,7 +85,10 @@ export function summary(r) {
     case "succeeded":
       return `Succeeded in ${d}.`;
     case "failed":
-      return `Failed with exit code ${r.exitCode} after ${d}.`;
+      // A stateful run has no process of its own, so no exit code: it failed by raising.
+      return r.exitCode === null
+        ? `Failed after ${d}: the code raised an exception.`
+        : `Failed with exit code ${r.exitCode} after ${d}.`;
     case "timed_out":
       return `Timed out after ${d}; the code was stopped.`;
     case "cancelled":

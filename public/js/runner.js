@@ -4,6 +4,7 @@
 /** @import { Language } from "./facts.js" */
 /** @import { HistoryItem } from "./types.js" */
 import { ApiError, streamError } from "./api.js";
+import { keepsVariables, showInterpreterFor } from "./contexts.js";
 import { conversation, focusConversation, rememberConversations, setConversation } from "./conversation.js";
 import { $, el } from "./dom.js";
 import { Editor } from "./editor.js";
@@ -21,6 +22,7 @@ import {
   showFacts,
   summary,
 } from "./output.js";
+import { clearResults, showResults } from "./results.js";
 import { apiKey, client } from "./session.js";
 import { STORE, storage } from "./storage.js";
 
@@ -80,6 +82,7 @@ function selectLanguage(lang, opts = {}) {
     if (selected && opts.focusTab) tab.focus();
   }
   editors[lang].renumber();
+  showInterpreterFor(lang);
 }
 
 export function focusEditor() {
@@ -121,56 +124,26 @@ async function run() {
   }
   clearError();
   resetOutput();
+  clearResults();
   hooks.onRunStart();
   const current = new AbortController();
   controller = current;
   setRunning(true);
   setRunStatus(`Running ${languageLabel(lang)} in “${conversationId}”…`, "running");
   const started = performance.now();
-  // Set from the stream's callbacks (an object, so the checker does not narrow them to their first value).
-  /** @type {{result: ExecutionResult | null, failure: unknown}} */
-  const ended = { result: null, failure: null };
-  let executionId = "";
-  try {
-    await client.execute(
-      { language: lang, code, conversationId },
-      (message) => {
-        switch (message.event) {
-          case "queued":
-            setRunStatus(
-              `All your run slots are busy: waiting for one (${message.data.position === 1 ? "next in line" : `position ${message.data.position}`})…`,
-              "running",
-            );
-            break;
-          case "start":
-            setRunStatus(`Running ${languageLabel(lang)} in “${conversationId}”…`, "running");
-            executionId = message.data.id;
-            runningId = message.data.id;
-            rememberConversations([message.data.conversationId]);
-            break;
-          case "stdout":
-          case "stderr":
-            appendOutput(message.event, message.data.data ?? "");
-            break;
-          case "end":
-            ended.result = message.data;
-            break;
-          case "error":
-            // `{error: {code, message, …}}`; the fields may also come at the top level, with the HTTP status.
-            ended.failure = streamError(message.data.error ?? message.data);
-            break;
-        }
-      },
-      current.signal,
-      (attempt) => setRunStatus(`Connection lost; resuming the run's output (attempt ${attempt})…`, "running"),
-    );
-  } catch (e) {
-    if (!(e instanceof DOMException && e.name === "AbortError")) ended.failure = e;
-  } finally {
-    controller = null;
-    runningId = "";
-    setRunning(false);
+  const stateful = keepsVariables(lang);
+  let ended = await stream({ language: lang, code, conversationId, ...(stateful ? { stateful } : {}) }, current.signal);
+  const refused = ended.failure;
+  if (stateful && !ended.executionId && refused instanceof ApiError && refused.code === "conflict") {
+    // The conversation's sandbox was started without the code interpreter (by a shell run, an upload or
+    // an install): it cannot keep variables, but it runs the code afresh; the note says why and what to do.
+    appendNote(`[variables not kept: ${refused.message} Until then, runs here start afresh.]`);
+    ended = await stream({ language: lang, code, conversationId }, current.signal);
   }
+  controller = null;
+  runningId = "";
+  setRunning(false);
+  const { executionId } = ended;
 
   const { result } = ended;
   if (current.signal.aborted && !result) {
@@ -181,6 +154,7 @@ async function run() {
     );
   } else if (result) {
     if (!hasOutputText() && (result.stdout || result.stderr)) appendStreams(result);
+    showResults(result);
     showFacts(result);
     setRunStatus(summary(result), result.status === "succeeded" ? "ok" : "bad");
   } else {
@@ -198,6 +172,54 @@ async function run() {
   }
   noteIfEmpty();
   hooks.onRunEnd();
+}
+
+/**
+ * Sends one run and follows its stream to the end.
+ * @param {{language: Language, code: string, conversationId: string, stateful?: boolean}} body
+ * @param {AbortSignal} signal
+ */
+async function stream(body, signal) {
+  // Set from the stream's callbacks (an object, so the checker does not narrow them to their first value).
+  /** @type {{result: ExecutionResult | null, failure: unknown, executionId: string}} */
+  const ended = { result: null, failure: null, executionId: "" };
+  try {
+    await client.execute(
+      body,
+      (message) => {
+        switch (message.event) {
+          case "queued":
+            setRunStatus(
+              `All your run slots are busy: waiting for one (${message.data.position === 1 ? "next in line" : `position ${message.data.position}`})…`,
+              "running",
+            );
+            break;
+          case "start":
+            setRunStatus(`Running ${languageLabel(body.language)} in “${body.conversationId}”…`, "running");
+            ended.executionId = message.data.id;
+            runningId = message.data.id;
+            rememberConversations([message.data.conversationId]);
+            break;
+          case "stdout":
+          case "stderr":
+            appendOutput(message.event, message.data.data ?? "");
+            break;
+          case "end":
+            ended.result = message.data;
+            break;
+          case "error":
+            // `{error: {code, message, …}}`; the fields may also come at the top level, with the HTTP status.
+            ended.failure = streamError(message.data.error ?? message.data);
+            break;
+        }
+      },
+      signal,
+      (attempt) => setRunStatus(`Connection lost; resuming the run's output (attempt ${attempt})…`, "running"),
+    );
+  } catch (e) {
+    if (!(e instanceof DOMException && e.name === "AbortError")) ended.failure = e;
+  }
+  return ended;
 }
 
 /**
@@ -230,7 +252,9 @@ export function showRun(item) {
   clearError();
   resetOutput();
   appendStreams(item);
-  if (item.error) appendNote(item.error);
+  // History tells an exception as a line of text; a newer server sends it as an object with its traceback.
+  if (typeof item.error === "string" && item.error) appendNote(item.error);
+  showResults(item);
   noteIfEmpty();
   showFacts(item);
   setRunStatus(`Loaded a ${languageLabel(item.language)} run from ${formatWhen(item.createdAt)}: ${summary(item)}`);

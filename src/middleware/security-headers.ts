@@ -41,6 +41,11 @@ export const PAGE_SECURITY_HEADERS = {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
+    // Rich results of stateful runs: images (PNG, SVG…) drawn from blob: URLs the page makes from the
+    // result's bytes (an <img> runs no script, even from SVG), and HTML results only as a blob: document
+    // in an <iframe sandbox> (a unique origin, no script): `srcdoc` would need a Trusted Types policy.
+    "img-src 'self' blob:",
+    "frame-src blob:",
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",

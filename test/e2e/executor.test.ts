@@ -287,7 +287,8 @@ describe("executor page", () => {
     expect(await page.locator("#output .stderr").allTextContents()).toEqual(["to stderr\n"]);
     expect((await page.locator("#output .stdout").allTextContents()).join("")).toBe("first line\nsecond line\n");
     expect(await page.locator("#fact-status").textContent()).toBe("Succeeded");
-    expect(await page.locator("#fact-exit").textContent()).toBe("0");
+    // Keep variables is on by default: the run went to the interpreter, no process of its own, no exit code.
+    expect(await page.locator("#fact-exit").textContent()).toBe("–");
     expect(await page.locator("#fact-duration").textContent()).toMatch(/\d+(\.\d+)? (ms|s)$/);
     expect(await page.locator("#run-status").textContent()).toMatch(/^Succeeded in /);
     expect(await page.locator("#truncated").isHidden()).toBe(true);
