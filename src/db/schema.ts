@@ -46,6 +46,10 @@ export const executions = sqliteTable(
     sandboxId: text("sandbox_id"),
     error: text("error"),
     createdAt: integer("created_at").notNull(),
+    /** JSON `{artifacts, truncated}`: the run's file manifest (artifacts/manifest.ts); null when not taken. */
+    artifacts: text("artifacts"),
+    /** JSON: a stateful run's rich results (bounded), kept so a share made later still shows its charts. */
+    results: text("results"),
   },
   (t) => [
     index("executions_user_created").on(t.userId, sql`${t.createdAt} desc`, sql`${t.id} desc`),
@@ -62,3 +66,26 @@ export const auditLog = sqliteTable("audit_log", {
 });
 
 export type ExecutionRow = typeof executions.$inferSelect;
+
+/** Public links to one execution (routes/shares.ts): a snapshot taken when made, found by its token's hash. */
+export const shares = sqliteTable(
+  "shares",
+  {
+    id: text("id").primaryKey(),
+    /** SHA-256 of the token, hex. The token itself is never stored. */
+    tokenHash: text("token_hash").notNull(),
+    userId: text("user_id").notNull(),
+    executionId: text("execution_id").notNull(),
+    /** JSON of what the public page shows (shares/snapshot.ts): nothing private is in it. */
+    snapshot: text("snapshot").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("shares_token").on(t.tokenHash),
+    index("shares_user_created").on(t.userId, sql`${t.createdAt} desc`),
+  ],
+);
+
+export type ShareRow = typeof shares.$inferSelect;

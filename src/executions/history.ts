@@ -3,11 +3,14 @@ import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
-import { cutToBytes } from "../text.ts";
+import { cutToBytes, utf8Length } from "../text.ts";
+import type { Artifact } from "../artifacts/types.ts";
 import type { ExecutionKind, ExecutionResult, ExecutionStatus, Language } from "./types.ts";
 
 /** Each stream is kept in history up to this many bytes (the API response carries more). */
 export const HISTORY_OUTPUT_BYTES = 64 * 1024;
+/** A stateful run's rich results are kept (for shares) up to this many bytes; past it, none are. */
+export const HISTORY_RESULTS_BYTES = 1024 * 1024;
 
 /** The D1 row of one execution of `code` by `userId` (outputs bounded to HISTORY_OUTPUT_BYTES). */
 export function toExecutionRow(
@@ -35,7 +38,17 @@ export function toExecutionRow(
     sandboxId: result.sandboxId,
     error: error ?? null,
     createdAt: Date.parse(result.createdAt),
+    artifacts: result.artifacts
+      ? JSON.stringify({ artifacts: result.artifacts, truncated: result.artifactsTruncated ?? false })
+      : null,
+    results: keptResults(result),
   } satisfies typeof executions.$inferInsert;
+}
+
+function keptResults(result: ExecutionResult): string | null {
+  if (!result.results?.length) return null;
+  const text = JSON.stringify(result.results);
+  return utf8Length(text) <= HISTORY_RESULTS_BYTES ? text : null;
 }
 
 export interface HistoryFilters {
@@ -47,8 +60,8 @@ export interface HistoryFilters {
   cursor?: string | undefined;
 }
 
-/** History keeps a stateful run's exception as its `error` message; its rich results are not kept. */
-export interface HistoryItem extends Omit<ExecutionResult, "error" | "results"> {
+/** History keeps a stateful run's exception as its `error` message; its rich results are not shown. */
+export interface HistoryItem extends Omit<ExecutionResult, "error" | "results" | "kept"> {
   kind: ExecutionKind;
   code: string;
   error: string | null;
@@ -70,7 +83,13 @@ export function toHistoryItem(row: ExecutionRow): HistoryItem {
     kind: row.kind,
     code: row.code,
     error: row.error,
+    ...(row.artifacts ? manifestOf(row.artifacts) : {}),
   };
+}
+
+function manifestOf(json: string): Pick<HistoryItem, "artifacts" | "artifactsTruncated"> {
+  const { artifacts, truncated } = JSON.parse(json) as { artifacts: Artifact[]; truncated: boolean };
+  return { artifacts, ...(truncated ? { artifactsTruncated: true } : {}) };
 }
 
 function encodeCursor(row: ExecutionRow): string {

@@ -3,6 +3,7 @@
 // (metrics, history outbox) — output already produced is kept even when the run ends in error.
 import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
+import { type Manifest, readManifest, snapshotCommand, takeSnapshot } from "../artifacts/manifest.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import {
@@ -12,6 +13,7 @@ import {
   runCode,
   type RunOutcome,
   type RunOutput,
+  type Sandbox,
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
@@ -28,6 +30,8 @@ export interface RunnerParts {
   /** Called after every recorded run: history is waiting for the alarm to copy it. */
   recorded: () => void;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Copies a run's artifacts to R2 under the quota (`keepArtifacts`); throws the ApiError to show (507). */
+  keepArtifacts?: (sandbox: Sandbox, result: ExecutionResult) => Promise<{ artifacts: number; bytes: number }>;
 }
 
 /** `stateful`: a cell in an interpreter context, which the SDK gives no way to interrupt from here. */
@@ -150,6 +154,9 @@ export class ExecutionRunner {
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
     let result: ExecutionResult;
     let failure: ApiError | undefined;
+    let keepFailure: ApiError | undefined;
+    // The file manifest: asked for, or on by default (ARTIFACTS_BY_DEFAULT); package installs have none.
+    const listing = req.kind === "run" && (req.artifacts ?? req.keepArtifacts ?? ARTIFACTS_BY_DEFAULT);
     try {
       for (let attempt = 0; ; attempt++) {
         const sandbox = await sandboxes.open(req.conversationId, template ? { create: true, template } : CREATE);
@@ -160,7 +167,10 @@ export class ExecutionRunner {
         let started = Boolean(template);
         if (attempt === 0)
           emit?.({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+        // A plain run takes the listing in its own command; a cell is no shell command, so it costs a call.
+        if (listing && template && !control.cancelled) await takeSnapshot(sandbox, id);
         const runOptions = {
+          ...(listing && !template ? { prelude: snapshotCommand(id) } : {}),
           language: req.language,
           code: req.code,
           executionId: id,
@@ -202,6 +212,7 @@ export class ExecutionRunner {
           truncated: outcome.truncated,
           durationMs: Date.now() - createdAt.getTime(),
           sandboxId,
+          ...(listing ? manifestFields(await readManifest(sandbox, id)) : {}),
         };
         if (outcome.kind === "completed") {
           // No process of its own: a stateful run has no exit code; an exception is its failure.
@@ -217,6 +228,14 @@ export class ExecutionRunner {
           result = { ...ran, status: outcome.exitCode === 0 ? "succeeded" : "failed", exitCode: outcome.exitCode };
         } else {
           result = { ...ran, status: outcome.kind, exitCode: null };
+        }
+        if (req.keepArtifacts && this.parts.keepArtifacts) {
+          // The run stands (and is recorded) whatever happens to the copy; its failure is the answer (507).
+          try {
+            result.kept = await this.parts.keepArtifacts(sandbox, result);
+          } catch (err) {
+            keepFailure = toApiError(err);
+          }
         }
         break;
       }
@@ -244,8 +263,25 @@ export class ExecutionRunner {
     this.parts.history.add(this.parts.userId, req.kind, req.code, result, failure?.message ?? raised);
     this.parts.recorded();
     if (failure) throw failure;
+    if (keepFailure) {
+      throw new ApiError(
+        keepFailure.code,
+        `Execution ${id} ran (${result.status}; see GET /api/v1/executions/${id}), but its artifacts were not kept: ${keepFailure.message}`,
+      );
+    }
     return result;
   }
+}
+
+/**
+ * Whether results list artifacts without being asked: the manifest costs a warm plain run one more
+ * sandbox call (the comparison after the code), measured by `npm run bench` (see the README).
+ */
+export const ARTIFACTS_BY_DEFAULT = false;
+
+function manifestFields(manifest: Manifest | null): Pick<ExecutionResult, "artifacts" | "artifactsTruncated"> {
+  if (!manifest) return { artifacts: [] };
+  return { artifacts: manifest.artifacts, ...(manifest.truncated ? { artifactsTruncated: true } : {}) };
 }
 
 /** Stateful runs need an interpreter sandbox; a conversation holding another kind is a 409. */

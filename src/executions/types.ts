@@ -1,4 +1,5 @@
 // The shapes of an execution, shared by the routes, the Durable Object and the history.
+import type { Artifact } from "../artifacts/types.ts";
 import type { ApiErrorData } from "../error-codes.ts";
 
 export const LANGUAGES = ["python", "node", "shell"] as const;
@@ -20,6 +21,10 @@ export interface ExecutionRequest {
   envs: Record<string, string>;
   /** Run in the conversation's persistent code-interpreter context for the language (python, node). */
   stateful?: boolean;
+  /** List the files the run created, modified or deleted under /home/user (`artifacts` on the result). */
+  artifacts?: boolean;
+  /** Copy the run's artifacts to R2 when it ends, under the volume quota (implies `artifacts`). */
+  keepArtifacts?: boolean;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
@@ -54,6 +59,12 @@ export interface ExecutionResult {
   results?: InterpreterResult[];
   /** Stateful runs only, when the code raised (the status is then `failed`). */
   error?: InterpreterError;
+  /** Files under /home/user the run created, modified or deleted (at most 100); when asked for or on by default. */
+  artifacts?: Artifact[];
+  /** More than 100 files changed: `artifacts` lists the first 100. */
+  artifactsTruncated?: boolean;
+  /** `keepArtifacts`: how many files (and bytes) were copied to R2. */
+  kept?: { artifacts: number; bytes: number };
 }
 
 /** Events of a live execution, in order: start, any stdout/stderr, then end or error. */

@@ -35,6 +35,8 @@ const executeSchema = z.object({
     .refine((envs) => Object.keys(envs).length <= 64, "at most 64 variables")
     .default({}),
   stateful: z.boolean({ error: "must be a boolean" }).default(false),
+  artifacts: z.boolean({ error: "must be a boolean" }).optional(),
+  keepArtifacts: z.boolean({ error: "must be a boolean" }).optional(),
 });
 
 const listSchema = z.object({
@@ -70,6 +72,8 @@ export const executionRoutes = new Hono<AppEnv>()
       timeoutMs,
       envs: body.envs,
       ...(body.stateful ? { stateful: true } : {}),
+      ...(body.artifacts !== undefined ? { artifacts: body.artifacts } : {}),
+      ...(body.keepArtifacts ? { keepArtifacts: true } : {}),
     };
     const space = c.var.userSpace;
     if (c.req.header("Accept")?.includes("text/event-stream")) {
