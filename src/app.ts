@@ -8,6 +8,7 @@ import { drainRefusedBody } from "./middleware/drain.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { artifactRoutes } from "./routes/artifacts.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
@@ -47,6 +48,7 @@ export function createApp() {
   app.use("/api/v1/*", requireUser);
   app.use("/api/v1/executions", jsonLimit);
   app.route("/api/v1/executions", executionRoutes);
+  app.route("/api/v1/executions", artifactRoutes);
   app.route("/api/v1/stats", statsRoutes);
   // File bodies stream to the sandbox (counted there, 50 MiB cap); only install requests are JSON.
   app.use("/api/v1/sandboxes/:conversationId/packages", jsonLimit);
