@@ -9,6 +9,7 @@ import { requestId } from "./middleware/request-id.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { artifactRoutes } from "./routes/artifacts.ts";
+import { executionShareRoutes, publicShareRoutes, shareRoutes } from "./routes/shares.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
@@ -38,6 +39,8 @@ export function createApp() {
   const jsonLimit = jsonBodyLimit(JSON_BODY_LIMIT);
 
   app.route("/api/health", healthRoutes);
+  // Public, no key: a share's read-only page (its token is the only credential).
+  app.route("/s", publicShareRoutes);
 
   app.use("/api/v1/admin/*", requireOwner);
   app.use("/api/v1/admin/*", jsonLimit);
@@ -49,6 +52,8 @@ export function createApp() {
   app.use("/api/v1/executions", jsonLimit);
   app.route("/api/v1/executions", executionRoutes);
   app.route("/api/v1/executions", artifactRoutes);
+  app.route("/api/v1/executions", executionShareRoutes);
+  app.route("/api/v1/shares", shareRoutes);
   app.route("/api/v1/stats", statsRoutes);
   // File bodies stream to the sandbox (counted there, 50 MiB cap); only install requests are JSON.
   app.use("/api/v1/sandboxes/:conversationId/packages", jsonLimit);

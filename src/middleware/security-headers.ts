@@ -62,9 +62,16 @@ export const API_SECURITY_HEADERS = {
   ...COMMON,
 } as const;
 
+/** The share page (`/s/:token`) sets its own, page-shaped CSP; every other response gets the API's. */
+const SELF_POLICED = /^\/s\/[^/]+$/;
+
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A WebSocket upgrade has no body a browser could render, and its response must stay as built.
   if (c.res.status === 101) return;
-  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) c.header(name, value);
+  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
+    // A page the Worker renders itself (the share page, routes/shares.ts) brings its own policy.
+    if (name === "Content-Security-Policy" && SELF_POLICED.test(c.req.path) && c.res.headers.has(name)) continue;
+    c.header(name, value);
+  }
 });
