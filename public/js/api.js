@@ -183,7 +183,7 @@ export class Client {
 
   /**
    * Runs code and streams its events; resolves when the stream ends.
-   * @param {{language: string, code: string, conversationId: string}} body
+   * @param {{language: string, code: string, conversationId: string, artifacts?: boolean}} body
    * @param {(event: ExecutionEvent) => void} onEvent
    * @param {AbortSignal} signal
    */

@@ -128,7 +128,8 @@ async function run() {
   let executionId = "";
   try {
     await client.execute(
-      { language: lang, code, conversationId },
+      // `artifacts`: the page lists the files each run changed (artifacts.js).
+      { language: lang, code, conversationId, artifacts: true },
       (message) => {
         switch (message.event) {
           case "start":
