@@ -25,12 +25,12 @@ try {
 
   /** Server-Timing phases of the last requests, to show where the Worker path spends its time. */
   const phases: Record<string, number[]> = {};
-  const viaWorker = async (language: Language, code: string) => {
+  const viaWorker = async (language: Language, code: string, extra: Record<string, unknown> = {}) => {
     const t = performance.now();
     const res = await fetch(`${stack.url}/api/v1/executions`, {
       method: "POST",
       headers: { Authorization: `Bearer ${user.apiKey}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ language, code }),
+      body: JSON.stringify({ language, code, ...extra }),
     });
     const body = (await res.json()) as { status: string };
     if (body.status !== "succeeded") throw new Error(`worker run failed: ${JSON.stringify(body)}`);
@@ -94,10 +94,34 @@ try {
       "in DO: sandbox + code p50": p50("code"),
     });
   }
+  // The artifact manifest's cost: the same warm run with and without it, interleaved.
+  const manifestRows = [];
+  for (const [language, code] of cases) {
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let i = 0; i < 5; i++) await viaWorker(language, code, { artifacts: true });
+    for (let i = 0; i < N; i++) {
+      off.push(await viaWorker(language, code, { artifacts: false }));
+      on.push(await viaWorker(language, code, { artifacts: true }));
+    }
+    workerRuns += 5 + 2 * N;
+    const [p50off, p50on] = [percentile(off, 0.5), percentile(on, 0.5)];
+    manifestRows.push({
+      case: `${language}: ${code}`,
+      "without p50": ms(p50off),
+      "with p50": ms(p50on),
+      "without p95": ms(percentile(off, 0.95)),
+      "with p95": ms(percentile(on, 0.95)),
+      "added p50": ms(p50on - p50off),
+      "added %": `${(((p50on - p50off) / p50off) * 100).toFixed(1)}%`,
+    });
+  }
   console.log(`\nWarm executions, ${N} each, ms (direct = the same e2b SDK call on e2b-local, no Worker):\n`);
   printTable(rows);
   console.log(`\nWhere the Worker path's time goes (Server-Timing, p50 ms; workerd's clock moves in whole ms):\n`);
   printTable(breakdown);
+  console.log(`\nThe artifact manifest ("artifacts": true) on a warm run through the Worker, ${N} each, ms:\n`);
+  printTable(manifestRows);
   console.log(
     `\nFloor of the local dev server: GET /api/health (no auth, no Durable Object) p50 ${ms(percentile(floor, 0.5))} ms, p95 ${ms(percentile(floor, 0.95))} ms.`,
   );

@@ -10,6 +10,8 @@ import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { contextRoutes } from "./routes/contexts.ts";
+import { artifactRoutes } from "./routes/artifacts.ts";
+import { executionShareRoutes, publicShareRoutes, shareRoutes } from "./routes/shares.ts";
 import { executionRoutes } from "./routes/executions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes, requireMcpUser } from "./routes/mcp.ts";
@@ -50,6 +52,8 @@ export function createApp() {
     "/",
     docsRoutes(() => app),
   );
+  // Public, no key: a share's read-only page (its token is the only credential).
+  app.route("/s", publicShareRoutes);
 
   app.use("/api/v1/admin/*", requireOwner);
   app.use("/api/v1/admin/*", jsonLimit);
@@ -60,6 +64,9 @@ export function createApp() {
   app.use("/api/v1/*", requireUser);
   app.use("/api/v1/executions", jsonLimit);
   app.route("/api/v1/executions", executionRoutes);
+  app.route("/api/v1/executions", artifactRoutes);
+  app.route("/api/v1/executions", executionShareRoutes);
+  app.route("/api/v1/shares", shareRoutes);
   app.route("/api/v1/stats", statsRoutes);
   // File bodies stream to the sandbox (counted there, 50 MiB cap); only install requests are JSON.
   app.use("/api/v1/sandboxes/:conversationId/packages", jsonLimit);

@@ -185,7 +185,7 @@ export class Client {
    * Runs code and streams its events; resolves when the stream ends. A stream cut before its `end`
    * (a network drop) is resumed where it stopped (`GET …/events` with `Last-Event-ID`), so the output
    * is complete and nothing is shown twice; `onReconnect` hears each attempt.
-   * @param {{language: string, code: string, conversationId: string, stateful?: boolean}} body
+   * @param {{language: string, code: string, conversationId: string, stateful?: boolean, artifacts?: boolean}} body
    * @param {(event: ExecutionEvent) => void} onEvent
    * @param {AbortSignal} signal
    * @param {(attempt: number) => void} [onReconnect]

@@ -2,17 +2,19 @@
 // the links between them (a run refreshes stats and history, forgetting the key empties the panels) are all made here.
 import { initConnect, renderConnect } from "./connect.js";
 import { initInterpreter, refreshContext } from "./contexts.js";
+import { initArtifacts, showArtifacts } from "./artifacts.js";
 import { initConversation } from "./conversation.js";
 import { initSandboxFiles, refreshSandboxFiles, resetSandboxFiles } from "./files.js";
 import { $ } from "./dom.js";
 import { initHistory, loadHistory, markHistory, resetHistory } from "./history.js";
 import { initKey } from "./key.js";
 import { initNotice } from "./notice.js";
-import { initOutput } from "./output.js";
+import { initOutput, onFacts } from "./output.js";
 import { initPackages } from "./packages.js";
 import { currentCode, focusEditor, initRunner, showRun } from "./runner.js";
 import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js";
 import { apiKey } from "./session.js";
+import { initShares, refreshShares, resetShares } from "./shares.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
 import { initWebhooks, refreshWebhooks, resetWebhooks } from "./webhooks.js";
@@ -25,6 +27,7 @@ function refreshAll() {
   void refreshWebhooks();
   void refreshContext();
   void refreshSandboxFiles();
+  void refreshShares();
 }
 
 initNotice();
@@ -43,6 +46,7 @@ initKey({
     renderConnect();
     void refreshContext();
     resetSandboxFiles();
+    resetShares();
   },
 });
 initOutput();
@@ -71,6 +75,9 @@ initWebhooks();
 initConnect();
 initSandboxFiles();
 initPackages({ onInstalled: () => void refreshSandboxFiles() });
+initShares();
+initArtifacts({ onShared: () => void refreshShares() });
+onFacts(showArtifacts);
 
 if (apiKey()) refreshAll();
 else $("key-input").focus();

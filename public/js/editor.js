@@ -1,5 +1,22 @@
 // A small code editor on a <textarea>: line numbers, Tab / Shift+Tab indent, auto-indent, Ctrl/Cmd+Enter runs.
 // Escape then Tab leaves the editor, so keyboard users are never trapped in it.
+import { STORE, storage } from "./storage.js";
+
+/**
+ * A share page's "Open in Phoenix" links to `/#language=…&code=…`: that code becomes the language's
+ * editor text (stored as edits are, so the runner loads it) and the fragment leaves the address bar.
+ * Runs when this module loads, before the runner reads what is stored.
+ */
+function adoptLinkedCode() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const language = params.get("language");
+  const code = params.get("code");
+  if (code === null || !language || !["python", "node", "shell"].includes(language)) return;
+  storage.set(STORE.code(language), code);
+  storage.set(STORE.language, language);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+adoptLinkedCode();
 
 /**
  * Inserts text at the selection through the browser's editing commands (keeps undo), or falls back.

@@ -12,6 +12,8 @@ export function resetOutput() {
   outputText = "";
   $("truncated").hidden = true;
   $("run-facts").hidden = true;
+  $("run-artifacts").hidden = true;
+  $("share-link").hidden = true;
   $("copy-label").textContent = "Copy";
   /** @type {HTMLButtonElement} */ ($("copy")).disabled = true;
 }
@@ -62,6 +64,14 @@ export function setRunStatus(text, cls = "") {
   el.className = `run-status ${cls}`.trim();
 }
 
+/** Told of every run whose facts are shown (the artifacts and Share box below the output). */
+let factsShown = (/** @type {any} */ _r) => {};
+
+/** @param {(r: any) => void} listener */
+export function onFacts(listener) {
+  factsShown = listener;
+}
+
 /**
  * Shows the facts of a finished (or stopped) run.
  * @param {{status: string, exitCode?: number|null, durationMs?: number, id?: string, truncated?: boolean}} r
@@ -76,6 +86,7 @@ export function showFacts(r) {
   $("fact-id-row").hidden = !r.id;
   $("run-facts").hidden = false;
   $("truncated").hidden = !r.truncated;
+  factsShown(r);
 }
 
 /** How a run ended, in a sentence. @param {{status: string, exitCode: number|null, durationMs: number}} r */

@@ -132,13 +132,17 @@ async function run() {
   setRunStatus(`Running ${languageLabel(lang)} in “${conversationId}”…`, "running");
   const started = performance.now();
   const stateful = keepsVariables(lang);
-  let ended = await stream({ language: lang, code, conversationId, ...(stateful ? { stateful } : {}) }, current.signal);
+  // `artifacts`: the page lists the files each run changed (artifacts.js).
+  let ended = await stream(
+    { language: lang, code, conversationId, artifacts: true, ...(stateful ? { stateful } : {}) },
+    current.signal,
+  );
   const refused = ended.failure;
   if (stateful && !ended.executionId && refused instanceof ApiError && refused.code === "conflict") {
     // The conversation's sandbox was started without the code interpreter (by a shell run, an upload or
     // an install): it cannot keep variables, but it runs the code afresh; the note says why and what to do.
     appendNote(`[variables not kept: ${refused.message} Until then, runs here start afresh.]`);
-    ended = await stream({ language: lang, code, conversationId }, current.signal);
+    ended = await stream({ language: lang, code, conversationId, artifacts: true }, current.signal);
   }
   controller = null;
   runningId = "";
@@ -176,7 +180,7 @@ async function run() {
 
 /**
  * Sends one run and follows its stream to the end.
- * @param {{language: Language, code: string, conversationId: string, stateful?: boolean}} body
+ * @param {{language: Language, code: string, conversationId: string, stateful?: boolean, artifacts?: boolean}} body
  * @param {AbortSignal} signal
  */
 async function stream(body, signal) {

@@ -57,6 +57,8 @@ export const executions = sqliteTable(
     results: text("results", { mode: "json" }).$type<StoredResult[]>(),
     /** The exception a stateful run raised. */
     exception: text("exception", { mode: "json" }).$type<InterpreterError>(),
+    /** JSON `{artifacts, truncated}`: the run's file manifest (artifacts/manifest.ts); null when not taken. */
+    artifacts: text("artifacts"),
   },
   (t) => [
     index("executions_user_created").on(t.userId, sql`${t.createdAt} desc`, sql`${t.id} desc`),
@@ -146,3 +148,26 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [uniqueIndex("webhook_attempts_delivery").on(t.deliveryId, t.attempt)],
 );
+
+/** Public links to one execution (routes/shares.ts): a snapshot taken when made, found by its token's hash. */
+export const shares = sqliteTable(
+  "shares",
+  {
+    id: text("id").primaryKey(),
+    /** SHA-256 of the token, hex. The token itself is never stored. */
+    tokenHash: text("token_hash").notNull(),
+    userId: text("user_id").notNull(),
+    executionId: text("execution_id").notNull(),
+    /** JSON of what the public page shows (shares/snapshot.ts): nothing private is in it. */
+    snapshot: text("snapshot").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("shares_token").on(t.tokenHash),
+    index("shares_user_created").on(t.userId, sql`${t.createdAt} desc`),
+  ],
+);
+
+export type ShareRow = typeof shares.$inferSelect;

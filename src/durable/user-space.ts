@@ -3,6 +3,8 @@
 // the history outbox and the volume ledger. Every RPC method returns an Outcome; callers unwrap.
 import { DurableObject } from "cloudflare:workers";
 import { KeyBook } from "../auth/key-book.ts";
+import { checkRunSandbox, type KeptArtifacts, keepArtifacts, readArtifact, type RunPlace } from "../artifacts/keep.ts";
+import type { Artifact } from "../artifacts/types.ts";
 import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
@@ -80,6 +82,8 @@ export class UserSpace extends DurableObject<Env> {
       contexts: this.contexts,
       recorded: () => waitUntil(this.schedule()),
       waitUntil,
+      keepArtifacts: (sandbox, result) =>
+        keepArtifacts(sandbox, env.VOLUMES, this.volume.port(), this.userId, result.id, result.artifacts ?? []),
     });
     this.keys = new KeyBook(sql, env, this.userId);
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
@@ -368,6 +372,31 @@ export class UserSpace extends DurableObject<Env> {
       }
       return true;
     });
+  }
+
+  // ── Artifacts (artifacts/keep.ts) ───────────────────────────────────────────────────────────
+
+  /** Copies a run's artifacts from its sandbox (still alive) to R2 under the quota: 507 keeps nothing. */
+  keepRunArtifacts(run: RunPlace, artifacts: Artifact[]): Promise<Outcome<KeptArtifacts>> {
+    return captureSandbox(() =>
+      this.sandboxes.use(run.conversationId, LOOK, (sandbox) =>
+        keepArtifacts(
+          checkRunSandbox(sandbox, run),
+          this.env.VOLUMES,
+          this.volume.port(),
+          this.userId,
+          run.executionId,
+          artifacts,
+        ),
+      ),
+    );
+  }
+
+  /** One of a run's artifacts, streamed from its sandbox while that sandbox lives. */
+  readRunArtifact(run: RunPlace, path: string): Promise<Outcome<{ body: ReadableStream<Uint8Array>; size: number }>> {
+    return captureSandbox(() =>
+      this.sandboxes.use(run.conversationId, LOOK, (sandbox) => readArtifact(checkRunSandbox(sandbox, run), path)),
+    );
   }
 
   // ── The alarm: history to D1, idle sandboxes ────────────────────────────────────────────────

@@ -4,6 +4,7 @@ import type { Db } from "../db/index.ts";
 import { executions, type ExecutionRow } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import { type HistoryResult, type StoredResult, toHistoryResult } from "../interpreter/stored-results.ts";
+import type { Artifact } from "../artifacts/types.ts";
 import { cutToBytes } from "../text.ts";
 import type { ExecutionKind, ExecutionResult, ExecutionStatus, InterpreterError, Language, Trigger } from "./types.ts";
 
@@ -46,6 +47,9 @@ export function toExecutionRow(
     createdAt: Date.parse(result.createdAt),
     trigger: result.trigger,
     scheduleId: result.scheduleId ?? null,
+    artifacts: result.artifacts
+      ? JSON.stringify({ artifacts: result.artifacts, truncated: result.artifactsTruncated ?? false })
+      : null,
     results: stored?.stored ?? result.results ?? null,
     exception: result.error ?? null,
   } satisfies typeof executions.$inferInsert;
@@ -66,7 +70,7 @@ export interface HistoryFilters {
  * History keeps a stateful run's exception as its `error` message and in full as `exception`; its
  * results inline up to INLINE_RESULT_BYTES each, larger ones as a URL.
  */
-export interface HistoryItem extends Omit<ExecutionResult, "error" | "results" | "scheduleId"> {
+export interface HistoryItem extends Omit<ExecutionResult, "error" | "results" | "scheduleId" | "kept"> {
   kind: ExecutionKind;
   scheduleId: string | null;
   code: string;
@@ -95,7 +99,13 @@ export function toHistoryItem(row: ExecutionRow): HistoryItem {
     scheduleId: row.scheduleId,
     ...(row.results ? { results: row.results.map((r, i) => toHistoryResult(row.id, r, i)) } : {}),
     ...(row.exception ? { exception: row.exception } : {}),
+    ...(row.artifacts ? manifestOf(row.artifacts) : {}),
   };
+}
+
+function manifestOf(json: string): Pick<HistoryItem, "artifacts" | "artifactsTruncated"> {
+  const { artifacts, truncated } = JSON.parse(json) as { artifacts: Artifact[]; truncated: boolean };
+  return { artifacts, ...(truncated ? { artifactsTruncated: true } : {}) };
 }
 
 function encodeCursor(row: ExecutionRow): string {

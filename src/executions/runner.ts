@@ -3,13 +3,21 @@
 // (metrics, history outbox) — output already produced is kept even when the run ends in error.
 import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
+import { type Manifest, readManifest, snapshotCommand, takeSnapshot } from "../artifacts/manifest.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { type CellOutcome, runCell } from "../interpreter/cell.ts";
 import { checkInterpreterTemplate, CodeContexts, noContext } from "../interpreter/contexts.ts";
 import { storeResults } from "../interpreter/stored-results.ts";
 import { isStateful } from "../interpreter/wire.ts";
-import { interpreterTemplate, runCode, type RunOutcome, type RunOutput, sandboxUnavailable } from "../sandbox/e2b.ts";
+import {
+  interpreterTemplate,
+  runCode,
+  type RunOutcome,
+  type RunOutput,
+  type Sandbox,
+  sandboxUnavailable,
+} from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
 import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
@@ -29,6 +37,8 @@ export interface RunnerParts {
   /** Called after every recorded run: history is waiting for the alarm to copy it. */
   recorded: () => void;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Copies a run's artifacts to R2 under the quota (`keepArtifacts`); throws the ApiError to show (507). */
+  keepArtifacts?: (sandbox: Sandbox, result: ExecutionResult) => Promise<{ artifacts: number; bytes: number }>;
 }
 
 /** `kill` ends the process of a plain run, or interrupts the cell of a stateful one (its context lives on). */
@@ -236,6 +246,9 @@ export class ExecutionRunner {
     let produced: RunOutput = { stdout: "", stderr: "", truncated: false };
     let result: ExecutionResult;
     let failure: ApiError | undefined;
+    let keepFailure: ApiError | undefined;
+    // The file manifest: asked for, or on by default (ARTIFACTS_BY_DEFAULT); package installs have none.
+    const listing = req.kind === "run" && (req.artifacts ?? req.keepArtifacts ?? ARTIFACTS_BY_DEFAULT);
     try {
       for (let attempt = 0; ; attempt++) {
         const sandbox = await sandboxes.open(req.conversationId, template ? { create: true, template } : CREATE);
@@ -246,7 +259,10 @@ export class ExecutionRunner {
         let started = Boolean(template);
         if (attempt === 0)
           publish({ type: "start", id, sandboxId, conversationId: req.conversationId, language: req.language });
+        // A plain run takes the listing in its own command; a cell is no shell command, so it costs a call.
+        if (listing && template && !control.cancelled) await takeSnapshot(sandbox, id);
         const runOptions = {
+          ...(listing && !template ? { prelude: snapshotCommand(id) } : {}),
           language: req.language,
           code: req.code,
           executionId: id,
@@ -301,6 +317,7 @@ export class ExecutionRunner {
           truncated: outcome.truncated,
           durationMs: Date.now() - createdAt.getTime(),
           sandboxId,
+          ...(listing ? manifestFields(await readManifest(sandbox, id)) : {}),
         };
         if (outcome.kind === "completed") {
           // No process of its own: a stateful run has no exit code; an exception is its failure.
@@ -316,6 +333,14 @@ export class ExecutionRunner {
           result = { ...ran, status: outcome.exitCode === 0 ? "succeeded" : "failed", exitCode: outcome.exitCode };
         } else {
           result = { ...ran, status: outcome.kind, exitCode: null };
+        }
+        if (req.keepArtifacts && this.parts.keepArtifacts) {
+          // The run stands (and is recorded) whatever happens to the copy; its failure is the answer (507).
+          try {
+            result.kept = await this.parts.keepArtifacts(sandbox, result);
+          } catch (err) {
+            keepFailure = toApiError(err);
+          }
         }
         break;
       }
@@ -350,8 +375,25 @@ export class ExecutionRunner {
     // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
     this.parts.waitUntil(emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised));
     if (failure) throw failure;
+    if (keepFailure) {
+      throw new ApiError(
+        keepFailure.code,
+        `Execution ${id} ran (${result.status}; see GET /api/v1/executions/${id}), but its artifacts were not kept: ${keepFailure.message}`,
+      );
+    }
     return result;
   }
+}
+
+/**
+ * Whether results list artifacts without being asked: the manifest costs a warm plain run one more
+ * sandbox call (the comparison after the code), measured by `npm run bench` (see the README).
+ */
+export const ARTIFACTS_BY_DEFAULT = false;
+
+function manifestFields(manifest: Manifest | null): Pick<ExecutionResult, "artifacts" | "artifactsTruncated"> {
+  if (!manifest) return { artifacts: [] };
+  return { artifacts: manifest.artifacts, ...(manifest.truncated ? { artifactsTruncated: true } : {}) };
 }
 
 /** A failure that is not an ApiError is the sandbox's. */

@@ -1,6 +1,7 @@
 // The shapes of an execution, shared by the routes, the Durable Object and the history; the zod schemas
 // are what the OpenAPI document says a response is, and the types are derived from them.
 import { z } from "zod";
+import { artifactSchema } from "../artifacts/types.ts";
 import type { ApiErrorData } from "../error-codes.ts";
 
 export const LANGUAGES = ["python", "node", "shell"] as const;
@@ -36,6 +37,10 @@ export interface ExecutionRequest {
   id?: string;
   /** Run in this explicit context of the conversation's sandbox (implies stateful). */
   contextId?: string;
+  /** List the files the run created, modified or deleted under /home/user (`artifacts` on the result). */
+  artifacts?: boolean;
+  /** Copy the run's artifacts to R2 when it ends, under the volume quota (implies `artifacts`). */
+  keepArtifacts?: boolean;
 }
 
 /** One display output or the last expression's value of a stateful run, in its richest MIME type. */
@@ -73,6 +78,18 @@ export const executionResultSchema = z
       .optional()
       .describe("Stateful runs only: display outputs and the last expression's value."),
     error: interpreterErrorSchema.optional().describe("Stateful runs only, when the code raised (status `failed`)."),
+    artifacts: z
+      .array(artifactSchema)
+      .optional()
+      .describe("Files under /home/user the run created, modified or deleted (at most 100), when asked for."),
+    artifactsTruncated: z
+      .boolean()
+      .optional()
+      .describe("More than 100 files changed: `artifacts` lists the first 100."),
+    kept: z
+      .object({ artifacts: z.number().int(), bytes: z.number().int() })
+      .optional()
+      .describe("`keepArtifacts`: how many files (and bytes) were copied to R2."),
   })
   .meta({ id: "ExecutionResult" });
 export type ExecutionResult = z.infer<typeof executionResultSchema>;

@@ -67,6 +67,38 @@ export async function storeResults(
   return { stored: stored.filter((r): r is StoredResult => r !== null), lost };
 }
 
+/**
+ * The results a history row keeps, whole again: payloads kept in R2 read back (base64 for binary types),
+ * up to `maxBytes` of data in all; a payload that is gone or does not fit is left out.
+ */
+export async function loadResults(
+  bucket: R2Bucket,
+  stored: StoredResult[],
+  maxBytes: number,
+): Promise<InterpreterResult[]> {
+  const whole: InterpreterResult[] = [];
+  let total = 0;
+  for (const result of stored) {
+    let data: string;
+    if ("key" in result) {
+      const object = await bucket.get(result.key);
+      if (!object) continue;
+      const bytes = new Uint8Array(await object.arrayBuffer());
+      data = BASE64_TYPES.has(result.type) ? base64(bytes) : new TextDecoder().decode(bytes);
+    } else data = result.data;
+    total += data.length;
+    if (total > maxBytes) break;
+    whole.push({ type: result.type, data, isMainResult: result.isMainResult });
+  }
+  return whole;
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
 /** How history shows a stored result: as it was, or as the URL that serves its payload. */
 export function toHistoryResult(executionId: string, result: StoredResult, index: number): HistoryResult {
   if (!("key" in result)) return result;

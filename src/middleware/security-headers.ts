@@ -93,12 +93,18 @@ export const API_SECURITY_HEADERS = {
   ...COMMON,
 } as const;
 
+/** The share page (`/s/:token`) sets its own, page-shaped CSP; every other response gets the API's. */
+const SELF_POLICED = /^\/s\/[^/]+$/;
+
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   // A WebSocket upgrade has no body a browser could render, and its response must stay as built.
   if (c.res.status === 101) return;
-  // The one page the Worker renders gets the page policy; everything else (a stored HTML file too) is data.
+  // The pages the Worker renders: /docs gets the docs policy; a share page (routes/shares.ts) brings its
+  // own. Everything else (a stored HTML file too) is data.
   const page = c.req.path === DOCS_PAGE_PATH && c.res.headers.get("Content-Type")?.startsWith("text/html");
-  for (const [name, value] of Object.entries(page ? DOCS_SECURITY_HEADERS : API_SECURITY_HEADERS))
+  for (const [name, value] of Object.entries(page ? DOCS_SECURITY_HEADERS : API_SECURITY_HEADERS)) {
+    if (name === "Content-Security-Policy" && SELF_POLICED.test(c.req.path) && c.res.headers.has(name)) continue;
     c.header(name, value);
+  }
 });

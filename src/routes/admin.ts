@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { generateApiKey, hashApiKey, keyPrefix } from "../auth/keys.ts";
 import { getDb, type Db } from "../db/index.ts";
-import { apiKeys, auditLog, executions, users } from "../db/schema.ts";
+import { apiKeys, auditLog, executions, shares, users } from "../db/schema.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { userSpace } from "../durable/stub.ts";
 import { ApiError } from "../errors.ts";
@@ -257,11 +257,14 @@ export const adminRoutes = new Hono<AppEnv>()
                 scheduleId: null,
                 results: null,
                 exception: null,
+                artifacts: null,
               })
               .where(eq(executions.userId, userId))
           : db.delete(executions).where(eq(executions.userId, userId)),
         db.delete(apiKeys).where(eq(apiKeys.userId, userId)),
         ...webhookErasure(db, userId),
+        // Their share links stop opening (the snapshots hold their code and output).
+        db.delete(shares).where(eq(shares.userId, userId)),
         db.delete(users).where(eq(users.id, userId)),
         db
           .insert(auditLog)

@@ -56,6 +56,8 @@ export const executeSchema = z.object({
     .default({}),
   stateful: z.boolean({ error: "must be a boolean" }).default(false),
   contextId: contextIdSchema.optional(),
+  artifacts: z.boolean({ error: "must be a boolean" }).optional(),
+  keepArtifacts: z.boolean({ error: "must be a boolean" }).optional(),
 });
 
 const listSchema = z.object({
@@ -118,6 +120,7 @@ export const executionRoutes = new Hono<AppEnv>()
         "sandbox_unavailable",
         "sandbox_busy",
         "sandbox_timeout",
+        "quota_exceeded",
       ],
     }),
     validate("json", executeSchema),
@@ -150,6 +153,8 @@ export const executionRoutes = new Hono<AppEnv>()
         // An explicit context is stateful by nature.
         ...(body.stateful || body.contextId !== undefined ? { stateful: true } : {}),
         ...(body.contextId !== undefined ? { contextId: body.contextId } : {}),
+        ...(body.artifacts !== undefined ? { artifacts: body.artifacts } : {}),
+        ...(body.keepArtifacts ? { keepArtifacts: true } : {}),
         ...(waitMs > 0 ? { waitMs } : {}),
       };
       const space = c.var.userSpace;

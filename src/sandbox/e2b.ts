@@ -132,6 +132,8 @@ export interface RunOptions {
   onStderr?: (data: string) => void;
   /** Called once the process runs, with a function that kills it (the run then ends `cancelled`). */
   onStarted?: (cancel: () => Promise<void>) => void;
+  /** Shell run just before the code in the same command (the artifact listing): no extra round trip. */
+  prelude?: string;
 }
 
 export interface RunOutput {
@@ -167,6 +169,7 @@ export async function runCode(sandbox: Sandbox, opts: RunOptions): Promise<RunOu
     }
     cmd = `${fileCommand(opts.language, path)}`;
   }
+  if (opts.prelude) cmd = `${opts.prelude}; ${cmd}`;
   const started = Date.now();
   const output = (): RunOutput => ({
     stdout: stdout.text(),

@@ -1,7 +1,7 @@
 // The volume ledger, kept in the user's Durable Object: which files the volume holds and their sizes,
 // and the bytes promised to uploads in flight, so that concurrent writers never overrun the quota.
 import { ApiError } from "../errors.ts";
-import { listVolume, volumeKey, volumePrefix } from "./keys.ts";
+import { ARTIFACT_LEDGER_PREFIX, artifactsPrefix, listPrefix, listVolume, volumeKey, volumePrefix } from "./keys.ts";
 import type { LedgerPort } from "./store.ts";
 
 /** A reservation outlives its upload by this much at most; then its bytes are given back. */
@@ -85,12 +85,15 @@ export class VolumeLedger {
   info(): VolumeInfo {
     this.expire(Date.now());
     const files = this.sql
-      .exec<{ used: number | null; n: number }>(`SELECT SUM(size) AS used, COUNT(*) AS n FROM volume_files`)
+      // Kept artifacts count in the bytes but are not files of the volume.
+      .exec<{ used: number | null; n: number | null }>(
+        `SELECT SUM(size) AS used, SUM(name NOT LIKE '${ARTIFACT_LEDGER_PREFIX}%') AS n FROM volume_files`,
+      )
       .one();
     const usedBytes = files.used ?? 0;
     const quotaBytes = this.quotaBytes();
     const usagePercent = quotaBytes ? Math.round((usedBytes / quotaBytes) * 1000) / 10 : 0;
-    return { usedBytes, quotaBytes, usagePercent, fileCount: files.n, reservedBytes: this.reservedBytes() };
+    return { usedBytes, quotaBytes, usagePercent, fileCount: files.n ?? 0, reservedBytes: this.reservedBytes() };
   }
 
   /** The ledger as a writer inside the Durable Object uses it (volume/store.ts); the Worker's is over RPC. */
@@ -235,6 +238,10 @@ export class VolumeLedger {
       const prefix = volumePrefix(userId);
       for await (const object of listVolume(this.bucket, userId))
         listed.set(object.key.slice(prefix.length), object.size);
+      // Kept artifacts share the quota, under ledger names no volume file can have (volume/keys.ts).
+      const kept = artifactsPrefix(userId);
+      for await (const object of listPrefix(this.bucket, kept))
+        listed.set(ARTIFACT_LEDGER_PREFIX + object.key.slice(kept.length), object.size);
       const settled = (name: string) => !touched.has(name) && !this.pending(name);
       for (const { name } of this.sql.exec<{ name: string }>(`SELECT name FROM volume_files`).toArray()) {
         if (!listed.has(name) && settled(name)) this.sql.exec(`DELETE FROM volume_files WHERE name = ?`, name);

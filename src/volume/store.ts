@@ -3,7 +3,7 @@
 import { ApiError } from "../errors.ts";
 import type { Commit, Reservation } from "./ledger.ts";
 import { checkPreconditions, r2Conditions, type WriteConditions } from "./conditions.ts";
-import { volumeKey } from "./keys.ts";
+import { ledgerKey } from "./keys.ts";
 
 /** The ledger as the writer sees it: over RPC from the Worker, or directly inside the Durable Object. */
 export interface LedgerPort {
@@ -43,7 +43,7 @@ export async function storeFile(
   body: ReadableStream<Uint8Array>,
   { httpMetadata, refused = (unread) => unread.cancel(), conditions }: StoreOptions = {},
 ): Promise<StoredFile> {
-  const key = volumeKey(userId, name);
+  const key = ledgerKey(userId, name);
   let reservation: Reservation | undefined;
   try {
     [reservation] = await ledger.reserve([{ name, size }]);
