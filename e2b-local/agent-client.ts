@@ -7,7 +7,7 @@ export type AgentEvent =
   | { t: "ready"; pid: number }
   | { t: "start"; id: number; pid: number }
   | { t: "err"; id: number; code: string; msg: string }
-  | { t: "out"; id: number; f: 1 | 2; d: string }
+  | { t: "out"; id: number; f: 1 | 2 | 3; d: string }
   | { t: "exit"; id: number; code?: number; sig?: number }
   | { t: "bench"; id: number; ms: number[] }
   | { t: "ack"; id: number; ack: number; ok: boolean }
@@ -19,7 +19,7 @@ export type ProcConfig = { cmd: string; args: string[]; envs: Record<string, str
 export type ProcListener = {
   /** called synchronously when the agent reports the pid, before any output */
   onStart?(pid: number): void;
-  onData(stream: "stdout" | "stderr", data: Buffer): void;
+  onData(stream: "stdout" | "stderr" | "pty", data: Buffer): void;
   onEnd(end: { exitCode?: number; signal?: number }): void;
 };
 
@@ -30,8 +30,12 @@ export type Proc = {
   tag?: string;
   listeners: Set<ProcListener>;
   stdin: boolean;
+  /** started on a pseudo-terminal: its output is `pty` data, its input goes to the terminal */
+  pty: boolean;
   deadline?: NodeJS.Timeout;
 };
+
+export type PtySize = { cols: number; rows: number };
 
 /** Talks to one sandbox's agent; `write` sends one line to it, `receive` is fed what it prints. */
 export class AgentClient {
@@ -131,7 +135,7 @@ export class AgentClient {
         const listeners = proc ? proc.listeners : this.startListeners.get(event.id);
         if (!listeners) return;
         const data = Buffer.from(event.d, "base64");
-        const stream = event.f === 1 ? "stdout" : "stderr";
+        const stream = event.f === 1 ? "stdout" : event.f === 2 ? "stderr" : "pty";
         for (const listener of listeners) listener.onData(stream, data);
         return;
       }
@@ -160,6 +164,7 @@ export class AgentClient {
     cwd: string;
     uid: number;
     stdin: boolean;
+    pty?: PtySize;
     tag?: string;
     timeoutMs?: number;
     listener: ProcListener;
@@ -178,9 +183,18 @@ export class AgentClient {
       uid: opts.uid,
       gid: opts.uid,
       stdin: opts.stdin,
+      ...(opts.pty ? { pty: opts.pty } : {}),
     });
     const pid = await pidPromise;
-    const proc: Proc = { agentId: id, pid, config: opts.config, tag: opts.tag, listeners, stdin: opts.stdin };
+    const proc: Proc = {
+      agentId: id,
+      pid,
+      config: opts.config,
+      tag: opts.tag,
+      listeners,
+      stdin: opts.stdin || !!opts.pty,
+      pty: !!opts.pty,
+    };
     if (this.startListeners.has(id)) {
       this.startListeners.delete(id);
       this.procs.set(pid, proc);
@@ -203,6 +217,14 @@ export class AgentClient {
     const ack = this.nextId++;
     const acked = new Promise<boolean>((resolve, reject) => this.pending.set(ack, { resolve, reject }));
     this.send({ op: "stdin", id: proc.agentId, d: data.toString("base64"), ack });
+    return acked;
+  }
+
+  /** Set a PTY's size (the command gets SIGWINCH); false if it has no terminal or is gone. */
+  async resize(proc: Proc, size: PtySize): Promise<boolean> {
+    const ack = this.nextId++;
+    const acked = new Promise<boolean>((resolve, reject) => this.pending.set(ack, { resolve, reject }));
+    this.send({ op: "resize", id: proc.agentId, cols: size.cols, rows: size.rows, ack });
     return acked;
   }
 

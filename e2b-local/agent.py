@@ -4,13 +4,16 @@
 # own stdin/stdout. Only the Python standard library is used; it is started as
 #   python3 -I -S agent.py '<json limits>'
 import base64
+import fcntl
 import json
 import os
 import resource
 import selectors
 import signal
 import subprocess
+import struct
 import sys
+import termios
 import time
 
 EXIT_GRACE_S = 0.05  # how long to keep draining pipes a background grandchild still holds open
@@ -23,7 +26,7 @@ pending_out = bytearray()
 
 
 class Proc:
-    __slots__ = ("id", "popen", "pidfd", "fds", "status", "exited_at", "stdin_fd")
+    __slots__ = ("id", "popen", "pidfd", "fds", "status", "exited_at", "stdin_fd", "master")
 
     def __init__(self, id_, popen):
         self.id = id_
@@ -33,6 +36,29 @@ class Proc:
         self.status = None
         self.exited_at = 0.0
         self.stdin_fd = -1
+        self.master = -1  # a PTY's master side: its output is read from it, its input written to it
+
+
+class _Master:
+    """The PTY master fd in the shape read_output/maybe_finish expect of a pipe stream."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def fileno(self):
+        return self.fd
+
+    def close(self):
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = -1
+
+
+def set_winsize(fd, cols, rows):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", max(1, rows), max(1, cols), 0, 0))
 
 
 def emit(msg):
@@ -82,6 +108,9 @@ def spawn(msg):
               "msg": "cwd '%s' does not exist" % cwd})
         return
     argv = [msg["cmd"]] + list(msg.get("args") or [])
+    if msg.get("pty"):
+        spawn_pty(msg, id_, argv, uid, gid, cwd)
+        return
     try:
         popen = subprocess.Popen(
             argv,
@@ -120,6 +149,45 @@ def spawn(msg):
         proc.pidfd = -1
 
 
+def spawn_pty(msg, id_, argv, uid, gid, cwd):
+    # A real terminal: the command's stdin/stdout/stderr are the slave side of a fresh pty, which
+    # becomes the controlling terminal of its new session (job control, ^C, SIGWINCH on resize).
+    size = msg.get("pty") or {}
+    try:
+        master, slave = os.openpty()
+    except OSError as e:
+        emit({"t": "err", "id": id_, "code": "internal", "msg": "cannot open a pty: %s" % e})
+        return
+    try:
+        set_winsize(master, int(size.get("cols") or 80), int(size.get("rows") or 24))
+
+        def make_controlling():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        popen = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=msg.get("env") or {},
+            start_new_session=True, close_fds=True, preexec_fn=make_controlling, **as_user(uid, gid))
+    except Exception as e:  # noqa: BLE001
+        os.close(master)
+        code = "invalid_argument" if isinstance(e, FileNotFoundError) else "internal"
+        emit({"t": "err", "id": id_, "code": code, "msg": str(e)})
+        return
+    finally:
+        os.close(slave)
+    proc = Proc(id_, popen)
+    proc.master = master
+    procs[id_] = proc
+    emit({"t": "start", "id": id_, "pid": popen.pid})
+    os.set_blocking(master, False)
+    proc.fds[master] = (3, _Master(master))
+    sel.register(master, selectors.EVENT_READ, ("out", proc, 3))
+    try:
+        proc.pidfd = os.pidfd_open(popen.pid)
+        sel.register(proc.pidfd, selectors.EVENT_READ, ("exit", proc, 0))
+    except OSError:
+        proc.pidfd = -1
+
+
 def read_output(proc, fd):
     f, stream = proc.fds[fd]
     try:
@@ -127,7 +195,7 @@ def read_output(proc, fd):
     except BlockingIOError:
         return
     except OSError:
-        chunk = b""
+        chunk = b""  # EIO on a pty master: every slave fd is closed
     if chunk:
         emit({"t": "out", "id": proc.id, "f": f, "d": base64.b64encode(chunk).decode()})
     else:
@@ -175,6 +243,7 @@ def maybe_finish(proc, force=False):
             pass
         stream.close()
     proc.fds.clear()
+    proc.master = -1
     close_stdin(proc)
     status = proc.status
     if os.WIFSIGNALED(status):
@@ -194,6 +263,8 @@ def close_stdin(proc):
 
 
 def write_stdin(proc, data):
+    if proc.master >= 0:
+        return write_all(proc.master, data)
     if proc.popen.stdin is None or proc.popen.stdin.closed:
         return False
     try:
@@ -201,6 +272,20 @@ def write_stdin(proc, data):
         return True
     except OSError:
         return False
+
+
+def write_all(fd, data):
+    # the master is non-blocking (it is read in the loop): wait for room instead of failing
+    import select
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
+        except OSError:
+            return False
+    return True
 
 
 def signal_proc(pid, sig):
@@ -239,6 +324,15 @@ def handle(msg):
         ok = proc is not None and write_stdin(proc, base64.b64decode(msg.get("d", "")))
         if msg.get("ack"):
             emit({"t": "ack", "id": msg["id"], "ack": msg["ack"], "ok": ok})
+    elif op == "resize":
+        proc = procs.get(msg["id"])
+        ok = proc is not None and proc.master >= 0
+        if ok:
+            try:
+                set_winsize(proc.master, int(msg.get("cols") or 80), int(msg.get("rows") or 24))
+            except OSError:
+                ok = False
+        emit({"t": "ack", "id": msg["id"], "ack": msg["ack"], "ok": ok})
     elif op == "close":
         proc = procs.get(msg["id"])
         if proc is not None:
