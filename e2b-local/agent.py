@@ -3,6 +3,7 @@
 # relays their output, exit status, stdin and signals to the e2b-local server as JSON lines over its
 # own stdin/stdout. Only the Python standard library is used; it is started as
 #   python3 -I -S agent.py '<json limits>'
+import array
 import base64
 import fcntl
 import json
@@ -10,6 +11,7 @@ import os
 import resource
 import selectors
 import signal
+import socket
 import subprocess
 import struct
 import sys
@@ -299,6 +301,151 @@ def signal_proc(pid, sig):
         pass
 
 
+class Elevated:
+    """A command `sudo` asked for: the sudo process holds the connection, which ends with the status."""
+
+    __slots__ = ("conn", "popen", "pidfd", "buf")
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.popen = None
+        self.pidfd = -1
+        self.buf = b""
+
+
+SUDO_SOCKET = "\0e2b-local-sudo"
+
+
+def sudo_listen():
+    # An abstract socket lives in the sandbox's own network namespace: only its processes reach it.
+    # Every user of the sandbox may use it (E2B's template gives `user` passwordless sudo).
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(SUDO_SOCKET)
+        sock.listen(16)
+    except OSError as e:
+        emit({"t": "log", "msg": "agent: no sudo: %s" % e})
+        sock.close()
+        return
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ, ("sudo-listen", sock, 0))
+
+
+def sudo_accept(listener):
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    conn.setblocking(False)
+    sel.register(conn, selectors.EVENT_READ, ("sudo-conn", Elevated(conn), 0))
+
+
+def sudo_reply(el, reply):
+    try:
+        el.conn.setblocking(True)
+        # (MSG_NOSIGNAL: SIGPIPE is fatal to the agent, and the sudo process may be gone)
+        el.conn.sendall(json.dumps(reply).encode() + b"\n", socket.MSG_NOSIGNAL)
+    except OSError:
+        pass
+    sudo_close(el)
+
+
+def sudo_close(el):
+    for obj in (el.conn,):
+        try:
+            sel.unregister(obj)
+        except (KeyError, ValueError):
+            pass
+    el.conn.close()
+    if el.pidfd >= 0:
+        try:
+            sel.unregister(el.pidfd)
+        except (KeyError, ValueError):
+            pass
+        os.close(el.pidfd)
+        el.pidfd = -1
+
+
+def sudo_read(el):
+    if el.popen is None:
+        try:
+            data, anc, _flags, _addr = el.conn.recvmsg(65536, socket.CMSG_SPACE(3 * 4))
+        except BlockingIOError:
+            return
+        except OSError:
+            data, anc = b"", []
+        fds = []
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
+        try:
+            if not data:
+                sudo_close(el)
+                return
+            el.buf += data
+            if b"\n" not in el.buf or len(fds) != 3:
+                sudo_reply(el, {"error": "bad request", "code": 1})
+                return
+            sudo_spawn(el, json.loads(el.buf.split(b"\n", 1)[0]), fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    # running: the sudo process relays signals as `sig N` lines; its end ends the command
+    try:
+        data = el.conn.recv(4096)
+    except BlockingIOError:
+        return
+    except OSError:
+        data = b""
+    if not data:
+        signal_proc(el.popen.pid, signal.SIGKILL)
+        try:
+            sel.unregister(el.conn)
+        except (KeyError, ValueError):
+            pass
+        return
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "sig" and parts[1].isdigit():
+            signal_proc(el.popen.pid, int(parts[1]))
+
+
+def sudo_spawn(el, req, fds):
+    argv = [str(a) for a in req.get("argv") or []]
+    uid = int(req.get("uid", 0))
+    cwd = req.get("cwd") or "/"
+    if not os.path.isdir(cwd):
+        cwd = "/"
+    try:
+        el.popen = subprocess.Popen(
+            argv, stdin=fds[0], stdout=fds[1], stderr=fds[2], cwd=cwd, env=req.get("env") or {},
+            start_new_session=True, close_fds=True, **as_user(uid, uid))
+    except FileNotFoundError:
+        sudo_reply(el, {"error": "%s: command not found" % (argv[0] if argv else ""), "code": 1})
+        return
+    except PermissionError as e:
+        sudo_reply(el, {"error": "%s: %s" % (argv[0], e.strerror), "code": 1})
+        return
+    except Exception as e:  # noqa: BLE001
+        sudo_reply(el, {"error": str(e), "code": 1})
+        return
+    el.pidfd = os.pidfd_open(el.popen.pid)
+    sel.register(el.pidfd, selectors.EVENT_READ, ("sudo-exit", el, 0))
+
+
+def sudo_exited(el):
+    try:
+        _, status = os.waitpid(el.popen.pid, 0)
+    except ChildProcessError:
+        status = 0
+    el.popen.returncode = 0
+    if os.WIFSIGNALED(status):
+        sudo_reply(el, {"sig": os.WTERMSIG(status)})
+    else:
+        sudo_reply(el, {"code": os.WEXITSTATUS(status)})
+
+
 def bench(msg):
     # The floor: spawn the same command from inside the sandbox, no server, no relaying.
     uid = int(msg.get("uid", 1000))
@@ -349,6 +496,7 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.set_blocking(in_fd, False)
     sel.register(in_fd, selectors.EVENT_READ, ("in", None, 0))
+    sudo_listen()
     buf = bytearray()
     emit({"t": "ready", "pid": os.getpid()})
     while True:
@@ -388,6 +536,12 @@ def main():
                     read_output(proc, key.fd)
             elif kind == "exit":
                 on_exit(proc)
+            elif kind == "sudo-listen":
+                sudo_accept(proc)
+            elif kind == "sudo-conn":
+                sudo_read(proc)
+            elif kind == "sudo-exit":
+                sudo_exited(proc)
         now = time.monotonic()
         for proc in list(procs.values()):
             if proc.status is not None and proc.fds and now - proc.exited_at >= EXIT_GRACE_S:

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AgentClient } from "./agent-client.ts";
 import { bwrapArgs } from "./bwrap.ts";
@@ -16,7 +16,16 @@ import type { Isolation } from "./isolation.ts";
 import { SLIRP_DNS, attachEgress } from "./network.ts";
 import type { Egress } from "./network.ts";
 import { unshareArgs } from "./unshare.ts";
-import { DROP_CAPS, PYTHON, SANDBOX_PATH, USER_GID, USER_UID, boxPaths } from "./view.ts";
+import {
+  DROP_CAPS,
+  HOST_LOCAL_BIN,
+  LOCAL_BIN_HOST,
+  PYTHON,
+  SANDBOX_PATH,
+  USER_GID,
+  USER_UID,
+  boxPaths,
+} from "./view.ts";
 
 export type Limits = {
   /** memory of the whole sandbox (cgroup), bytes */
@@ -152,7 +161,18 @@ export class Box {
       writeFile(paths.group, "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"),
       // the host's resolver may well be on a private or loopback address the sandbox cannot reach
       writeFile(paths.resolvConf, this.internet && this.host.egress ? `nameserver ${SLIRP_DNS}\n` : ""),
+      this.makeLocalBin(paths.localBin),
     ]);
+  }
+
+  /** The sandbox's /usr/local/bin: a link to each entry of the host's, and `sudo` (view.ts). */
+  private async makeLocalBin(dir: string): Promise<void> {
+    await mkdir(dir, { mode: 0o755 });
+    const names = HOST_LOCAL_BIN ? await readdir(HOST_LOCAL_BIN).catch(() => [] as string[]) : [];
+    await Promise.all(
+      names.filter((name) => name !== "sudo").map((name) => symlink(`${LOCAL_BIN_HOST}/${name}`, join(dir, name))),
+    );
+    await symlink("/run/e2b/sudo", join(dir, "sudo"));
   }
 
   /** bwrap/unshare with `command` inside, started through JOIN_CGROUPS when the box has cgroups. */
