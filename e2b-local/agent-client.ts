@@ -11,6 +11,7 @@ export type AgentEvent =
   | { t: "exit"; id: number; code?: number; sig?: number }
   | { t: "bench"; id: number; ms: number[] }
   | { t: "ack"; id: number; ack: number; ok: boolean }
+  | { t: "meta"; id: number; meta?: Array<Record<string, string> | null>; error?: string | null }
   | { t: "log"; msg: string }
   | { t: "pong"; id: number };
 
@@ -130,6 +131,12 @@ export class AgentClient {
       case "ack":
         this.take(event.ack)?.resolve(event.ok);
         return;
+      case "meta": {
+        const request = this.take(event.id);
+        if (event.error) request?.reject(new Error(event.error));
+        else request?.resolve(event.meta ?? null);
+        return;
+      }
       case "out": {
         const proc = this.byAgentId.get(event.id);
         const listeners = proc ? proc.listeners : this.startListeners.get(event.id);
@@ -230,6 +237,28 @@ export class AgentClient {
 
   closeStdin(proc: Proc): void {
     this.send({ op: "close", id: proc.agentId });
+  }
+
+  /**
+   * The `user.e2b.*` extended attributes (file metadata) of each sandbox path, read inside the
+   * sandbox (not following a last-component link); null where there are none or the path is gone.
+   */
+  async readMeta(paths: string[]): Promise<Array<Record<string, string> | null>> {
+    if (paths.length === 0) return [];
+    const id = this.nextId++;
+    const answer = new Promise<Array<Record<string, string> | null>>((resolve, reject) =>
+      this.pending.set(id, { resolve, reject }),
+    );
+    this.send({ op: "meta-get", id, paths });
+    return answer;
+  }
+
+  /** Replace a file's metadata (`user.e2b.*` xattrs) with `meta`; {} clears it. Rejects with the errno text. */
+  async writeMeta(path: string, meta: Record<string, string>): Promise<void> {
+    const id = this.nextId++;
+    const answer = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.send({ op: "meta-set", id, path, meta });
+    return answer;
   }
 
   /** Floor measurement: the agent spawns argv n times itself and reports each duration (ms). */

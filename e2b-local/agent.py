@@ -446,6 +446,38 @@ def sudo_exited(el):
         sudo_reply(el, {"code": os.WEXITSTATUS(status)})
 
 
+META_PREFIX = "user.e2b."  # file metadata lives in this xattr namespace, as on E2B's envd
+
+
+def read_meta(path):
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return None
+    meta = {}
+    for name in names:
+        if name.startswith(META_PREFIX):
+            try:
+                meta[name[len(META_PREFIX):]] = os.getxattr(path, name, follow_symlinks=False).decode(
+                    "utf-8", "replace")
+            except OSError:
+                pass
+    return meta or None
+
+
+def write_meta(path, meta):
+    """Replace the file's metadata with `meta` (an empty map clears it). Returns an error text or None."""
+    try:
+        for name in os.listxattr(path, follow_symlinks=False):
+            if name.startswith(META_PREFIX):
+                os.removexattr(path, name, follow_symlinks=False)
+        for key, value in meta.items():
+            os.setxattr(path, META_PREFIX + key, str(value).encode(), follow_symlinks=False)
+    except OSError as e:
+        return "%s: %s" % (e.strerror or e, path)
+    return None
+
+
 def bench(msg):
     # The floor: spawn the same command from inside the sandbox, no server, no relaying.
     uid = int(msg.get("uid", 1000))
@@ -484,6 +516,11 @@ def handle(msg):
         proc = procs.get(msg["id"])
         if proc is not None:
             close_stdin(proc)
+    elif op == "meta-get":
+        emit({"t": "meta", "id": msg["id"], "meta": [read_meta(p) for p in msg.get("paths") or []]})
+    elif op == "meta-set":
+        error = write_meta(msg["path"], msg.get("meta") or {})
+        emit({"t": "meta", "id": msg["id"], "error": error})
     elif op == "bench":
         bench(msg)
     elif op == "ping":

@@ -23,8 +23,6 @@ export type SandboxRec = {
   /** open server-streaming responses, destroyed on kill */
   streams: Set<ServerResponse>;
   watchers: Map<string, { w: FSWatcher; events: object[] }>;
-  /** X-Metadata-* of files written through /files, by sandbox path */
-  fileMeta: Map<string, Record<string, string>>;
 };
 
 export type RegistryOptions = {
@@ -149,7 +147,6 @@ export class Registry {
       mounts: sandboxMounts(box.dir),
       streams: new Set(),
       watchers: new Map(),
-      fileMeta: new Map(),
     };
     box.onDeath = () => {
       if (this.sandboxes.get(sandbox.id) === sandbox) void this.kill(sandbox);
