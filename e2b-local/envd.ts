@@ -15,7 +15,8 @@ export type EnvdOptions = { registry: Registry; limits: Limits };
 
 export function envdHandler({ registry, limits }: EnvdOptions) {
   return async function handleEnvd(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
-    const sandbox = registry.get(id);
+    // a paused sandbox is not there (502), unless it resumes on traffic (autoResume)
+    const sandbox = registry.get(id) ?? (await registry.getOrResume(id));
     if (!sandbox) {
       req.resume();
       sendJson(res, 502, { sandboxId: id, message: "The sandbox was not found", code: 502 });
