@@ -8,6 +8,7 @@ import type { Lifecycle, Registry, SandboxRec } from "./registry.ts";
 import type { Limits } from "./sandbox.ts";
 import { findTemplate, prepareSandbox, sandboxExtras } from "./templates.ts";
 import { listPage, parseListQuery } from "./api-list.ts";
+import { samplesBetween } from "./metrics.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -186,6 +187,21 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     res.writeHead(204).end();
   });
 
+  add("GET", ["/sandboxes/:id/metrics"], async ({ res, url, params }) => {
+    const sandbox = existing(params.id!);
+    const bound = (name: string) => {
+      const raw = url.searchParams.get(name);
+      if (raw === null || raw === "") return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0) throw httpError(400, `${name} must be a Unix time in seconds`);
+      return n;
+    };
+    const start = bound("start");
+    const end = bound("end");
+    if (start !== undefined && end !== undefined && start > end) throw httpError(400, "start must not be after end");
+    sendJson(res, 200, samplesBetween(sandbox.metrics, start, end));
+  });
+
   add("POST", ["/sandboxes/:id/pause"], async ({ req, res, params }) => {
     const sandbox = existing(params.id!);
     const body = await jsonBody(req);
@@ -208,7 +224,7 @@ function routes({ registry, limits }: ApiOptions): Route[] {
 
   table.push({
     method: "*",
-    pattern: /^\/sandboxes\/(?<id>[^/]+)\/(?<feature>snapshots|fork|network|metrics)$/,
+    pattern: /^\/sandboxes\/(?<id>[^/]+)\/(?<feature>snapshots|fork|network)$/,
     handler: async ({ params }) => {
       throw httpError(501, `${params.feature} is not supported by e2b-local`);
     },

@@ -7,6 +7,8 @@ import { Box } from "./sandbox.ts";
 import type { BoxHost } from "./sandbox.ts";
 import { sandboxMounts } from "./files.ts";
 import type { Mount } from "./files.ts";
+import { SAMPLE_MS, newMetrics, sample } from "./metrics.ts";
+import type { Metrics } from "./metrics.ts";
 
 export type SandboxRec = {
   id: string;
@@ -29,6 +31,8 @@ export type SandboxRec = {
   lifecycle: Lifecycle;
   /** a resume under way (concurrent connects / requests wait for the same one) */
   resuming: Promise<SandboxRec> | null;
+  /** what its processes use, sampled while it runs (metrics.ts) */
+  metrics: Metrics;
 };
 
 export type Lifecycle = { onTimeout: "kill" | "pause"; autoResume: boolean };
@@ -178,16 +182,40 @@ export class Registry {
       paused: false,
       lifecycle: request.lifecycle ?? { onTimeout: "kill", autoResume: false },
       resuming: null,
+      metrics: newMetrics(),
     };
     box.onDeath = () => {
       if (this.sandboxes.get(sandbox.id) === sandbox && sandbox.box === box) void this.kill(sandbox);
     };
     this.sandboxes.set(sandbox.id, sandbox);
     this.armTimer(sandbox);
+    this.sample(sandbox);
+    this.startSampling();
     this.opts.log(
       `sandbox ${sandbox.id} created (timeout ${request.timeoutS}s${request.internet ? ", internet" : ""})`,
     );
     return sandbox;
+  }
+
+  private sampler: NodeJS.Timeout | null = null;
+
+  private sample(sandbox: SandboxRec): void {
+    const { host } = this.opts;
+    if (!sandbox.paused && !sandbox.box.dead)
+      sample(sandbox.metrics, host.cgroups, host.limits, sandbox.box.id, sandbox.box.dir);
+  }
+
+  /** one timer samples every running sandbox (stopped while there is none) */
+  private startSampling(): void {
+    if (this.sampler) return;
+    this.sampler = setInterval(() => {
+      if (this.sandboxes.size === 0 && this.sampler) {
+        clearInterval(this.sampler);
+        this.sampler = null;
+      }
+      for (const sandbox of this.sandboxes.values()) this.sample(sandbox);
+    }, SAMPLE_MS);
+    this.sampler.unref?.();
   }
 
   /** Set the sandbox's end of life to `endAt` (ms since the epoch) and rearm its TTL timer. */
@@ -262,6 +290,8 @@ export class Registry {
       };
       sandbox.paused = false;
       this.setEnd(sandbox, Date.now() + timeoutS * 1000);
+      this.sample(sandbox);
+      this.startSampling();
       this.opts.log(`sandbox ${sandbox.id} resumed`);
       return sandbox;
     })().finally(() => {
@@ -273,6 +303,7 @@ export class Registry {
   /** Kill every sandbox and spare box; no new spares are started afterwards. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.sampler) clearInterval(this.sampler);
     await Promise.all(this.all().map((sandbox) => this.kill(sandbox)));
     // spares, and boxes still starting (destroy waits for a start under way, then undoes it)
     await Promise.all([...this.pool.splice(0), ...this.starting].map((box) => box.destroy()));
