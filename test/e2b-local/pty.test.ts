@@ -3,6 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { marker, waitFor, withSandbox } from "./helpers.ts";
 
+// Waits look for a command's output, never for text the terminal also echoes back as it is typed:
+// `echo X-$((40+2))` is typed as that and prints `X-42`.
 const text = (chunks: Uint8Array[]) => Buffer.concat(chunks.map((c) => Buffer.from(c))).toString();
 
 describe("pty", () => {
@@ -44,11 +46,14 @@ describe("pty", () => {
       const out: Uint8Array[] = [];
       const pty = await sb.pty.create({ cols: 80, rows: 24, onData: (d) => void out.push(d) });
       const m = marker();
-      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`trap 'echo ${m}-winch' WINCH; echo ${m}-ready\n`));
-      await waitFor(() => text(out).includes(`${m}-ready\r\n`));
+      await sb.pty.sendInput(
+        pty.pid,
+        new TextEncoder().encode(`trap 'echo ${m}-winch' WINCH; echo ${m}-ready-$((40+2))\n`),
+      );
+      await waitFor(() => text(out).includes(`${m}-ready-42`));
       await sb.pty.resize(pty.pid, { cols: 120, rows: 40 });
-      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`stty size; echo ${m}-sized\n`));
-      await waitFor(() => text(out).includes(`${m}-sized\r\n`));
+      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`stty size; echo ${m}-sized-$((40+2))\n`));
+      await waitFor(() => text(out).includes(`${m}-sized-42`));
       expect(text(out)).toContain("40 120");
       expect(text(out)).toContain(`${m}-winch`);
       await sb.pty.kill(pty.pid);
@@ -85,17 +90,17 @@ describe("pty", () => {
       const first: Uint8Array[] = [];
       const pty = await sb.pty.create({ cols: 80, rows: 24, onData: (d) => void first.push(d) });
       const m1 = marker();
-      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`echo ${m1}\n`));
-      await waitFor(() => text(first).includes(`${m1}\r\n`));
+      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`echo ${m1}-$((40+2))\n`));
+      await waitFor(() => text(first).includes(`${m1}-42`));
       await pty.disconnect();
 
       const again: Uint8Array[] = [];
       const handle = await sb.pty.connect(pty.pid, { onData: (d) => void again.push(d) });
       expect(handle.pid).toBe(pty.pid);
       const m2 = marker();
-      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`echo ${m2}\n`));
-      await waitFor(() => text(again).includes(`${m2}\r\n`));
-      expect(text(again)).not.toContain(`${m1}\r\n`);
+      await sb.pty.sendInput(pty.pid, new TextEncoder().encode(`echo ${m2}-$((40+2))\n`));
+      await waitFor(() => text(again).includes(`${m2}-42`));
+      expect(text(again)).not.toContain(`${m1}-42`);
       // the first handle is detached: it got nothing after disconnecting
       expect(text(first)).not.toContain(m2);
       await sb.pty.kill(pty.pid);
