@@ -1,6 +1,7 @@
 // npm run bench:e2b-local — warm-sandbox latency through the real e2b SDK vs the floor
 // (the same `/bin/bash -l -c <cmd>` spawned directly by the in-sandbox agent, in the same
-// isolation, with no server, HTTP or relaying), plus Sandbox.create p50.
+// isolation, with no server, HTTP or relaying), plus Sandbox.create p50, a PTY's keystroke → echo
+// round trip and pause / resume times (e2b-local-pty.ts).
 import { Sandbox } from "e2b";
 import { isMainThread, parentPort } from "node:worker_threads";
 import { createServer } from "node:http";
@@ -8,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { startE2bLocal } from "../e2b-local/server.ts";
 import { END_OK, envelope } from "../e2b-local/connect.ts";
 import { ms, percentile, printTable, serverThread } from "./stats.ts";
+import { benchPtyAndPause } from "./e2b-local-pty.ts";
 
 // The server runs in its own thread (its own event loop, as in real use where the SDK client is
 // another process), the SDK client in the main thread.
@@ -176,6 +178,8 @@ async function main() {
         target: "-",
       },
     ]);
+    console.log("");
+    printTable(await benchPtyAndPause(conn, N));
   } finally {
     await srv.close();
   }

@@ -7,10 +7,11 @@ export type AgentEvent =
   | { t: "ready"; pid: number }
   | { t: "start"; id: number; pid: number }
   | { t: "err"; id: number; code: string; msg: string }
-  | { t: "out"; id: number; f: 1 | 2; d: string }
+  | { t: "out"; id: number; f: 1 | 2 | 3; d: string }
   | { t: "exit"; id: number; code?: number; sig?: number }
   | { t: "bench"; id: number; ms: number[] }
   | { t: "ack"; id: number; ack: number; ok: boolean }
+  | { t: "meta"; id: number; meta?: Array<Record<string, string> | null>; error?: string | null }
   | { t: "log"; msg: string }
   | { t: "pong"; id: number };
 
@@ -19,7 +20,7 @@ export type ProcConfig = { cmd: string; args: string[]; envs: Record<string, str
 export type ProcListener = {
   /** called synchronously when the agent reports the pid, before any output */
   onStart?(pid: number): void;
-  onData(stream: "stdout" | "stderr", data: Buffer): void;
+  onData(stream: "stdout" | "stderr" | "pty", data: Buffer): void;
   onEnd(end: { exitCode?: number; signal?: number }): void;
 };
 
@@ -30,8 +31,12 @@ export type Proc = {
   tag?: string;
   listeners: Set<ProcListener>;
   stdin: boolean;
+  /** started on a pseudo-terminal: its output is `pty` data, its input goes to the terminal */
+  pty: boolean;
   deadline?: NodeJS.Timeout;
 };
+
+export type PtySize = { cols: number; rows: number };
 
 /** Talks to one sandbox's agent; `write` sends one line to it, `receive` is fed what it prints. */
 export class AgentClient {
@@ -126,12 +131,18 @@ export class AgentClient {
       case "ack":
         this.take(event.ack)?.resolve(event.ok);
         return;
+      case "meta": {
+        const request = this.take(event.id);
+        if (event.error) request?.reject(new Error(event.error));
+        else request?.resolve(event.meta ?? null);
+        return;
+      }
       case "out": {
         const proc = this.byAgentId.get(event.id);
         const listeners = proc ? proc.listeners : this.startListeners.get(event.id);
         if (!listeners) return;
         const data = Buffer.from(event.d, "base64");
-        const stream = event.f === 1 ? "stdout" : "stderr";
+        const stream = event.f === 1 ? "stdout" : event.f === 2 ? "stderr" : "pty";
         for (const listener of listeners) listener.onData(stream, data);
         return;
       }
@@ -160,6 +171,7 @@ export class AgentClient {
     cwd: string;
     uid: number;
     stdin: boolean;
+    pty?: PtySize;
     tag?: string;
     timeoutMs?: number;
     listener: ProcListener;
@@ -178,9 +190,18 @@ export class AgentClient {
       uid: opts.uid,
       gid: opts.uid,
       stdin: opts.stdin,
+      ...(opts.pty ? { pty: opts.pty } : {}),
     });
     const pid = await pidPromise;
-    const proc: Proc = { agentId: id, pid, config: opts.config, tag: opts.tag, listeners, stdin: opts.stdin };
+    const proc: Proc = {
+      agentId: id,
+      pid,
+      config: opts.config,
+      tag: opts.tag,
+      listeners,
+      stdin: opts.stdin || !!opts.pty,
+      pty: !!opts.pty,
+    };
     if (this.startListeners.has(id)) {
       this.startListeners.delete(id);
       this.procs.set(pid, proc);
@@ -206,8 +227,38 @@ export class AgentClient {
     return acked;
   }
 
+  /** Set a PTY's size (the command gets SIGWINCH); false if it has no terminal or is gone. */
+  async resize(proc: Proc, size: PtySize): Promise<boolean> {
+    const ack = this.nextId++;
+    const acked = new Promise<boolean>((resolve, reject) => this.pending.set(ack, { resolve, reject }));
+    this.send({ op: "resize", id: proc.agentId, cols: size.cols, rows: size.rows, ack });
+    return acked;
+  }
+
   closeStdin(proc: Proc): void {
     this.send({ op: "close", id: proc.agentId });
+  }
+
+  /**
+   * The `user.e2b.*` extended attributes (file metadata) of each sandbox path, read inside the
+   * sandbox (not following a last-component link); null where there are none or the path is gone.
+   */
+  async readMeta(paths: string[]): Promise<Array<Record<string, string> | null>> {
+    if (paths.length === 0) return [];
+    const id = this.nextId++;
+    const answer = new Promise<Array<Record<string, string> | null>>((resolve, reject) =>
+      this.pending.set(id, { resolve, reject }),
+    );
+    this.send({ op: "meta-get", id, paths });
+    return answer;
+  }
+
+  /** Replace a file's metadata (`user.e2b.*` xattrs) with `meta`; {} clears it. Rejects with the errno text. */
+  async writeMeta(path: string, meta: Record<string, string>): Promise<void> {
+    const id = this.nextId++;
+    const answer = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.send({ op: "meta-set", id, path, meta });
+    return answer;
   }
 
   /** Floor measurement: the agent spawns argv n times itself and reports each duration (ms). */

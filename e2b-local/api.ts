@@ -4,9 +4,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { httpError } from "./errors.ts";
 import { MAX_RPC_BODY, keyEquals, readBody, sendJson } from "./http.ts";
-import type { Registry, SandboxRec } from "./registry.ts";
+import type { Lifecycle, Registry, SandboxRec } from "./registry.ts";
 import type { Limits } from "./sandbox.ts";
 import { findTemplate, prepareSandbox, sandboxExtras } from "./templates.ts";
+import { listPage, parseListQuery } from "./api-list.ts";
+import { samplesBetween } from "./metrics.ts";
 
 export const ENVD_VERSION = "0.6.13";
 const DEFAULT_TIMEOUT_S = 300;
@@ -50,6 +52,24 @@ function stringMap(value: unknown, what: string): Record<string, string> {
   return out;
 }
 
+/** `autoPause` / `autoPauseMemory` / `autoResume: {enabled}` of a create request. */
+function lifecycleOf(body: Record<string, unknown>): Lifecycle {
+  if (body.autoPause !== undefined && typeof body.autoPause !== "boolean")
+    throw httpError(400, "autoPause must be a boolean");
+  const onTimeout = body.autoPause === true ? "pause" : "kill";
+  if (body.autoPauseMemory === true)
+    throw httpError(
+      400,
+      "e2b-local pauses filesystem only (processes restart on resume): onTimeout keepMemory: true is not supported",
+    );
+  const resume = body.autoResume as { enabled?: unknown } | undefined;
+  if (resume !== undefined && (typeof resume !== "object" || resume === null || typeof resume.enabled !== "boolean"))
+    throw httpError(400, "autoResume must be { enabled: boolean }");
+  const autoResume = resume?.enabled === true;
+  if (autoResume && onTimeout !== "pause") throw httpError(400, "autoResume needs autoPause");
+  return { onTimeout, autoResume };
+}
+
 const identityJson = (sandbox: SandboxRec) => ({
   sandboxID: sandbox.id,
   templateID: sandbox.templateID,
@@ -72,7 +92,8 @@ function detailJson(sandbox: SandboxRec, limits: Limits) {
     metadata: sandbox.metadata,
     startedAt: sandbox.startedAt.toISOString(),
     endAt: sandbox.endAt.toISOString(),
-    state: "running",
+    state: sandbox.paused ? "paused" : "running",
+    lifecycle: { onTimeout: sandbox.lifecycle.onTimeout, autoResume: sandbox.lifecycle.autoResume },
     cpuCount: Math.max(1, Math.ceil(limits.cpus)),
     memoryMB: Math.round(limits.memoryBytes / 1024 / 1024),
     diskSizeMB: Math.round(limits.diskBytes / 1024 / 1024),
@@ -95,7 +116,7 @@ function routes({ registry, limits }: ApiOptions): Route[] {
   const add = (method: string, paths: string[], handler: Route["handler"]) => {
     for (const path of paths) table.push({ method, pattern: pathPattern(path), handler });
   };
-  const lookup = (id: string) => registry.get(decodeURIComponent(id));
+  const lookup = (id: string) => registry.find(decodeURIComponent(id));
   const notFound = (id: string) => httpError(404, `sandbox '${id}' not found`);
   const existing = (id: string): SandboxRec => {
     const sandbox = lookup(id);
@@ -114,51 +135,20 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     const envVars = stringMap(body.envVars, "envVars");
     const timeoutS = timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S);
     const internet = body.allow_internet_access === true;
-    const sandbox = await registry.create({ metadata, envVars, timeoutS, internet, template: tpl });
+    const lifecycle = lifecycleOf(body);
+    const sandbox = await registry.create({ metadata, envVars, timeoutS, internet, template: tpl, lifecycle });
     // templates.ts: traffic token, the template's own servers (killed again if they fail to start)
     await prepareSandbox(registry, sandbox, tpl, body);
     sendJson(res, 201, sandboxJson(sandbox));
   });
 
   add("GET", ["/sandboxes", "/v2/sandboxes"], async ({ res, url }) => {
-    const filter: Record<string, string> = {};
-    const metadataQuery = url.searchParams.get("metadata");
-    if (metadataQuery) {
-      for (const [key, value] of new URLSearchParams(metadataQuery)) {
-        try {
-          filter[decodeURIComponent(key)] = decodeURIComponent(value);
-        } catch {
-          filter[key] = value;
-        }
-      }
-    }
-    const states = (url.searchParams.get("state") ?? "").split(",").filter(Boolean);
-    const list = registry
-      .all()
-      .filter(
-        (sandbox) =>
-          Object.entries(filter).every(([key, value]) => sandbox.metadata[key] === value) &&
-          (states.length === 0 || states.includes("running")),
-      );
-    list.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.id.localeCompare(b.id));
-    const limitRaw = url.searchParams.get("limit");
-    const limit = limitRaw ? Math.max(1, Math.min(1000, Number(limitRaw) || 100)) : 100;
-    let offset = 0;
-    const nextToken = url.searchParams.get("nextToken");
-    if (nextToken) {
-      const decoded = Number(Buffer.from(nextToken, "base64url").toString("utf8"));
-      if (!Number.isInteger(decoded) || decoded < 0) throw httpError(400, "invalid nextToken");
-      offset = decoded;
-    }
-    const page = list.slice(offset, offset + limit);
-    const headers: Record<string, string> = {};
-    if (offset + limit < list.length)
-      headers["x-next-token"] = Buffer.from(String(offset + limit)).toString("base64url");
+    const { page, nextToken } = listPage(registry.all(), parseListQuery(url.searchParams));
     sendJson(
       res,
       200,
       page.map((sandbox) => detailJson(sandbox, limits)),
-      headers,
+      nextToken ? { "x-next-token": nextToken } : {},
     );
   });
 
@@ -166,6 +156,12 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     const sandbox = lookup(params.id!);
     const body = await jsonBody(req);
     if (!sandbox) throw notFound(params.id!);
+    if (sandbox.paused) {
+      // resumed: its processes start again on its kept disk (201, as E2B answers a resume)
+      await registry.resume(sandbox, timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S));
+      sendJson(res, 201, sandboxJson(sandbox));
+      return;
+    }
     const want = Date.now() + timeoutSeconds(body.timeout, 0) * 1000;
     // connect only extends the TTL
     if (want > sandbox.endAt.getTime()) registry.setEnd(sandbox, want);
@@ -176,7 +172,9 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     const sandbox = lookup(params.id!);
     const body = await jsonBody(req);
     if (!sandbox) throw notFound(params.id!);
-    registry.setEnd(sandbox, Date.now() + timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S) * 1000);
+    const endAt = Date.now() + timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S) * 1000;
+    if (sandbox.paused) throw httpError(409, `sandbox '${params.id}' is paused: connect to resume it first`);
+    registry.setEnd(sandbox, endAt);
     res.writeHead(204).end();
   });
 
@@ -189,9 +187,44 @@ function routes({ registry, limits }: ApiOptions): Route[] {
     res.writeHead(204).end();
   });
 
+  add("GET", ["/sandboxes/:id/metrics"], async ({ res, url, params }) => {
+    const sandbox = existing(params.id!);
+    const bound = (name: string) => {
+      const raw = url.searchParams.get(name);
+      if (raw === null || raw === "") return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0) throw httpError(400, `${name} must be a Unix time in seconds`);
+      return n;
+    };
+    const start = bound("start");
+    const end = bound("end");
+    if (start !== undefined && end !== undefined && start > end) throw httpError(400, "start must not be after end");
+    sendJson(res, 200, samplesBetween(sandbox.metrics, start, end));
+  });
+
+  add("POST", ["/sandboxes/:id/pause"], async ({ req, res, params }) => {
+    const sandbox = existing(params.id!);
+    const body = await jsonBody(req);
+    if (body.memory === true)
+      throw httpError(
+        400,
+        "e2b-local pauses filesystem only (processes restart on resume): pause without keepMemory, or keepMemory: false",
+      );
+    if (!(await registry.pause(sandbox))) throw httpError(409, `sandbox '${params.id}' is already paused`);
+    res.writeHead(204).end();
+  });
+
+  add("POST", ["/sandboxes/:id/resume"], async ({ req, res, params }) => {
+    const sandbox = existing(params.id!);
+    const body = await jsonBody(req);
+    if (!sandbox.paused) throw httpError(409, `sandbox '${params.id}' is already running`);
+    await registry.resume(sandbox, timeoutSeconds(body.timeout, DEFAULT_TIMEOUT_S));
+    sendJson(res, 201, sandboxJson(sandbox));
+  });
+
   table.push({
     method: "*",
-    pattern: /^\/sandboxes\/(?<id>[^/]+)\/(?<feature>pause|resume|snapshots|fork|network|metrics)$/,
+    pattern: /^\/sandboxes\/(?<id>[^/]+)\/(?<feature>snapshots|fork|network)$/,
     handler: async ({ params }) => {
       throw httpError(501, `${params.feature} is not supported by e2b-local`);
     },

@@ -2,7 +2,18 @@
 // dirs read-only, the box's own home/tmp/root/var-tmp, generated passwd/group/resolv.conf, its own
 // /proc and /dev). The bounding set is cut by DROP_CAPS, through which the agent is started.
 import { existsSync } from "node:fs";
-import { AGENT_PATH, HIDDEN_ETC, KEEP_CAPS, PROC_READONLY, SANDBOX_PATH, boxPaths, systemBinds } from "./view.ts";
+import {
+  AGENT_PATH,
+  HIDDEN_ETC,
+  HOST_LOCAL_BIN,
+  KEEP_CAPS,
+  LOCAL_BIN_HOST,
+  PROC_READONLY,
+  SANDBOX_PATH,
+  SUDO_PATH,
+  boxPaths,
+  systemBinds,
+} from "./view.ts";
 
 /** bwrap's options (passed through `--args`, so host paths stay out of the sandbox's `ps`) for box dir `dir`. */
 export function bwrapArgs(dir: string): string[] {
@@ -59,12 +70,17 @@ export function bwrapArgs(dir: string): string[] {
   );
   for (const entry of PROC_READONLY)
     if (existsSync(`/proc/${entry}`)) args.push("--ro-bind", `/proc/${entry}`, `/proc/${entry}`);
+  if (HOST_LOCAL_BIN)
+    args.push("--ro-bind", HOST_LOCAL_BIN, LOCAL_BIN_HOST, "--ro-bind", paths.localBin, HOST_LOCAL_BIN);
   args.push(
     "--dev",
     "/dev",
     "--ro-bind",
     AGENT_PATH,
     "/run/e2b/agent.py",
+    "--ro-bind",
+    SUDO_PATH,
+    "/run/e2b/sudo",
     "--chdir",
     "/",
     "--clearenv",

@@ -167,6 +167,45 @@ export class Cgroups {
     return procs;
   }
 
+  /**
+   * What box `id`'s processes use, from its groups' counters: CPU time (ns, all of them together
+   * since the box started), memory charged (bytes) and of it page cache; a field is null where this
+   * host has no such counter.
+   */
+  usage(id: string): { cpuNs: number | null; memBytes: number | null; cacheBytes: number | null } {
+    const num = (file: string) => {
+      const text = readIfExists(file).trim();
+      return text && /^\d+$/.test(text) ? Number(text) : null;
+    };
+    const stat = (file: string, key: string) => {
+      const line = readIfExists(file)
+        .split("\n")
+        .find((l) => l.startsWith(`${key} `));
+      return line ? Number(line.split(" ")[1]) : null;
+    };
+    const v2 = this.parents.get("v2");
+    if (v2) {
+      const dir = join(v2, id);
+      const usec = stat(join(dir, "cpu.stat"), "usage_usec");
+      return {
+        cpuNs: usec === null ? null : usec * 1000,
+        memBytes: num(join(dir, "memory.current")),
+        cacheBytes: stat(join(dir, "memory.stat"), "file"),
+      };
+    }
+    const cpu = this.parents.get("cpu");
+    const memory = this.parents.get("memory");
+    const anyGroup = [...this.parents.values()][0];
+    return {
+      // v1 `cpu` mounted with cpuacct has the counter; a separate cpuacct hierarchy (not ours) does not
+      cpuNs:
+        (cpu ? num(join(cpu, id, "cpuacct.usage")) : null) ??
+        (anyGroup ? procsCpuNs(readIfExists(join(anyGroup, id, "cgroup.procs"))) : null),
+      memBytes: memory ? num(join(memory, id, "memory.usage_in_bytes")) : null,
+      cacheBytes: memory ? stat(join(memory, id, "memory.stat"), "cache") : null,
+    };
+  }
+
   /** Kill whatever is still in box `id`'s groups and remove them. */
   async remove(id: string): Promise<void> {
     for (const parent of this.parents.values()) await removeGroup(join(parent, id));
@@ -179,6 +218,28 @@ export class Cgroups {
       await removeGroup(parent);
     }
   }
+}
+
+/** clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux) */
+const USER_HZ = 100;
+
+/**
+ * CPU time of the processes listed in `procs` (one pid a line), from /proc: each one's user + system
+ * time plus that of its children it has waited for, so finished commands (reaped by the agent) count.
+ */
+function procsCpuNs(procs: string): number | null {
+  let ticks = 0;
+  let seen = 0;
+  for (const pid of procs.split("\n")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = readIfExists(`/proc/${pid}/stat`);
+    // fields after the command name (which may hold spaces), from field 3 on
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(rest[i]) || 0);
+    ticks += (utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0);
+    seen++;
+  }
+  return seen ? (ticks * 1e9) / USER_HZ : null;
 }
 
 function readIfExists(file: string): string {

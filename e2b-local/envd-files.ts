@@ -109,10 +109,7 @@ export async function filesPost(
       files = [{ path: qpath ?? "", data }];
     }
     if (files.length === 0) throw httpError(400, "no file in request");
-    const meta: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (k.startsWith("x-metadata-") && typeof v === "string") meta[k.slice("x-metadata-".length)] = v;
-    }
+    const meta = uploadMetadata(req);
     const out: unknown[] = [];
     const home = homeOf(uid);
     for (const f of files) {
@@ -121,16 +118,49 @@ export async function filesPost(
       if (!r.mount.rw || !r.hostPath) throw httpError(403, `cannot write '${f.path}': read-only file system`);
       if (f.data.length > fileSizeBytes) throw httpError(507, "file too large");
       await writeOne(sandbox, r.sbPath, f.path, uid, f.data);
-      if (Object.keys(meta).length) sandbox.fileMeta.set(r.sbPath, { ...meta });
+      // every upload replaces the file's metadata (none sent: cleared), as extended attributes
+      await sandbox.box.agent.writeMeta(r.sbPath, meta).catch((e) => {
+        throw httpError(
+          /No space|too large|Argument list/i.test((e as Error).message) ? 400 : 500,
+          (e as Error).message,
+        );
+      });
       const entry: Record<string, unknown> = { name: posix.basename(r.sbPath), path: r.sbPath, type: "file" };
-      const fileMeta = sandbox.fileMeta.get(r.sbPath);
-      if (fileMeta) entry.metadata = fileMeta;
+      if (Object.keys(meta).length) entry.metadata = meta;
       out.push(entry);
     }
     sendJson(res, 200, out);
   } catch (e) {
     sendFailure(res, e);
   }
+}
+
+/** Each key's xattr name is `user.e2b.<key>`: 255 bytes at most (the VFS limit) leaves 246 for the key. */
+const META_KEY_MAX = 246;
+/** keys + values (+ the namespace prefix per key) of one file: within ext4's per-inode xattr room */
+const META_TOTAL_MAX = 4096;
+const META_TEXT = /^[\x20-\x7e]+$/;
+
+/** `X-Metadata-<key>: <value>` headers of an upload: keys lowercased, first value wins, checked (400). */
+function uploadMetadata(req: IncomingMessage): Record<string, string> {
+  const meta: Record<string, string> = {};
+  let total = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] ?? "").toLowerCase();
+    if (!name.startsWith("x-metadata-")) continue;
+    const key = name.slice("x-metadata-".length);
+    const value = raw[i + 1] ?? "";
+    if (!key || !META_TEXT.test(key)) throw httpError(400, `invalid metadata key '${key}'`);
+    if (value !== "" && !META_TEXT.test(value)) throw httpError(400, `invalid metadata value for key '${key}'`);
+    if (Buffer.byteLength(key) > META_KEY_MAX)
+      throw httpError(400, `metadata key '${key.slice(0, 20)}…' is longer than ${META_KEY_MAX} bytes`);
+    if (key in meta) continue;
+    meta[key] = value;
+    total += "user.e2b.".length + key.length + value.length;
+  }
+  if (total > META_TOTAL_MAX) throw httpError(400, `metadata is larger than ${META_TOTAL_MAX} bytes`);
+  return meta;
 }
 
 /**

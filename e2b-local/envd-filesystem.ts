@@ -21,7 +21,7 @@ import {
   resolveExisting,
   resolveForCreate,
 } from "./files.ts";
-import type { At, Mount } from "./files.ts";
+import type { At, EntryInfo, Mount } from "./files.ts";
 import type { SandboxRec } from "./registry.ts";
 import { homeOf } from "./users.ts";
 
@@ -32,9 +32,20 @@ type FsRequest = {
   depth?: unknown;
   recursive?: unknown;
   watcherId?: unknown;
+  includeEntry?: unknown;
 };
 
-type FsEvent = { name: string; type: string };
+type FsEvent = { name: string; type: string; entry?: EntryInfo };
+
+/** Entries with their metadata (the files' `user.e2b.*` xattrs, read by the agent in one go). */
+async function withMeta(sandbox: SandboxRec, entries: EntryInfo[]): Promise<EntryInfo[]> {
+  const metas = await sandbox.box.agent.readMeta(entries.map((e) => String(e.path))).catch(() => []);
+  entries.forEach((e, i) => {
+    const meta = metas[i];
+    if (meta && Object.keys(meta).length) e.metadata = meta;
+  });
+  return entries;
+}
 
 function reqPath(v: unknown): string {
   if (typeof v !== "string" || !v) throw rpcError("invalid_argument", "path is required");
@@ -87,24 +98,44 @@ async function removeAt(dir: FileHandle, name: string): Promise<void> {
  * Subdirectories of a recursive watch are added by Node by path below that handle.
  */
 async function makeWatcher(
-  mounts: Mount[],
+  sandbox: SandboxRec,
   sbDir: string,
   recursive: boolean,
   emit: (ev: FsEvent) => void,
+  /** with each event of an entry that (still) exists, its EntryInfo (`includeEntry`), as `home` sees it */
+  entryHome?: string,
 ): Promise<FSWatcher> {
+  const mounts = sandbox.mounts;
   const dir = await openDirAt(mounts, sbDir);
   let w: FSWatcher;
+  // events go out in the order they happened, also when an entry's info takes a moment to read
+  let queue: Promise<unknown> = Promise.resolve();
+  const withEntry = (ev: FsEvent) => {
+    const sbPath = posix.join(sbDir, ev.name);
+    const info = entryInfo(mounts, sbPath, entryHome!).then(
+      async (entry) => ({ ...ev, entry: (await withMeta(sandbox, [entry]))[0] }),
+      () => ev,
+    );
+    queue = queue.then(() => info.then(emit));
+  };
   try {
     w = watch(fdPath(dir), { recursive, persistent: false }, (kind, filename) => {
       if (!filename) return;
       const name = String(filename);
       if (kind === "change") {
-        emit({ name, type: "EVENT_TYPE_WRITE" });
+        if (entryHome !== undefined) withEntry({ name, type: "EVENT_TYPE_WRITE" });
+        else emit({ name, type: "EVENT_TYPE_WRITE" });
         return;
       }
-      lstatAt(mounts, posix.join(sbDir, name)).then(
-        () => emit({ name, type: "EVENT_TYPE_CREATE" }),
-        () => emit({ name, type: "EVENT_TYPE_REMOVE" }),
+      const seen = lstatAt(mounts, posix.join(sbDir, name)).then(
+        () => ({ name, type: "EVENT_TYPE_CREATE" }),
+        () => ({ name, type: "EVENT_TYPE_REMOVE" }),
+      );
+      queue = queue.then(() =>
+        seen.then((ev) => {
+          if (entryHome !== undefined && ev.type === "EVENT_TYPE_CREATE") withEntry(ev);
+          else emit(ev);
+        }),
       );
     });
   } catch (e) {
@@ -133,7 +164,7 @@ export async function filesystemUnary(
   // Every host operation below is relative to an open parent directory walked without following
   // links (files.ts at/openDirAt): Stat/ListDir/watchers can only look at, MakeDir/Move/Remove only
   // change, entries inside this sandbox's mounts; a link swapped in after resolve() is refused.
-  const info = (sbPath: string) => entryInfo(sandbox.mounts, sbPath, home, sandbox.fileMeta.get(sbPath));
+  const info = async (sbPath: string) => (await withMeta(sandbox, [await entryInfo(sandbox.mounts, sbPath, home)]))[0];
   switch (method) {
     case "Stat": {
       const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false);
@@ -167,11 +198,6 @@ export async function filesystemUnary(
       } finally {
         await sa.close();
       }
-      const meta = sandbox.fileMeta.get(src.sbPath);
-      if (meta) {
-        sandbox.fileMeta.delete(src.sbPath);
-        sandbox.fileMeta.set(dst.sbPath, meta);
-      }
       return { entry: await info(dst.sbPath) };
     }
     case "ListDir": {
@@ -198,7 +224,7 @@ export async function filesystemUnary(
           const sbp = posix.join(sbDir, n);
           let e: Record<string, unknown>;
           try {
-            e = await info(sbp);
+            e = await entryInfo(sandbox.mounts, sbp, home);
           } catch {
             continue;
           }
@@ -209,10 +235,15 @@ export async function filesystemUnary(
         }
       };
       await walk(r.sbPath, 1);
-      return { entries };
+      return { entries: await withMeta(sandbox, entries as EntryInfo[]) };
     }
     case "Remove": {
-      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false);
+      // removing what is not there is not an error (envd answers it like a removal)
+      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false).catch((e) => {
+        if ((e as { code?: string }).code === "not_found") return null;
+        throw e;
+      });
+      if (!r) return {};
       if (!r.mount.rw || r.sbPath === r.mount.sb) throw rpcError("permission_denied", "cannot remove this path");
       const a = await at(sandbox.mounts, r.sbPath);
       try {
@@ -221,8 +252,6 @@ export async function filesystemUnary(
       } finally {
         await a.close();
       }
-      for (const k of sandbox.fileMeta.keys())
-        if (k === r.sbPath || k.startsWith(`${r.sbPath}/`)) sandbox.fileMeta.delete(k);
       return {};
     }
     case "CreateWatcher": {
@@ -231,7 +260,13 @@ export async function filesystemUnary(
       await requireDir(sandbox.mounts, r.sbPath, requested, uid);
       const wid = randomBytes(8).toString("hex");
       const events: object[] = [];
-      const w = await makeWatcher(sandbox.mounts, r.sbPath, msg.recursive === true, (ev) => events.push(ev));
+      const w = await makeWatcher(
+        sandbox,
+        r.sbPath,
+        msg.recursive === true,
+        (ev) => events.push(ev),
+        msg.includeEntry === true ? home : undefined,
+      );
       sandbox.watchers.set(wid, { w, events });
       return { watcherId: wid };
     }
@@ -271,6 +306,12 @@ export async function rpcWatch(
     w?.close();
   });
   stream.send({ start: {} });
-  w = await makeWatcher(sandbox.mounts, r.sbPath, msg.recursive === true, (ev) => stream.send({ filesystem: ev }));
+  w = await makeWatcher(
+    sandbox,
+    r.sbPath,
+    msg.recursive === true,
+    (ev) => stream.send({ filesystem: ev }),
+    msg.includeEntry === true ? home : undefined,
+  );
   if (closed) w.close();
 }

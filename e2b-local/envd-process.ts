@@ -1,7 +1,7 @@
 // envd's process.Process service: Start and Connect stream a process's events; List, SendInput,
 // SendSignal and CloseStdin are unary. Processes are run by the sandbox's agent (agent-client.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Proc, ProcListener } from "./agent-client.ts";
+import type { Proc, ProcListener, PtySize } from "./agent-client.ts";
 import { openStream } from "./connect.ts";
 import { rpcError } from "./errors.ts";
 import { SANDBOX_PATH } from "./view.ts";
@@ -24,7 +24,19 @@ type ProcessRequest = {
   process?: unknown;
   signal?: unknown;
   input?: { stdin?: unknown; pty?: unknown };
+  pty?: { size?: unknown };
 };
+
+/** `{ size: { cols, rows } }` of Start/Update, checked; undefined when absent. */
+function ptySize(pty: unknown): PtySize | undefined {
+  if (pty === undefined || pty === null) return undefined;
+  const size = (pty as { size?: { cols?: unknown; rows?: unknown } }).size;
+  const cols = Number(size?.cols);
+  const rows = Number(size?.rows);
+  if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535)
+    throw rpcError("invalid_argument", "pty.size needs integer cols and rows between 1 and 65535");
+  return { cols, rows };
+}
 
 const KEEPALIVE = { event: { keepalive: {} } };
 
@@ -75,7 +87,7 @@ export async function rpcStart(
     throw rpcError("invalid_argument", "process.cmd is required");
   const args: string[] = Array.isArray(spec.args) ? spec.args.map(String) : [];
   const reqEnvs = (spec.envs && typeof spec.envs === "object" ? spec.envs : {}) as Record<string, string>;
-  if (msg.pty) throw rpcError("unimplemented", "PTY is not supported by e2b-local");
+  const pty = ptySize(msg.pty);
   const home = homeOf(uid);
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH,
@@ -103,6 +115,7 @@ export async function rpcStart(
     cwd,
     uid,
     stdin: msg.stdin === true,
+    pty,
     tag,
     timeoutMs,
     listener,
@@ -158,7 +171,7 @@ export async function processUnary(sandbox: SandboxRec, method: string, msg: Pro
     case "SendInput": {
       const proc = selectProc(sandbox, msg.process);
       const data = msg.input?.stdin ?? msg.input?.pty;
-      if (typeof data !== "string") throw rpcError("invalid_argument", "input.stdin is required");
+      if (typeof data !== "string") throw rpcError("invalid_argument", "input.stdin or input.pty is required");
       if (!proc.stdin) throw rpcError("failed_precondition", "stdin is not enabled for this process");
       const ok = await sandbox.box.agent.writeStdin(proc, Buffer.from(data, "base64"));
       if (!ok) throw rpcError("failed_precondition", "stdin is closed");
@@ -169,8 +182,14 @@ export async function processUnary(sandbox: SandboxRec, method: string, msg: Pro
       sandbox.box.agent.closeStdin(proc);
       return {};
     }
-    case "Update":
-      throw rpcError("unimplemented", "PTY is not supported by e2b-local");
+    case "Update": {
+      const proc = selectProc(sandbox, msg.process);
+      const size = ptySize(msg.pty);
+      if (!size) return {};
+      if (!proc.pty) throw rpcError("failed_precondition", "the process has no PTY");
+      if (!(await sandbox.box.agent.resize(proc, size))) throw rpcError("not_found", "the process is gone");
+      return {};
+    }
     default:
       throw rpcError("unimplemented", `process.Process/${method} is not implemented by e2b-local`);
   }

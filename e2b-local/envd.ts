@@ -10,12 +10,23 @@ import { uidOf, userFromAuth } from "./users.ts";
 import { processUnary, rpcConnect, rpcStart } from "./envd-process.ts";
 import { filesystemUnary, rpcWatch } from "./envd-filesystem.ts";
 import { filesGet, filesPost } from "./envd-files.ts";
+import { checkSigned, signedSandbox } from "./signed.ts";
 
 export type EnvdOptions = { registry: Registry; limits: Limits };
 
+/** `/files` by a signed URL that names no sandbox (the SDK's downloadUrl/uploadUrl on the sandbox URL). */
+export function signedFilesHandler({ registry, limits }: EnvdOptions) {
+  return async function handleSignedFiles(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const sandbox = signedSandbox(registry, req, url);
+    if (req.method === "GET") return filesGet(req, res, url, sandbox);
+    return filesPost(req, res, url, sandbox, limits.fileSizeBytes);
+  };
+}
+
 export function envdHandler({ registry, limits }: EnvdOptions) {
   return async function handleEnvd(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
-    const sandbox = registry.get(id);
+    // a paused sandbox is not there (502), unless it resumes on traffic (autoResume)
+    const sandbox = registry.get(id) ?? (await registry.getOrResume(id));
     if (!sandbox) {
       req.resume();
       sendJson(res, 502, { sandboxId: id, message: "The sandbox was not found", code: 502 });
@@ -27,12 +38,15 @@ export function envdHandler({ registry, limits }: EnvdOptions) {
       return;
     }
     if (path === "/files") {
-      // The SDK sends X-Access-Token on /files too (its envd REST client carries it on every call).
-      // Signed /files URLs (`signature=`, no token) are not implemented, so a missing token is refused.
+      // The SDK sends X-Access-Token on /files too (its envd REST client carries it on every call);
+      // a signed URL (signed.ts) stands in for it
       if (!keyEquals(req.headers["x-access-token"], sandbox.token)) {
-        req.resume();
-        sendJson(res, 401, { code: 401, message: "invalid or missing X-Access-Token" });
-        return;
+        if (!url.searchParams.has("signature")) {
+          req.resume();
+          sendJson(res, 401, { code: 401, message: "invalid or missing X-Access-Token" });
+          return;
+        }
+        checkSigned(sandbox, req, url);
       }
       if (req.method === "GET") return filesGet(req, res, url, sandbox);
       if (req.method === "POST") return filesPost(req, res, url, sandbox, limits.fileSizeBytes);

@@ -47,7 +47,7 @@ function probeUnshare(): Isolation | null {
     let dir: string | null = null;
     try {
       dir = mkdtempSync(join(tmpdir(), "e2b-local-probe-"));
-      for (const sub of ["fs/home", "fs/tmp", "fs/root", "fs/vartmp", "etc", "mnt"])
+      for (const sub of ["fs/home", "fs/tmp", "fs/root", "fs/vartmp", "etc", "mnt", "local-bin"])
         mkdirSync(join(dir, sub), { recursive: true });
       writeFileSync(join(dir, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
       writeFileSync(join(dir, "etc", "group"), "root:x:0:\n");

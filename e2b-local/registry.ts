@@ -7,6 +7,8 @@ import { Box } from "./sandbox.ts";
 import type { BoxHost } from "./sandbox.ts";
 import { sandboxMounts } from "./files.ts";
 import type { Mount } from "./files.ts";
+import { SAMPLE_MS, newMetrics, sample } from "./metrics.ts";
+import type { Metrics } from "./metrics.ts";
 
 export type SandboxRec = {
   id: string;
@@ -23,9 +25,17 @@ export type SandboxRec = {
   /** open server-streaming responses, destroyed on kill */
   streams: Set<ServerResponse>;
   watchers: Map<string, { w: FSWatcher; events: object[] }>;
-  /** X-Metadata-* of files written through /files, by sandbox path */
-  fileMeta: Map<string, Record<string, string>>;
+  /** paused: no process runs, its disk is kept; envd answers 502 until it is resumed */
+  paused: boolean;
+  /** what its TTL does: kill it, or pause it (and let envd traffic resume it when autoResume) */
+  lifecycle: Lifecycle;
+  /** a resume under way (concurrent connects / requests wait for the same one) */
+  resuming: Promise<SandboxRec> | null;
+  /** what its processes use, sampled while it runs (metrics.ts) */
+  metrics: Metrics;
 };
+
+export type Lifecycle = { onTimeout: "kill" | "pause"; autoResume: boolean };
 
 export type RegistryOptions = {
   host: BoxHost;
@@ -41,7 +51,11 @@ export type NewSandbox = {
   internet: boolean;
   /** template id and alias (templates.ts); default "base" */
   template?: { id: string; alias: string };
+  lifecycle?: Lifecycle;
 };
+
+/** the TTL of a sandbox resumed by envd traffic (autoResume), as E2B's default */
+const DEFAULT_RESUME_TIMEOUT_S = 300;
 
 function newSandboxId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -65,17 +79,33 @@ export class Registry {
     this.opts = opts;
   }
 
+  /** a running sandbox (not a paused one) */
   get(id: string): SandboxRec | undefined {
+    const sandbox = this.sandboxes.get(id);
+    return sandbox && !sandbox.paused ? sandbox : undefined;
+  }
+
+  /** a sandbox, running or paused */
+  find(id: string): SandboxRec | undefined {
     return this.sandboxes.get(id);
   }
 
-  /** every live sandbox, in creation order */
+  /** A running sandbox, resuming it first when it is paused with autoResume (envd traffic does that). */
+  async getOrResume(id: string): Promise<SandboxRec | undefined> {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox) return undefined;
+    if (!sandbox.paused) return sandbox;
+    if (!sandbox.lifecycle.autoResume) return undefined;
+    return this.resume(sandbox, DEFAULT_RESUME_TIMEOUT_S).catch(() => undefined);
+  }
+
+  /** every sandbox, running and paused, in creation order */
   all(): SandboxRec[] {
     return [...this.sandboxes.values()];
   }
 
-  private newBox(internet: boolean): Box {
-    const box = new Box(this.opts.host, internet);
+  private newBox(internet: boolean, resumeDir?: string): Box {
+    const box = new Box(this.opts.host, internet, resumeDir);
     this.starting.add(box);
     const started = () => this.starting.delete(box);
     box.ready.then(started, started);
@@ -149,17 +179,43 @@ export class Registry {
       mounts: sandboxMounts(box.dir),
       streams: new Set(),
       watchers: new Map(),
-      fileMeta: new Map(),
+      paused: false,
+      lifecycle: request.lifecycle ?? { onTimeout: "kill", autoResume: false },
+      resuming: null,
+      metrics: newMetrics(),
     };
     box.onDeath = () => {
-      if (this.sandboxes.get(sandbox.id) === sandbox) void this.kill(sandbox);
+      if (this.sandboxes.get(sandbox.id) === sandbox && sandbox.box === box) void this.kill(sandbox);
     };
     this.sandboxes.set(sandbox.id, sandbox);
     this.armTimer(sandbox);
+    this.sample(sandbox);
+    this.startSampling();
     this.opts.log(
       `sandbox ${sandbox.id} created (timeout ${request.timeoutS}s${request.internet ? ", internet" : ""})`,
     );
     return sandbox;
+  }
+
+  private sampler: NodeJS.Timeout | null = null;
+
+  private sample(sandbox: SandboxRec): void {
+    const { host } = this.opts;
+    if (!sandbox.paused && !sandbox.box.dead)
+      sample(sandbox.metrics, host.cgroups, host.limits, sandbox.box.id, sandbox.box.dir);
+  }
+
+  /** one timer samples every running sandbox (stopped while there is none) */
+  private startSampling(): void {
+    if (this.sampler) return;
+    this.sampler = setInterval(() => {
+      if (this.sandboxes.size === 0 && this.sampler) {
+        clearInterval(this.sampler);
+        this.sampler = null;
+      }
+      for (const sandbox of this.sandboxes.values()) this.sample(sandbox);
+    }, SAMPLE_MS);
+    this.sampler.unref?.();
   }
 
   /** Set the sandbox's end of life to `endAt` (ms since the epoch) and rearm its TTL timer. */
@@ -174,28 +230,80 @@ export class Registry {
     sandbox.timer = setTimeout(
       () => {
         this.opts.log(`sandbox ${sandbox.id} expired`);
-        void this.kill(sandbox);
+        if (sandbox.lifecycle.onTimeout === "pause") void this.pause(sandbox).catch(() => this.kill(sandbox));
+        else void this.kill(sandbox);
       },
       Math.min(ms, 2 ** 31 - 1),
     );
     sandbox.timer.unref?.();
   }
 
-  async kill(sandbox: SandboxRec): Promise<void> {
-    if (!this.sandboxes.has(sandbox.id)) return;
-    this.sandboxes.delete(sandbox.id);
+  /** its open streams and watchers end (kill, pause) */
+  private detach(sandbox: SandboxRec): void {
     if (sandbox.timer) clearTimeout(sandbox.timer);
+    sandbox.timer = null;
     for (const stream of sandbox.streams) stream.destroy();
     sandbox.streams.clear();
     for (const watcher of sandbox.watchers.values()) watcher.w.close();
     sandbox.watchers.clear();
+  }
+
+  async kill(sandbox: SandboxRec): Promise<void> {
+    if (!this.sandboxes.has(sandbox.id)) return;
+    this.sandboxes.delete(sandbox.id);
+    this.detach(sandbox);
+    await sandbox.resuming?.catch(() => {});
     await sandbox.box.destroy();
     this.opts.log(`sandbox ${sandbox.id} killed`);
+  }
+
+  /**
+   * Pause, filesystem only: every process ends, the disk (home, tmp, root, var/tmp) is kept. False if
+   * it was paused already. Memory is not kept (that would take a checkpoint of the whole process tree,
+   * e.g. CRIU, which this host does not have).
+   */
+  async pause(sandbox: SandboxRec): Promise<boolean> {
+    if (sandbox.resuming) await sandbox.resuming.catch(() => {});
+    if (sandbox.paused || !this.sandboxes.has(sandbox.id)) return false;
+    sandbox.paused = true;
+    this.detach(sandbox);
+    await sandbox.box.stop();
+    this.opts.log(`sandbox ${sandbox.id} paused`);
+    return true;
+  }
+
+  /** Start a paused sandbox's processes again on its kept disk; its TTL is `timeoutS` from now. */
+  resume(sandbox: SandboxRec, timeoutS: number): Promise<SandboxRec> {
+    if (!sandbox.paused) return Promise.resolve(sandbox);
+    sandbox.resuming ??= (async () => {
+      const old = sandbox.box;
+      const box = this.newBox(old.internet, old.dir);
+      try {
+        await box.ready;
+      } catch (e) {
+        void this.kill(sandbox);
+        throw e;
+      }
+      sandbox.box = box;
+      box.onDeath = () => {
+        if (this.sandboxes.get(sandbox.id) === sandbox && sandbox.box === box) void this.kill(sandbox);
+      };
+      sandbox.paused = false;
+      this.setEnd(sandbox, Date.now() + timeoutS * 1000);
+      this.sample(sandbox);
+      this.startSampling();
+      this.opts.log(`sandbox ${sandbox.id} resumed`);
+      return sandbox;
+    })().finally(() => {
+      sandbox.resuming = null;
+    });
+    return sandbox.resuming;
   }
 
   /** Kill every sandbox and spare box; no new spares are started afterwards. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.sampler) clearInterval(this.sampler);
     await Promise.all(this.all().map((sandbox) => this.kill(sandbox)));
     // spares, and boxes still starting (destroy waits for a start under way, then undoes it)
     await Promise.all([...this.pool.splice(0), ...this.starting].map((box) => box.destroy()));

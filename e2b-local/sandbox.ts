@@ -5,8 +5,8 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, chown, mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { AgentClient } from "./agent-client.ts";
 import { bwrapArgs } from "./bwrap.ts";
 import type { Cgroups } from "./cgroups.ts";
@@ -16,7 +16,16 @@ import type { Isolation } from "./isolation.ts";
 import { SLIRP_DNS, attachEgress } from "./network.ts";
 import type { Egress } from "./network.ts";
 import { unshareArgs } from "./unshare.ts";
-import { DROP_CAPS, PYTHON, SANDBOX_PATH, USER_GID, USER_UID, boxPaths } from "./view.ts";
+import {
+  DROP_CAPS,
+  HOST_LOCAL_BIN,
+  LOCAL_BIN_HOST,
+  PYTHON,
+  SANDBOX_PATH,
+  USER_GID,
+  USER_UID,
+  boxPaths,
+} from "./view.ts";
 
 export type Limits = {
   /** memory of the whole sandbox (cgroup), bytes */
@@ -116,11 +125,16 @@ export class Box {
   /** host pid + start time of the sandbox's pid-namespace init (the child of bwrap/unshare) */
   private init: ProcIdentity | null = null;
   private slirp: ChildProcess | null = null;
-  private destroying: Promise<void> | null = null;
+  private killing: Promise<void> | null = null;
+  private removing: Promise<void> | null = null;
 
-  constructor(host: BoxHost, internet: boolean) {
-    this.id = `box-${randomBytes(8).toString("hex")}`;
-    this.dir = join(host.dataDir, this.id);
+  /** the folder (and disk) of a paused sandbox this box restarts, instead of new ones */
+  private readonly reused: boolean;
+
+  constructor(host: BoxHost, internet: boolean, resumeDir?: string) {
+    this.reused = resumeDir !== undefined;
+    this.id = resumeDir !== undefined ? basename(resumeDir) : `box-${randomBytes(8).toString("hex")}`;
+    this.dir = resumeDir ?? join(host.dataDir, this.id);
     this.host = host;
     this.internet = internet;
     this.agent = new AgentClient((line) => {
@@ -152,7 +166,18 @@ export class Box {
       writeFile(paths.group, "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"),
       // the host's resolver may well be on a private or loopback address the sandbox cannot reach
       writeFile(paths.resolvConf, this.internet && this.host.egress ? `nameserver ${SLIRP_DNS}\n` : ""),
+      this.makeLocalBin(paths.localBin),
     ]);
+  }
+
+  /** The sandbox's /usr/local/bin: a link to each entry of the host's, and `sudo` (view.ts). */
+  private async makeLocalBin(dir: string): Promise<void> {
+    await mkdir(dir, { mode: 0o755 });
+    const names = HOST_LOCAL_BIN ? await readdir(HOST_LOCAL_BIN).catch(() => [] as string[]) : [];
+    await Promise.all(
+      names.filter((name) => name !== "sudo").map((name) => symlink(`${LOCAL_BIN_HOST}/${name}`, join(dir, name))),
+    );
+    await symlink("/run/e2b/sudo", join(dir, "sudo"));
   }
 
   /** bwrap/unshare with `command` inside, started through JOIN_CGROUPS when the box has cgroups. */
@@ -186,8 +211,8 @@ export class Box {
 
   private async start(): Promise<void> {
     const { limits } = this.host;
-    await this.makeFolders();
-    if (this.host.isolation.kind === "unshare") await mkdir(boxPaths(this.dir).mnt);
+    if (!this.reused) await this.makeFolders();
+    if (this.host.isolation.kind === "unshare") await mkdir(boxPaths(this.dir).mnt, { recursive: true });
     if (!PYTHON) throw new Error("python3 is required on the host for the sandbox agent");
     const cgroupProcs = this.host.cgroups.create(this.id);
     const agentLimits = JSON.stringify({
@@ -229,11 +254,29 @@ export class Box {
 
   /** Kill every process of the sandbox, remove its cgroups and delete its disk and files. */
   destroy(): Promise<void> {
-    this.destroying ??= this.teardown();
-    return this.destroying;
+    // (a stopped, i.e. paused, box still has its disk: destroy removes it)
+    this.killing ??= this.killAll();
+    this.removing ??= this.killing.then(() => this.removeFolder());
+    return this.removing;
   }
 
-  private async teardown(): Promise<void> {
+  private async removeFolder(): Promise<void> {
+    unmountDisk(boxPaths(this.dir).disk);
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+  }
+
+  /**
+   * Pause (filesystem only): end every process of the box and remove its cgroups, but keep its folder
+   * and disk mounted, for a `new Box(host, internet, dir)` to start on again. The box is dead after.
+   */
+  stop(): Promise<void> {
+    this.onDeath = null;
+    this.killing ??= this.killAll();
+    return this.killing;
+  }
+
+  /** end every process (the namespace's init and so all of them), slirp4netns and the cgroups */
+  private async killAll(): Promise<void> {
     // still making its folders and disk: let that finish, so nothing is mounted after the unmount below
     if (!this.child) await this.ready.catch(() => {});
     const child = this.child;
@@ -254,7 +297,5 @@ export class Box {
     this.slirp?.kill("SIGKILL");
     this.died();
     await this.host.cgroups.remove(this.id);
-    unmountDisk(boxPaths(this.dir).disk);
-    await rm(this.dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
   }
 }

@@ -21,7 +21,7 @@ import type { BoxHost, Limits } from "./sandbox.ts";
 import { SANDBOX_PATH, USER_UID } from "./view.ts";
 import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
-import { envdHandler } from "./envd.ts";
+import { envdHandler, signedFilesHandler } from "./envd.ts";
 import { portHandler, portTarget, upgradeHandler } from "./ports.ts";
 
 export { ENVD_VERSION } from "./api.ts";
@@ -115,6 +115,7 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
   const registry = new Registry({ host: boxHost, poolSize: opts.poolSize ?? 2, log });
   const handleApi = apiHandler({ registry, apiKeys, limits });
   const handleEnvd = envdHandler({ registry, limits });
+  const handleSignedFiles = signedFilesHandler({ registry, limits });
   const handlePort = portHandler({ registry, log });
 
   const server = createServer({ noDelay: true, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
@@ -134,7 +135,9 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
         ? handleEnvd(req, res, url, sandboxId)
         : url.pathname === "/health"
           ? Promise.resolve(void res.writeHead(204).end())
-          : handleApi(req, res, url);
+          : url.pathname === "/files" && url.searchParams.has("signature")
+            ? handleSignedFiles(req, res, url)
+            : handleApi(req, res, url);
     handled.catch((e) => {
       req.resume();
       if (e instanceof ServerError) sendError(res, e);

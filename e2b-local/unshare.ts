@@ -1,6 +1,6 @@
 // The unshare fallback: the argv for util-linux `unshare` and the shell script that, as pid 1 of the
 // new namespaces, builds the same sandbox view bubblewrap builds (bwrap.ts), then becomes the agent.
-import { AGENT_PATH, DROP_CAPS, HIDDEN_ETC, PROC_READONLY } from "./view.ts";
+import { AGENT_PATH, DROP_CAPS, HIDDEN_ETC, HOST_LOCAL_BIN, LOCAL_BIN_HOST, PROC_READONLY, SUDO_PATH } from "./view.ts";
 
 /**
  * The unshare path's setup, run by `sh` as pid 1 of the new pid namespace, inside the new mount
@@ -13,7 +13,7 @@ import { AGENT_PATH, DROP_CAPS, HIDDEN_ETC, PROC_READONLY } from "./view.ts";
  * the bounding set cut to KEEP_CAPS).
  */
 export const UNSHARE_SETUP = `set -eu
-D=$1; A=$2; shift 2
+D=$1; A=$2; S=$3; shift 3
 R=$D/mnt
 case $R in
   *[!A-Za-z0-9/._+-]*) echo "e2b-local: unshare isolation needs a data dir path of plain characters, not: $R" >&2; exit 1 ;;
@@ -42,6 +42,15 @@ mount --bind "$D/fs/root" root
 mount --bind "$D/fs/vartmp" var/tmp
 touch run/e2b/agent.py
 mount -o bind,ro "$A" run/e2b/agent.py
+touch run/e2b/sudo
+mount -o bind,ro "$S" run/e2b/sudo
+${
+  HOST_LOCAL_BIN
+    ? `mkdir -p run${LOCAL_BIN_HOST.slice(4)}
+mount --bind ${HOST_LOCAL_BIN} run${LOCAL_BIN_HOST.slice(4)}; mount -o remount,bind,ro run${LOCAL_BIN_HOST.slice(4)}
+mount --bind "$D/local-bin" usr/local/bin; mount -o remount,bind,ro usr/local/bin`
+    : ""
+}
 mount -t proc -o nosuid,nodev,noexec proc proc
 for p in ${PROC_READONLY.join(" ")}; do
   if [ -e "proc/$p" ]; then mount --bind "proc/$p" "proc/$p"; mount -o remount,bind,ro "proc/$p"; fi
@@ -70,5 +79,5 @@ exec ${DROP_CAPS.join(" ")} "$@"
  */
 export function unshareArgs(dir: string, command: string[]): string[] {
   const namespaces = ["--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--ipc", "--uts", "--net"];
-  return [...namespaces, "/bin/sh", "-c", UNSHARE_SETUP, "e2b-setup", dir, AGENT_PATH, ...command];
+  return [...namespaces, "/bin/sh", "-c", UNSHARE_SETUP, "e2b-setup", dir, AGENT_PATH, SUDO_PATH, ...command];
 }

@@ -5,6 +5,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const AGENT_PATH = fileURLToPath(new URL("./agent.py", import.meta.url));
+/** the sandbox's `sudo` (sudo.py): /run/e2b/sudo inside, linked from /usr/local/bin/sudo */
+export const SUDO_PATH = fileURLToPath(new URL("./sudo.py", import.meta.url));
+/**
+ * The host's /usr/local/bin, shown inside at LOCAL_BIN_HOST; the sandbox's /usr/local/bin is a folder of
+ * links to it plus `sudo` (a new file cannot be bound into the read-only host /usr, and login shells
+ * reset PATH from /etc/profile, so an extra PATH entry would not do).
+ */
+export const HOST_LOCAL_BIN = existsSync("/usr/local/bin") ? "/usr/local/bin" : null;
+export const LOCAL_BIN_HOST = "/run/e2b/local-bin";
 export const USER_UID = 1000;
 export const USER_GID = 1000;
 export const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -95,6 +104,8 @@ export function boxPaths(dir: string) {
     passwd: join(dir, "etc", "passwd"),
     group: join(dir, "etc", "group"),
     resolvConf: join(dir, "etc", "resolv.conf"),
+    /** bound over /usr/local/bin: links to the host's and `sudo` */
+    localBin: join(dir, "local-bin"),
     /** the unshare path's new root */
     mnt: join(dir, "mnt"),
   };
