@@ -183,6 +183,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/{id}/results/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One result of a stateful run, as bytes of its type
+         * @description History shows a result larger than 64 KiB as `{type, isMainResult, size, url}`: this is the URL.
+         */
+        get: operations["getExecutionResult"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions/{id}/events": {
         parameters: {
             query?: never;
@@ -475,6 +495,13 @@ export type components = {
             durationMs: number;
             sandboxId: string | null;
             createdAt: string;
+            /**
+             * @description What started it: an API request, a schedule, or an MCP tool call.
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "mcp";
+            /** @description Runs started by a schedule only. */
+            scheduleId?: string;
             /** @description Stateful runs only: display outputs and the last expression's value. */
             results?: {
                 /** @description e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`. */
@@ -489,6 +516,39 @@ export type components = {
                 value: string;
                 traceback: string;
             };
+            /** @description Files under /home/user the run created, modified or deleted (at most 100), when asked for. */
+            artifacts?: components["schemas"]["Artifact"][];
+            /** @description More than 100 files changed: `artifacts` lists the first 100. */
+            artifactsTruncated?: boolean;
+            /** @description `keepArtifacts`: how many files (and bytes) were copied to R2. */
+            kept?: {
+                artifacts: number;
+                bytes: number;
+            };
+        };
+        Artifact: {
+            /** @description Relative to the working directory (/home/user). */
+            path: string;
+            /** @description Bytes after the run (0 for a deleted file). */
+            size: number;
+            /** @enum {string} */
+            change: "created" | "modified" | "deleted";
+        };
+        RunningExecution: {
+            id: string;
+            /** @enum {string} */
+            language: "python" | "node" | "shell";
+            conversationId: string;
+            createdAt: string;
+            /**
+             * @description What started it: an API request, a schedule, or an MCP tool call.
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "mcp";
+            /** @description Runs started by a schedule only. */
+            scheduleId?: string;
+            /** @constant */
+            status: "running";
         };
         HistoryItem: {
             id: string;
@@ -504,11 +564,48 @@ export type components = {
             durationMs: number;
             sandboxId: string | null;
             createdAt: string;
+            /**
+             * @description What started it: an API request, a schedule, or an MCP tool call.
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "mcp";
+            /** @description Files under /home/user the run created, modified or deleted (at most 100), when asked for. */
+            artifacts?: components["schemas"]["Artifact"][];
+            /** @description More than 100 files changed: `artifacts` lists the first 100. */
+            artifactsTruncated?: boolean;
+            /** @description `keepArtifacts`: how many files (and bytes) were copied to R2. */
+            kept?: {
+                artifacts: number;
+                bytes: number;
+            };
             /** @enum {string} */
             kind: "run" | "install";
+            /** @description The schedule that started it (trigger `schedule`); null otherwise. */
+            scheduleId: string | null;
             code: string;
             /** @description A stateful run's exception as `Name: value`; null otherwise. */
             error: string | null;
+            /** @description A stateful run's results: inline up to 64 KiB each, larger ones as a URL. */
+            results?: ({
+                /** @description e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`. */
+                type: string;
+                /** @description The representation as text: base64 for images and PDF, JSON text for `application/json`. */
+                data: string;
+                isMainResult: boolean;
+            } | {
+                type: string;
+                isMainResult: boolean;
+                /** @description Bytes of the payload. */
+                size: number;
+                /** @description `GET` it (with your key) for the payload: larger than 64 KiB. */
+                url: string;
+            })[];
+            /** @description A stateful run's exception, in full. */
+            exception?: {
+                name: string;
+                value: string;
+                traceback: string;
+            };
         };
         VolumeInfo: {
             usedBytes: number;
@@ -1490,6 +1587,8 @@ export interface operations {
                 language?: "python" | "node" | "shell";
                 kind?: "run" | "install";
                 status?: "succeeded" | "failed" | "timed_out" | "cancelled" | "error";
+                trigger?: "api" | "schedule" | "mcp";
+                scheduleId?: string;
                 limit?: number;
                 cursor?: string;
             };
@@ -1572,7 +1671,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description `wait=<seconds>` (at most 300): at the concurrency cap, wait that long in the queue for a slot instead of a 429. */
+                /** @description `wait=<seconds>` (at most 300): at the concurrency cap, wait that long in the queue for a slot instead of a 429. `respond-async`: answer 202 at once; the result comes by `GET /api/v1/executions/:id` and by webhook. */
                 Prefer?: string;
             };
             path?: never;
@@ -1593,6 +1692,9 @@ export interface operations {
                     };
                     /** @default false */
                     stateful?: boolean;
+                    contextId?: string;
+                    artifacts?: boolean;
+                    keepArtifacts?: boolean;
                 };
             };
         };
@@ -1605,6 +1707,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ExecutionResult"];
                     "text/event-stream": string;
+                };
+            };
+            /** @description Started (`Prefer: respond-async`). */
+            202: {
+                headers: {
+                    /** @description Where to read the execution. */
+                    Location?: string;
+                    /** @description `respond-async` */
+                    "Preference-Applied"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunningExecution"];
                 };
             };
             /** @description Error: `invalid_request`. */
@@ -1771,6 +1886,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: `quota_exceeded`. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "quota_exceeded";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
         };
     };
     getExecution: {
@@ -1785,13 +1918,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The execution, or what is known while it runs. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HistoryItem"];
+                    "application/json": components["schemas"]["HistoryItem"] | components["schemas"]["RunningExecution"];
                 };
             };
             /** @description Error: `unauthorized`. */
@@ -1840,6 +1973,123 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `storage_unavailable`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "storage_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getExecutionResult: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The execution's id (`exe_…`). */
+                id: string;
+                /** @description The result's position in `results` (0-based). */
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payload, with the result's own Content-Type. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `storage_unavailable`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "storage_unavailable";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */
