@@ -477,6 +477,222 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your schedules */
+        get: operations["listSchedules"];
+        put?: never;
+        /**
+         * Create a schedule
+         * @description Give exactly one of `cron` (repeating, read in `timezone`, UTC unless given) and `at` (one-shot, an ISO 8601 time in the future).
+         */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A schedule */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a schedule
+         * @description A run in progress finishes (and is kept in history).
+         */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a schedule
+         * @description Changes the given fields; `cron` replaces `at` and the other way round. Re-enabling clears the failure streak.
+         */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a schedule now
+         * @description Runs it now, enabled or not, and answers with the finished execution (trigger `schedule`). 409 while its previous run goes on; 429 within a minute of its previous start, or at the concurrency cap.
+         */
+        post: operations["runSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your webhook endpoints */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Add a webhook endpoint
+         * @description `url` must be https on a public host (http to loopback only where WEBHOOK_ALLOW_LOCAL_HTTP is set). The answer carries the signing secret, shown this once.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description With its deliveries and their attempts.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Sends a `webhook.test` event to this endpoint only (whatever its `events`); answers with the delivery.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook endpoint's deliveries
+         * @description Newest first, each with every attempt.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Attempt a delivery again now
+         * @description Whatever its status: the same event, the same `webhook-id`. Answers with the delivery.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The MCP tools as function-calling definitions
+         * @description Ready to pass as the `tools` of an OpenAI Chat Completions (`format=openai`, the default) or Anthropic Messages (`format=anthropic`) request.
+         */
+        get: operations["listFunctionTools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a standing SSE stream (not offered)
+         * @description Phoenix sends no server-initiated messages, so it offers no standing stream: always 405.
+         */
+        get: operations["mcpOpenStream"];
+        put?: never;
+        /**
+         * Send MCP messages (Streamable HTTP)
+         * @description One JSON-RPC message or a batch. `initialize` starts a session (its id comes back in `Mcp-Session-Id`); every later message names it. Send `Accept: application/json, text/event-stream`: requests are answered as Server-Sent Events. Transport failures (4xx below) are JSON-RPC errors with `id: null`, as MCP clients expect; failures of a method are JSON-RPC errors inside a 200.
+         */
+        post: operations["mcpPost"];
+        /**
+         * End an MCP session
+         * @description Ends the session and closes its sandbox (other conversations it named are left alone).
+         */
+        delete: operations["mcpEndSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -644,6 +860,105 @@ export type components = {
             /** @description True when the name held a file before (only the difference counted). */
             replaced: boolean;
             path: string;
+        };
+        Schedule: {
+            id: string;
+            name: string | null;
+            /** @description 5 fields, read in `timezone`; null for a one-shot. */
+            cron: string | null;
+            /** @description IANA time zone name the cron expression is read in. */
+            timezone: string;
+            /** @description A one-shot's time; null for a cron schedule. */
+            at: string | null;
+            /** @enum {string} */
+            language: "python" | "node" | "shell";
+            code: string;
+            conversationId: string;
+            stateful: boolean;
+            /** @description Null: EXECUTION_TIMEOUT_MS at the time of each run. */
+            timeoutMs: number | null;
+            envs: {
+                [key: string]: string;
+            };
+            enabled: boolean;
+            /** @description Null when disabled, or a one-shot that has run. */
+            nextRunAt: string | null;
+            lastRun: {
+                executionId: string;
+                /** @enum {string} */
+                status: "succeeded" | "failed" | "timed_out" | "cancelled" | "error";
+                /** @description ISO 8601 date and time (UTC). */
+                at: string;
+            } | null;
+            running: {
+                executionId: string;
+                /** @description ISO 8601 date and time (UTC). */
+                startedAt: string;
+            } | null;
+            consecutiveFailures: number;
+            /** @description Why the scheduler disabled it (a failure streak). */
+            disabledReason: string | null;
+            /** @description What the scheduler did on its own, newest first. */
+            events: {
+                /** @enum {string} */
+                type: "schedule.run_skipped" | "schedule.disabled";
+                /** @description ISO 8601 date and time (UTC). */
+                at: string;
+                data: {
+                    [key: string]: unknown;
+                };
+            }[];
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description ISO 8601 date and time (UTC). */
+            updatedAt: string;
+        };
+        Webhook: {
+            id: string;
+            url: string;
+            /** @description The event types sent to it; `*` for every one. */
+            events: string[];
+            description: string | null;
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description Set when the receiver answered 410 Gone; nothing more is sent. */
+            disabledAt: string | null;
+            disabledReason: string | null;
+        };
+        WebhookDelivery: {
+            id: string;
+            webhookId: string;
+            eventId: string;
+            eventType: string;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            attemptCount: number;
+            /** @description When the next automatic attempt is due; null once it ended. */
+            nextRetryAt: string | null;
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description ISO 8601 date and time (UTC). */
+            updatedAt: string;
+            /** @description Every attempt, oldest first. */
+            attempts: {
+                attempt: number;
+                /** @description The receiver's HTTP status; null when it did not answer. */
+                statusCode: number | null;
+                error: string | null;
+                durationMs: number;
+                /** @description ISO 8601 date and time (UTC). */
+                at: string;
+            }[];
+        };
+        JsonRpcError: {
+            /** @constant */
+            jsonrpc: "2.0";
+            error: {
+                code: number;
+                message: string;
+                data?: unknown;
+            };
+            id: null;
         };
     };
     responses: never;
@@ -4905,6 +5220,1744 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "quota_exceeded";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Schedule"][];
+                        /** @description Always null: every schedule (at most MAX_SCHEDULES_PER_USER) is on one page. */
+                        nextCursor: null;
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string | null;
+                    cron?: string;
+                    timezone?: string;
+                    at?: string;
+                    enabled?: boolean;
+                    /** @enum {string} */
+                    language: "python" | "node" | "shell";
+                    code: string;
+                    conversationId?: string;
+                    stateful?: boolean;
+                    timeoutMs?: number;
+                    envs?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @constant */
+                        deleted: true;
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string | null;
+                    cron?: string;
+                    timezone?: string;
+                    at?: string;
+                    enabled?: boolean;
+                    /** @enum {string} */
+                    language?: "python" | "node" | "shell";
+                    code?: string;
+                    conversationId?: string;
+                    stateful?: boolean;
+                    timeoutMs?: number;
+                    envs?: {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    runSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The finished execution (whatever its status). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionResult"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `rate_limited`. */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Webhook"][];
+                        /** @description Always null: every endpoint is on one page. */
+                        nextCursor: null;
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url: string;
+                    events?: ("*" | "execution.completed" | "schedule.run_skipped" | "schedule.disabled")[];
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created; keep `secret`. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        /** @description The event types sent to it; `*` for every one. */
+                        events: string[];
+                        description: string | null;
+                        /** @description ISO 8601 date and time (UTC). */
+                        createdAt: string;
+                        /** @description Set when the receiver answered 410 Gone; nothing more is sent. */
+                        disabledAt: string | null;
+                        disabledReason: string | null;
+                        /** @description The signing secret (Standard Webhooks). Shown once: keep it. */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id (`whk_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id (`whk_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id (`whk_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sent (or queued for retry): the delivery so far. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook's id (`whk_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["WebhookDelivery"][];
+                        /** @description Pass as `cursor` for the next page; null on the last one. */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id (`whk_…`). */
+                id: string;
+                /** @description The delivery's id. */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Attempted: the delivery with its new attempt. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listFunctionTools: {
+        parameters: {
+            query?: {
+                format?: "openai" | "anthropic";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        format: "openai";
+                        tools: {
+                            /** @constant */
+                            type: "function";
+                            function: {
+                                name: string;
+                                description: string;
+                                /** @description The tool's input as a JSON Schema. */
+                                parameters: {
+                                    [key: string]: unknown;
+                                };
+                            };
+                        }[];
+                    } | {
+                        /** @constant */
+                        format: "anthropic";
+                        tools: {
+                            name: string;
+                            description: string;
+                            /** @description The tool's input as a JSON Schema. */
+                            input_schema: {
+                                [key: string]: unknown;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    mcpOpenStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Not offered: POST instead. */
+            405: {
+                headers: {
+                    /** @description POST, DELETE */
+                    Allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    mcpPost: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The session `initialize` answered with; required on every later request. */
+                "Mcp-Session-Id"?: string;
+                /** @description The protocol revision negotiated by `initialize` (e.g. `2025-11-25`). */
+                "MCP-Protocol-Version"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description JSON-RPC 2.0 message(s). */
+        requestBody: {
+            content: {
+                "application/json": ({
+                    /** @constant */
+                    jsonrpc: "2.0";
+                } & {
+                    [key: string]: unknown;
+                }) | ({
+                    /** @constant */
+                    jsonrpc: "2.0";
+                } & {
+                    [key: string]: unknown;
+                })[];
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response(s), as an event stream (or JSON). */
+            200: {
+                headers: {
+                    /** @description The session (minted by `initialize`). */
+                    "Mcp-Session-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": ({
+                        /** @constant */
+                        jsonrpc: "2.0";
+                    } & {
+                        [key: string]: unknown;
+                    }) | ({
+                        /** @constant */
+                        jsonrpc: "2.0";
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Notifications or responses only: accepted, nothing to answer. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not JSON-RPC (-32700, -32600), no `Mcp-Session-Id` on a non-initialize message, or an unsupported protocol version. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description The session is unknown or ended (-32001): start a new one with `initialize`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description `Accept` lacks application/json or text/event-stream. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description `Content-Type` is not application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    mcpEndSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The session to end (required). */
+                "Mcp-Session-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No `Mcp-Session-Id` header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description The session is unknown or already ended (-32001). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */

@@ -183,6 +183,13 @@ function operation(route: MountedRoute, doc: RouteDoc, converter: SchemaConverte
   for (const [name, description] of Object.entries(doc.headers ?? {})) {
     parameters.push({ name, in: "header", required: false, description, schema: { type: "string" } });
   }
+  if (doc.jsonBody) {
+    requestBody = {
+      required: true,
+      description: doc.jsonBody.description,
+      content: { "application/json": { schema: converter.convert(doc.jsonBody.schema, "input") } },
+    };
+  }
   if (doc.rawBody) {
     requestBody = {
       required: doc.rawBody.required,
@@ -249,6 +256,10 @@ export function buildDocument(app: AnyApp): JsonSchema {
       { name: "stats", description: "Usage counters." },
       { name: "admin", description: "Owner only: users, keys, usage across users." },
       { name: "meta", description: "Health, this document." },
+      { name: "schedules", description: "Code that runs on a cron expression or once, later." },
+      { name: "webhooks", description: "Your endpoints for signed event deliveries; their deliveries." },
+      { name: "tools", description: "Phoenix's MCP tools as function-calling definitions." },
+      { name: "mcp", description: "The Model Context Protocol endpoint (Streamable HTTP)." },
     ],
     paths,
     components: {

@@ -43,6 +43,8 @@ export interface RouteDoc {
   errors: ErrorCode[];
   /** A body `validate("json", …)` does not read: streamed bytes (file uploads, tar archives). */
   rawBody?: { contentType: string; description: string; required: boolean };
+  /** A JSON body the route reads itself, without `validate("json", …)` (the MCP endpoint's JSON-RPC). */
+  jsonBody?: { schema: z.ZodType; description: string };
   /** A `*` wildcard in the route's path: its parameter name and description. */
   wildcard?: { name: string; description: string };
   /** Request headers the route reads, by name: their description. */

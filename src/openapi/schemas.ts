@@ -12,12 +12,15 @@ import {
   LANGUAGES,
   STATUSES,
 } from "../executions/types.ts";
+import type { AnthropicTool, OpenAiTool } from "../mcp/function-calling.ts";
 import type { FileEntry } from "../sandbox/files.ts";
 import { PACKAGE_MANAGERS, type InstallResult } from "../sandbox/packages.ts";
 import type { ImportResult } from "../volume/archive.ts";
 import type { VolumeInfo } from "../volume/ledger.ts";
 import type { PersistedFile } from "../volume/sandbox-files.ts";
 import type { StoredFile } from "../volume/store.ts";
+import type { Schedule } from "../schedules/types.ts";
+import type { DeliveryView, WebhookView } from "../webhooks/store.ts";
 
 const isoDate = z.string().describe("ISO 8601 date and time (UTC).");
 
@@ -277,4 +280,134 @@ export type SchemaChecks = [
   Check<Same<z.infer<typeof sandboxInfoSchema>, SandboxInfo>>,
   Check<Same<z.infer<typeof fileEntrySchema>, FileEntry>>,
   Check<Same<z.infer<typeof installResultSchema>, InstallResult>>,
+];
+
+// ── Schedules, webhooks, tools, MCP ─────────────────────────────────────────────────────────────
+
+const scheduleEventSchema = z.object({
+  type: z.enum(["schedule.run_skipped", "schedule.disabled"]),
+  at: isoDate,
+  data: z.record(z.string(), z.unknown()),
+});
+
+export const scheduleSchema = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    cron: z.string().nullable().describe("5 fields, read in `timezone`; null for a one-shot."),
+    timezone: z.string().describe("IANA time zone name the cron expression is read in."),
+    at: isoDate.nullable().describe("A one-shot's time; null for a cron schedule."),
+    language: z.enum(LANGUAGES),
+    code: z.string(),
+    conversationId: z.string(),
+    stateful: z.boolean(),
+    timeoutMs: z.number().int().nullable().describe("Null: EXECUTION_TIMEOUT_MS at the time of each run."),
+    envs: z.record(z.string(), z.string()),
+    enabled: z.boolean(),
+    nextRunAt: isoDate.nullable().describe("Null when disabled, or a one-shot that has run."),
+    lastRun: z.object({ executionId: z.string(), status: z.enum(STATUSES), at: isoDate }).nullable(),
+    running: z.object({ executionId: z.string(), startedAt: isoDate }).nullable(),
+    consecutiveFailures: z.number().int(),
+    disabledReason: z.string().nullable().describe("Why the scheduler disabled it (a failure streak)."),
+    events: z.array(scheduleEventSchema).describe("What the scheduler did on its own, newest first."),
+    createdAt: isoDate,
+    updatedAt: isoDate,
+  })
+  .meta({ id: "Schedule" });
+
+export const scheduleListSchema = z.object({
+  items: z.array(scheduleSchema),
+  nextCursor: z.null().describe("Always null: every schedule (at most MAX_SCHEDULES_PER_USER) is on one page."),
+});
+
+export const deletedScheduleSchema = z.object({ id: z.string(), deleted: z.literal(true) });
+
+export const webhookSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.string()).describe("The event types sent to it; `*` for every one."),
+    description: z.string().nullable(),
+    createdAt: isoDate,
+    disabledAt: isoDate.nullable().describe("Set when the receiver answered 410 Gone; nothing more is sent."),
+    disabledReason: z.string().nullable(),
+  })
+  .meta({ id: "Webhook" });
+
+export const createdWebhookSchema = webhookSchema.extend({
+  secret: z.string().describe("The signing secret (Standard Webhooks). Shown once: keep it."),
+});
+
+export const webhookListSchema = z.object({
+  items: z.array(webhookSchema),
+  nextCursor: z.null().describe("Always null: every endpoint is on one page."),
+});
+
+const webhookAttemptSchema = z.object({
+  attempt: z.number().int(),
+  statusCode: z.number().int().nullable().describe("The receiver's HTTP status; null when it did not answer."),
+  error: z.string().nullable(),
+  durationMs: z.number(),
+  at: isoDate,
+});
+
+export const webhookDeliverySchema = z
+  .object({
+    id: z.string(),
+    webhookId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    status: z.enum(["pending", "succeeded", "failed"]),
+    attemptCount: z.number().int(),
+    nextRetryAt: isoDate.nullable().describe("When the next automatic attempt is due; null once it ended."),
+    createdAt: isoDate,
+    updatedAt: isoDate,
+    attempts: z.array(webhookAttemptSchema).describe("Every attempt, oldest first."),
+  })
+  .meta({ id: "WebhookDelivery" });
+
+export const webhookDeliveryPageSchema = z.object({
+  items: z.array(webhookDeliverySchema),
+  nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last one."),
+});
+
+const toolParametersSchema = z.record(z.string(), z.unknown()).describe("The tool's input as a JSON Schema.");
+
+const openAiToolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({ name: z.string(), description: z.string(), parameters: toolParametersSchema }),
+});
+
+const anthropicToolSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  input_schema: toolParametersSchema,
+});
+
+export const functionToolsSchema = z.union([
+  z.object({ format: z.literal("openai"), tools: z.array(openAiToolSchema) }),
+  z.object({ format: z.literal("anthropic"), tools: z.array(anthropicToolSchema) }),
+]);
+
+const jsonRpcMessageSchema = z
+  .looseObject({ jsonrpc: z.literal("2.0") })
+  .describe("A JSON-RPC 2.0 message: a request (method, params, id), a notification, or a response.");
+
+export const jsonRpcBodySchema = z.union([jsonRpcMessageSchema, z.array(jsonRpcMessageSchema)]);
+
+/** MCP's transport-level failures: a JSON-RPC error with no id (the protocol's shape, not the API's). */
+export const jsonRpcErrorSchema = z
+  .object({
+    jsonrpc: z.literal("2.0"),
+    error: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }),
+    id: z.null(),
+  })
+  .meta({ id: "JsonRpcError" });
+
+export type ScheduleWebhookToolChecks = [
+  Check<Same<z.infer<typeof scheduleSchema>, Schedule>>,
+  Check<Same<z.infer<typeof webhookSchema>, WebhookView>>,
+  Check<Same<z.infer<typeof webhookDeliverySchema>, DeliveryView>>,
+  Check<Same<z.infer<typeof openAiToolSchema>, OpenAiTool>>,
+  Check<Same<z.infer<typeof anthropicToolSchema>, AnthropicTool>>,
 ];

@@ -16,6 +16,8 @@ import { createMiddleware } from "hono/factory";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
 import { mcpServer } from "../mcp/server.ts";
+import { doc, empty, json, type ResponseSpec } from "../openapi/registry.ts";
+import { jsonRpcBodySchema, jsonRpcErrorSchema } from "../openapi/schemas.ts";
 import { newSessionId } from "../mcp/sessions.ts";
 import { requireUser } from "../middleware/auth.ts";
 import type { AppEnv } from "../types.ts";
@@ -34,38 +36,99 @@ export const requireMcpUser = createMiddleware<AppEnv>(async (c, next) => {
   }
 });
 
+const meta = { tags: ["mcp"], auth: "user" as const };
+const SESSION_DOC = "The session `initialize` answered with; required on every later request.";
+const rpcFailure = (description: string): ResponseSpec => json(jsonRpcErrorSchema, description);
+
 export const mcpRoutes = new Hono<AppEnv>()
-  .post("/", async (c) => {
-    const body = await c.req.text();
-    const request = new Request(c.req.url, { method: "POST", headers: c.req.raw.headers, body });
-    const messages = parseMessages(body);
-    if (messages?.some((message) => isInitializeRequest(message))) {
-      const sessionId = newSessionId();
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => sessionId,
-        onsessioninitialized: async (id) => unwrap(await c.var.userSpace.openMcpSession(id)),
-      });
-      return serve(c, sessionId, transport, request);
-    }
-    // Not JSON-RPC at all: the transport answers with its parse error, no session needed.
-    const sessionId = messages ? await liveSession(c) : undefined;
-    if (sessionId instanceof Response) return sessionId;
-    return serve(c, sessionId, new WebStandardStreamableHTTPServerTransport({}), request);
-  })
+  .post(
+    "/",
+    doc({
+      ...meta,
+      operationId: "mcpPost",
+      summary: "Send MCP messages (Streamable HTTP)",
+      description:
+        "One JSON-RPC message or a batch. `initialize` starts a session (its id comes back in `Mcp-Session-Id`); every later message names it. Send `Accept: application/json, text/event-stream`: requests are answered as Server-Sent Events. Transport failures (4xx below) are JSON-RPC errors with `id: null`, as MCP clients expect; failures of a method are JSON-RPC errors inside a 200.",
+      headers: {
+        [SESSION_HEADER]: SESSION_DOC,
+        "MCP-Protocol-Version": "The protocol revision negotiated by `initialize` (e.g. `2025-11-25`).",
+      },
+      jsonBody: { schema: jsonRpcBodySchema, description: "JSON-RPC 2.0 message(s)." },
+      responses: {
+        200: {
+          description: "The JSON-RPC response(s), as an event stream (or JSON).",
+          body: { kind: "json", schema: jsonRpcBodySchema },
+          alternatives: { "text/event-stream": "Server-Sent Events: `message` events, each a JSON-RPC response." },
+          headers: { [SESSION_HEADER]: "The session (minted by `initialize`)." },
+        },
+        202: empty("Notifications or responses only: accepted, nothing to answer."),
+        400: rpcFailure(
+          "Not JSON-RPC (-32700, -32600), no `Mcp-Session-Id` on a non-initialize message, or an unsupported protocol version.",
+        ),
+        404: rpcFailure("The session is unknown or ended (-32001): start a new one with `initialize`."),
+        406: rpcFailure("`Accept` lacks application/json or text/event-stream."),
+        415: rpcFailure("`Content-Type` is not application/json."),
+      },
+      errors: ["payload_too_large"],
+    }),
+    async (c) => {
+      const body = await c.req.text();
+      const request = new Request(c.req.url, { method: "POST", headers: c.req.raw.headers, body });
+      const messages = parseMessages(body);
+      if (messages?.some((message) => isInitializeRequest(message))) {
+        const sessionId = newSessionId();
+        const transport = new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: () => sessionId,
+          onsessioninitialized: async (id) => unwrap(await c.var.userSpace.openMcpSession(id)),
+        });
+        return serve(c, sessionId, transport, request);
+      }
+      // Not JSON-RPC at all: the transport answers with its parse error, no session needed.
+      const sessionId = messages ? await liveSession(c) : undefined;
+      if (sessionId instanceof Response) return sessionId;
+      return serve(c, sessionId, new WebStandardStreamableHTTPServerTransport({}), request);
+    },
+  )
   // Phoenix sends nothing unprompted (no server-initiated requests or notifications), so it offers no
   // standing SSE stream: 405, as the transport specification allows; clients then just POST.
-  .get("/", (c) =>
-    jsonRpcError(c, 405, -32000, "Method not allowed: this server sends no messages outside responses.", {
-      Allow: "POST, DELETE",
+  .get(
+    "/",
+    doc({
+      ...meta,
+      operationId: "mcpOpenStream",
+      summary: "Open a standing SSE stream (not offered)",
+      description: "Phoenix sends no server-initiated messages, so it offers no standing stream: always 405.",
+      responses: { 405: { ...rpcFailure("Not offered: POST instead."), headers: { Allow: "POST, DELETE" } } },
+      errors: [],
     }),
+    (c) =>
+      jsonRpcError(c, 405, -32000, "Method not allowed: this server sends no messages outside responses.", {
+        Allow: "POST, DELETE",
+      }),
   )
   // Ends the session and closes its sandbox (other conversations a session named are left alone).
-  .delete("/", async (c) => {
-    const sessionId = c.req.header(SESSION_HEADER);
-    if (!sessionId) return jsonRpcError(c, 400, -32000, `Bad Request: ${SESSION_HEADER} header is required`);
-    if (!unwrap(await c.var.userSpace.closeMcpSession(sessionId))) return sessionNotFound(c);
-    return c.body(null, 200);
-  });
+  .delete(
+    "/",
+    doc({
+      ...meta,
+      operationId: "mcpEndSession",
+      summary: "End an MCP session",
+      description: "Ends the session and closes its sandbox (other conversations it named are left alone).",
+      headers: { [SESSION_HEADER]: "The session to end (required)." },
+      responses: {
+        200: empty("Ended."),
+        400: rpcFailure("No `Mcp-Session-Id` header."),
+        404: rpcFailure("The session is unknown or already ended (-32001)."),
+      },
+      errors: [],
+    }),
+    async (c) => {
+      const sessionId = c.req.header(SESSION_HEADER);
+      if (!sessionId) return jsonRpcError(c, 400, -32000, `Bad Request: ${SESSION_HEADER} header is required`);
+      if (!unwrap(await c.var.userSpace.closeMcpSession(sessionId))) return sessionNotFound(c);
+      return c.body(null, 200);
+    },
+  );
 
 /** The session a request names, if live; otherwise the answer to send (400 without one, 404 if unknown). */
 async function liveSession(c: Context<AppEnv>): Promise<string | Response> {

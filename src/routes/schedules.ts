@@ -3,6 +3,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { unwrap } from "../durable/outcome.ts";
+import { executionResultSchema } from "../executions/types.ts";
+import { doc, json } from "../openapi/registry.ts";
+import { deletedScheduleSchema, scheduleListSchema, scheduleSchema } from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 import { executeSchema } from "./executions.ts";
@@ -36,26 +39,103 @@ const patchSchema = z.strictObject({
 
 const idParam = z.object({ id: z.string().max(64) });
 
+const meta = { tags: ["schedules"], auth: "user" as const };
+/** What a run of the schedule can fail with: the runner's refusals (as POST /api/v1/executions). */
+const RUN_ERRORS = ["sandbox_unavailable", "sandbox_busy", "sandbox_timeout"] as const;
+
 export const scheduleRoutes = new Hono<AppEnv>()
-  .post("/", validate("json", createSchema), async (c) => {
-    return c.json(unwrap(await c.var.userSpace.createSchedule(c.req.valid("json"))), 201);
-  })
-  .get("/", async (c) => {
-    // At most MAX_SCHEDULES_PER_USER: one page.
-    return c.json({ items: unwrap(await c.var.userSpace.listSchedules()), nextCursor: null });
-  })
-  .get("/:id", validate("param", idParam), async (c) => {
-    return c.json(unwrap(await c.var.userSpace.getSchedule(c.req.valid("param").id)));
-  })
-  .patch("/:id", validate("param", idParam), validate("json", patchSchema), async (c) => {
-    return c.json(unwrap(await c.var.userSpace.updateSchedule(c.req.valid("param").id, c.req.valid("json"))));
-  })
-  .delete("/:id", validate("param", idParam), async (c) => {
-    const { id } = c.req.valid("param");
-    unwrap(await c.var.userSpace.deleteSchedule(id));
-    return c.json({ id, deleted: true });
-  })
+  .post(
+    "/",
+    doc({
+      ...meta,
+      operationId: "createSchedule",
+      summary: "Create a schedule",
+      description:
+        "Give exactly one of `cron` (repeating, read in `timezone`, UTC unless given) and `at` (one-shot, an ISO 8601 time in the future).",
+      responses: { 201: json(scheduleSchema, "Created.") },
+      errors: ["conflict", "payload_too_large"],
+    }),
+    validate("json", createSchema),
+    async (c) => {
+      return c.json(unwrap(await c.var.userSpace.createSchedule(c.req.valid("json"))), 201);
+    },
+  )
+  .get(
+    "/",
+    doc({
+      ...meta,
+      operationId: "listSchedules",
+      summary: "Your schedules",
+      responses: { 200: json(scheduleListSchema) },
+      errors: [],
+    }),
+    async (c) => {
+      // At most MAX_SCHEDULES_PER_USER: one page.
+      return c.json({ items: unwrap(await c.var.userSpace.listSchedules()), nextCursor: null });
+    },
+  )
+  .get(
+    "/:id",
+    doc({
+      ...meta,
+      operationId: "getSchedule",
+      summary: "A schedule",
+      responses: { 200: json(scheduleSchema) },
+      errors: ["not_found"],
+    }),
+    validate("param", idParam),
+    async (c) => {
+      return c.json(unwrap(await c.var.userSpace.getSchedule(c.req.valid("param").id)));
+    },
+  )
+  .patch(
+    "/:id",
+    doc({
+      ...meta,
+      operationId: "updateSchedule",
+      summary: "Change a schedule",
+      description:
+        "Changes the given fields; `cron` replaces `at` and the other way round. Re-enabling clears the failure streak.",
+      responses: { 200: json(scheduleSchema) },
+      errors: ["not_found", "payload_too_large"],
+    }),
+    validate("param", idParam),
+    validate("json", patchSchema),
+    async (c) => {
+      return c.json(unwrap(await c.var.userSpace.updateSchedule(c.req.valid("param").id, c.req.valid("json"))));
+    },
+  )
+  .delete(
+    "/:id",
+    doc({
+      ...meta,
+      operationId: "deleteSchedule",
+      summary: "Delete a schedule",
+      description: "A run in progress finishes (and is kept in history).",
+      responses: { 200: json(deletedScheduleSchema, "Deleted.") },
+      errors: ["not_found"],
+    }),
+    validate("param", idParam),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      unwrap(await c.var.userSpace.deleteSchedule(id));
+      return c.json({ id, deleted: true });
+    },
+  )
   // Runs it now and answers with the execution, as POST /api/v1/executions does.
-  .post("/:id/run", validate("param", idParam), async (c) => {
-    return c.json(unwrap(await c.var.userSpace.runSchedule(c.req.valid("param").id)));
-  });
+  .post(
+    "/:id/run",
+    doc({
+      ...meta,
+      operationId: "runSchedule",
+      summary: "Run a schedule now",
+      description:
+        "Runs it now, enabled or not, and answers with the finished execution (trigger `schedule`). 409 while its previous run goes on; 429 within a minute of its previous start, or at the concurrency cap.",
+      responses: { 200: json(executionResultSchema, "The finished execution (whatever its status).") },
+      errors: ["not_found", "conflict", "rate_limited", "payload_too_large", ...RUN_ERRORS],
+    }),
+    validate("param", idParam),
+    async (c) => {
+      return c.json(unwrap(await c.var.userSpace.runSchedule(c.req.valid("param").id)));
+    },
+  );

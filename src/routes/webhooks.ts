@@ -2,6 +2,14 @@
 // and each endpoint's deliveries with every attempt, and a retry button.
 import { Hono } from "hono";
 import { z } from "zod";
+import { doc, empty, json } from "../openapi/registry.ts";
+import {
+  createdWebhookSchema,
+  webhookDeliveryPageSchema,
+  webhookDeliverySchema,
+  webhookListSchema,
+  webhookSchema,
+} from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { validate } from "../validation.ts";
 import { retryNow } from "../webhooks/delivery.ts";
@@ -34,6 +42,9 @@ const deliveriesSchema = z.object({
   cursor: z.string().max(100).optional(),
 });
 
+const meta = { tags: ["webhooks"], auth: "user" as const };
+const ID = "The webhook's id (`whk_…`).";
+
 /** Endpoints per user (MAX_WEBHOOKS_PER_USER, default 10). */
 function maxPerUser(env: Env): number {
   const n = Number(env.MAX_WEBHOOKS_PER_USER);
@@ -41,32 +52,114 @@ function maxPerUser(env: Env): number {
 }
 
 export const webhookRoutes = new Hono<AppEnv>()
-  .post("/", validate("json", createSchema), async (c) => {
-    const hook = await createWebhook(c.env, c.var.user.id, c.req.valid("json"), maxPerUser(c.env));
-    return c.json(hook, 201);
-  })
-  .get("/", async (c) => c.json({ items: await listWebhooks(c.env, c.var.user.id), nextCursor: null }))
-  .get("/:id", async (c) => c.json(await getWebhook(c.env, c.var.user.id, c.req.param("id"))))
-  .delete("/:id", async (c) => {
-    await deleteWebhook(c.env, c.var.user.id, c.req.param("id"));
-    return c.body(null, 204);
-  })
+  .post(
+    "/",
+    doc({
+      ...meta,
+      operationId: "createWebhook",
+      summary: "Add a webhook endpoint",
+      description:
+        "`url` must be https on a public host (http to loopback only where WEBHOOK_ALLOW_LOCAL_HTTP is set). The answer carries the signing secret, shown this once.",
+      responses: { 201: json(createdWebhookSchema, "Created; keep `secret`.") },
+      errors: ["conflict", "payload_too_large"],
+    }),
+    validate("json", createSchema),
+    async (c) => {
+      const hook = await createWebhook(c.env, c.var.user.id, c.req.valid("json"), maxPerUser(c.env));
+      return c.json(hook, 201);
+    },
+  )
+  .get(
+    "/",
+    doc({
+      ...meta,
+      operationId: "listWebhooks",
+      summary: "Your webhook endpoints",
+      responses: { 200: json(webhookListSchema) },
+      errors: [],
+    }),
+    async (c) => c.json({ items: await listWebhooks(c.env, c.var.user.id), nextCursor: null }),
+  )
+  .get(
+    "/:id",
+    doc({
+      ...meta,
+      operationId: "getWebhook",
+      summary: "A webhook endpoint",
+      params: { id: ID },
+      responses: { 200: json(webhookSchema) },
+      errors: ["not_found"],
+    }),
+    async (c) => c.json(await getWebhook(c.env, c.var.user.id, c.req.param("id"))),
+  )
+  .delete(
+    "/:id",
+    doc({
+      ...meta,
+      operationId: "deleteWebhook",
+      summary: "Delete a webhook endpoint",
+      description: "With its deliveries and their attempts.",
+      params: { id: ID },
+      responses: { 204: empty("Deleted.") },
+      errors: ["not_found"],
+    }),
+    async (c) => {
+      await deleteWebhook(c.env, c.var.user.id, c.req.param("id"));
+      return c.body(null, 204);
+    },
+  )
   // Sends a `webhook.test` event to this endpoint only (whatever its `events`).
-  .post("/:id/test", async (c) => {
-    const userId = c.var.user.id;
-    const hook = await enabledWebhook(c.env, userId, c.req.param("id"));
-    const data = { webhookId: hook.id, message: "A test event from Phoenix: this endpoint receives webhooks." };
-    const { deliveryIds } = await sendEvent(c.env, userId, "webhook.test", data, [hook.id]);
-    return c.json(await getDelivery(c.env, userId, hook.id, deliveryIds[0]!), 202);
-  })
-  .get("/:id/deliveries", validate("query", deliveriesSchema), async (c) =>
-    c.json(await listDeliveries(c.env, c.var.user.id, c.req.param("id"), c.req.valid("query"))),
+  .post(
+    "/:id/test",
+    doc({
+      ...meta,
+      operationId: "testWebhook",
+      summary: "Send a test event",
+      description:
+        "Sends a `webhook.test` event to this endpoint only (whatever its `events`); answers with the delivery.",
+      params: { id: ID },
+      responses: { 202: json(webhookDeliverySchema, "Sent (or queued for retry): the delivery so far.") },
+      errors: ["not_found", "conflict"],
+    }),
+    async (c) => {
+      const userId = c.var.user.id;
+      const hook = await enabledWebhook(c.env, userId, c.req.param("id"));
+      const data = { webhookId: hook.id, message: "A test event from Phoenix: this endpoint receives webhooks." };
+      const { deliveryIds } = await sendEvent(c.env, userId, "webhook.test", data, [hook.id]);
+      return c.json(await getDelivery(c.env, userId, hook.id, deliveryIds[0]!), 202);
+    },
+  )
+  .get(
+    "/:id/deliveries",
+    doc({
+      ...meta,
+      operationId: "listWebhookDeliveries",
+      summary: "A webhook endpoint's deliveries",
+      description: "Newest first, each with every attempt.",
+      params: { id: ID },
+      responses: { 200: json(webhookDeliveryPageSchema) },
+      errors: ["not_found"],
+    }),
+    validate("query", deliveriesSchema),
+    async (c) => c.json(await listDeliveries(c.env, c.var.user.id, c.req.param("id"), c.req.valid("query"))),
   )
   // Attempts the delivery again now, whatever its status (same event, same webhook-id).
-  .post("/:id/deliveries/:deliveryId/retry", async (c) => {
-    const userId = c.var.user.id;
-    const hook = await enabledWebhook(c.env, userId, c.req.param("id"));
-    const delivery = await getDelivery(c.env, userId, hook.id, c.req.param("deliveryId"));
-    await retryNow(c.env, delivery.id);
-    return c.json(await getDelivery(c.env, userId, hook.id, delivery.id), 202);
-  });
+  .post(
+    "/:id/deliveries/:deliveryId/retry",
+    doc({
+      ...meta,
+      operationId: "retryWebhookDelivery",
+      summary: "Attempt a delivery again now",
+      description: "Whatever its status: the same event, the same `webhook-id`. Answers with the delivery.",
+      params: { id: ID, deliveryId: "The delivery's id." },
+      responses: { 202: json(webhookDeliverySchema, "Attempted: the delivery with its new attempt.") },
+      errors: ["not_found", "conflict"],
+    }),
+    async (c) => {
+      const userId = c.var.user.id;
+      const hook = await enabledWebhook(c.env, userId, c.req.param("id"));
+      const delivery = await getDelivery(c.env, userId, hook.id, c.req.param("deliveryId"));
+      await retryNow(c.env, delivery.id);
+      return c.json(await getDelivery(c.env, userId, hook.id, delivery.id), 202);
+    },
+  );
