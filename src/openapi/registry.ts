@@ -37,7 +37,10 @@ export interface RouteDoc {
   description?: string;
   tags: string[];
   auth: Auth;
-  /** Success (and 3xx) responses by status. Error statuses come from `errors`. */
+  /**
+   * Success (and 3xx) responses by status. Error statuses come from `errors`; one given here too adds its
+   * media types to that error's JSON (e.g. an HTML page for a browser).
+   */
   responses: Record<number, ResponseSpec>;
   /** Every code the route can answer with, beyond those added for auth, validation and `internal_error`. */
   errors: ErrorCode[];
@@ -51,6 +54,8 @@ export interface RouteDoc {
   methods?: ("get" | "post" | "put" | "delete")[];
   /** `:param`s not checked by a `validate("param", …)`: their descriptions (they are strings). */
   params?: Record<string, string>;
+  /** A JSON body the handler parses itself: one that may be left out, which `validate("json", …)` refuses. */
+  jsonBody?: { schema: z.ZodType; required: boolean; description: string };
 }
 
 export const DOC = Symbol.for("phoenix.openapi.doc");
