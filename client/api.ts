@@ -2748,7 +2748,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Kept (again: a second keep copies them anew). */
+            /** @description Kept. */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -27,7 +27,7 @@ export const artifactRoutes = new Hono<AppEnv>()
       tags: ["executions"],
       auth: "user",
       params: { id: "The execution's id (`exe_…`)." },
-      responses: { 200: json(keptArtifactsSchema, "Kept (again: a second keep copies them anew).") },
+      responses: { 200: json(keptArtifactsSchema, "Kept.") },
       errors: [
         "invalid_request",
         "not_found",

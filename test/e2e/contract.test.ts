@@ -193,6 +193,26 @@ describe("the API against its OpenAPI document", () => {
       bytes: 8,
     });
     expect((await client.POST("/api/v1/executions/{id}/artifacts/keep", runId)).error?.error.code).toBe("conflict");
+    const keptRun = await client.POST("/api/v1/executions", {
+      body: { language: "shell", code: "echo k > kept.txt", conversationId: "contract", keepArtifacts: true },
+    });
+    expect(keptRun.data).toMatchObject({
+      artifacts: [{ path: "kept.txt", size: 2 }],
+      kept: { artifacts: 1, bytes: 2 },
+    });
+    const many = await client.POST("/api/v1/executions", {
+      body: {
+        language: "shell",
+        code: "mkdir many && for i in $(seq 101); do : > many/$i; done",
+        conversationId: "contract",
+        artifacts: true,
+      },
+    });
+    const manyRun = many.data as ExecutionResult;
+    expect(manyRun).toMatchObject({ artifactsTruncated: true });
+    expect(manyRun.artifacts).toHaveLength(100);
+    const manyItem = await client.GET("/api/v1/executions/{id}", { params: { path: { id: manyRun.id } } });
+    expect(manyItem.data).toMatchObject({ artifactsTruncated: true, artifacts: manyRun.artifacts });
     const withFiles = await client.POST("/api/v1/executions/{id}/shares", {
       ...madePath,
       body: { includeArtifacts: true, expiresIn: 3600 },
