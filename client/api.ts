@@ -52,6 +52,43 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/s/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A shared run (public)
+         * @description The share's page (HTML), or with `Accept: application/json` (and not `text/html`) its snapshot as JSON. No key: the token is the credential.
+         */
+        get: operations["getSharedRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s/{token}/artifacts/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a file kept with a share (public) */
+        get: operations["getSharedArtifact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users": {
         parameters: {
             query?: never;
@@ -238,6 +275,103 @@ export type paths = {
          */
         post: operations["cancelExecution"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/artifacts/keep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keep a run's artifacts
+         * @description Copies the files the run created or modified, as they are now in its sandbox, to R2 under your volume quota (all or nothing), so they outlive the sandbox. The run must have been made with `artifacts: true`; its sandbox must still be live.
+         */
+        post: operations["keepArtifacts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/artifacts/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download one of a run's artifacts
+         * @description A file the run created or modified (listed in its `artifacts`): kept in R2 if it was kept, else read from the run's sandbox while that lives.
+         */
+        get: operations["getArtifact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share a run by a public link
+         * @description Freezes the run as it is in history (code, output, rich results, the names of the files it changed) behind a random link anyone can open without a key, until it expires or you revoke it. With `includeArtifacts`, its kept artifacts go along (kept now if they were not yet: under your volume quota).
+         */
+        post: operations["createShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your live shares */
+        get: operations["listShares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shares/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a share
+         * @description Its link stops working at once.
+         */
+        delete: operations["revokeShare"];
         options?: never;
         head?: never;
         patch?: never;
@@ -693,10 +827,117 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sandboxes/{conversationId}/contexts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the conversation's interpreter contexts
+         * @description Its default contexts (one per language, used by stateful runs) and those you created; none without an interpreter sandbox.
+         */
+        get: operations["listContexts"];
+        put?: never;
+        /**
+         * Create an interpreter context
+         * @description A fresh python or node context (its own variables) in the conversation's interpreter sandbox, started if it has none. Run in it with `contextId`. A conversation holding a plain sandbox (from a non-stateful run) is a 409: close it first.
+         */
+        post: operations["createContext"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{conversationId}/contexts/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart an interpreter context
+         * @description Its variables are gone; the context and its id stay.
+         */
+        post: operations["restartContext"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sandboxes/{conversationId}/contexts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an interpreter context
+         * @description Stops its kernel. A default context is replaced by a fresh one on the next stateful run.
+         */
+        delete: operations["deleteContext"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
+        SharedRun: {
+            /** @enum {string} */
+            language: "python" | "node" | "shell";
+            code: string;
+            /** @enum {string} */
+            status: "succeeded" | "failed" | "timed_out" | "cancelled" | "error";
+            exitCode: number | null;
+            stdout: string;
+            stderr: string;
+            truncated: boolean;
+            durationMs: number;
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description A failed stateful run's exception as `Name: value`; null otherwise. */
+            error: string | null;
+            /** @description A stateful run's rich results (up to 1 MiB in all). */
+            results: {
+                /** @description e.g. `text/plain`, `text/html`, `image/png` (data base64), `image/svg+xml`, `application/json`. */
+                type: string;
+                /** @description The representation as text: base64 for images and PDF, JSON text for `application/json`. */
+                data: string;
+                isMainResult: boolean;
+            }[];
+            /** @description The files the run changed (names and sizes). */
+            changes: components["schemas"]["Artifact"][];
+            /** @description Artifacts kept with the share. */
+            files: {
+                path: string;
+                size: number;
+                /** @description `GET` it (no key): the file's bytes. */
+                url: string;
+            }[];
+            /** @description ISO 8601 date and time (UTC). */
+            expiresAt: string;
+        };
+        Artifact: {
+            /** @description Relative to the working directory (/home/user). */
+            path: string;
+            /** @description Bytes after the run (0 for a deleted file). */
+            size: number;
+            /** @enum {string} */
+            change: "created" | "modified" | "deleted";
+        };
         ExecutionResult: {
             id: string;
             /** @enum {string} */
@@ -742,14 +983,6 @@ export type components = {
                 bytes: number;
             };
         };
-        Artifact: {
-            /** @description Relative to the working directory (/home/user). */
-            path: string;
-            /** @description Bytes after the run (0 for a deleted file). */
-            size: number;
-            /** @enum {string} */
-            change: "created" | "modified" | "deleted";
-        };
         RunningExecution: {
             id: string;
             /** @enum {string} */
@@ -789,17 +1022,12 @@ export type components = {
             artifacts?: components["schemas"]["Artifact"][];
             /** @description More than 100 files changed: `artifacts` lists the first 100. */
             artifactsTruncated?: boolean;
-            /** @description `keepArtifacts`: how many files (and bytes) were copied to R2. */
-            kept?: {
-                artifacts: number;
-                bytes: number;
-            };
             /** @enum {string} */
             kind: "run" | "install";
             /** @description The schedule that started it (trigger `schedule`); null otherwise. */
             scheduleId: string | null;
             code: string;
-            /** @description A stateful run's exception as `Name: value`; null otherwise. */
+            /** @description Why it did not succeed: a stateful run's exception as `Name: value`, or the error's message (status `error`). */
             error: string | null;
             /** @description A stateful run's results: inline up to 64 KiB each, larger ones as a URL. */
             results?: ({
@@ -822,6 +1050,18 @@ export type components = {
                 value: string;
                 traceback: string;
             };
+        };
+        Share: {
+            id: string;
+            executionId: string;
+            /** @enum {string} */
+            language: "python" | "node" | "shell";
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description ISO 8601 date and time (UTC). */
+            expiresAt: string;
+            /** @description Artifacts kept with the share. */
+            files: number;
         };
         VolumeInfo: {
             usedBytes: number;
@@ -960,6 +1200,18 @@ export type components = {
             };
             id: null;
         };
+        CodeContext: {
+            /** @description The interpreter's id for the context: pass it as `contextId` to run in it. */
+            id: string;
+            /** @enum {string} */
+            language: "python" | "node";
+            /** @description Its working directory in the sandbox. */
+            cwd: string;
+            /** @description ISO 8601 date and time (UTC). */
+            createdAt: string;
+            /** @description The conversation's default context for its language (stateful runs without `contextId`). */
+            default: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1072,6 +1324,153 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getSharedRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/json` for the snapshot as JSON; otherwise the HTML page. */
+                Accept?: string;
+            };
+            path: {
+                /** @description The share's token (from its link). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The shared run. */
+            200: {
+                headers: {
+                    /** @description `no-store`: a revoked link stops working at once. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedRun"];
+                    "text/html": string;
+                };
+            };
+            /** @description Error: `not_found`. A browser gets an HTML page saying the link is revoked, expired or wrong. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getSharedArtifact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share's token (from its link). */
+                token: string;
+                /** @description The file's `path` as the share lists it in `files`. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes, with a Content-Type from its name, as a download. */
+            200: {
+                headers: {
+                    /** @description `no-store`: a revoked link stops working at once. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
                 };
             };
             /** @description Error: `internal_error`. */
@@ -2073,6 +2472,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
             /** @description Error: `conflict`. */
             409: {
                 headers: {
@@ -2331,13 +2748,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The payload, with the result's own Content-Type. */
+            /** @description The payload, with the result's own Content-Type (e.g. `image/png`). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "*/*": string;
                 };
             };
             /** @description Error: `unauthorized`. */
@@ -2606,6 +3023,744 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    keepArtifacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The execution's id (`exe_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Kept. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        executionId: string;
+                        /** @description Files copied to R2 (files gone from the sandbox since the run are skipped). */
+                        artifacts: number;
+                        /** @description Their bytes, counted against the volume quota. */
+                        bytes: number;
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`, `storage_unavailable`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy" | "storage_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `quota_exceeded`. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "quota_exceeded";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getArtifact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The execution's id (`exe_…`). */
+                id: string;
+                /** @description The artifact's `path` (relative to /home/user); may contain `/` (send it as `%2F` or as is). */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes, with a Content-Type from its name, as a download. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`, `storage_unavailable`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy" | "storage_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The execution's id (`exe_…`). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional: an empty body means a 30-day link without files. */
+        requestBody?: {
+            content: {
+                "application/json": {
+                    expiresIn?: number;
+                    includeArtifacts?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Shared. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The share's only credential: shown once (only its hash is stored). */
+                        token: string;
+                        /** @description The public page: `/s/<token>`. */
+                        url: string;
+                        /** @description ISO 8601 date and time (UTC). */
+                        expiresAt: string;
+                        /** @description The share's id (`shr_…`): revoke it by id or by token. */
+                        id: string;
+                        executionId: string;
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`, `storage_unavailable`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy" | "storage_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `quota_exceeded`. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "quota_exceeded";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listShares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Live shares (neither revoked nor expired), newest first, at most 200. */
+                        items: components["schemas"]["Share"][];
+                        /** @description Always null: one page. */
+                        nextCursor: null;
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    revokeShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share's token, or its id (`shr_…`). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */
@@ -6958,6 +8113,633 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    listContexts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["CodeContext"][];
+                    };
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createContext: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    language: "python" | "node";
+                    cwd?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeContext"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `conflict`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "conflict";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "payload_too_large";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `rate_limited`. */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    restartContext: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+                /** @description The context's id (from POST …/contexts or GET …/contexts). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Restarted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeContext"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteContext: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+                /** @description The context's id (from POST …/contexts or GET …/contexts). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */

@@ -185,7 +185,7 @@ function operation(route: MountedRoute, doc: RouteDoc, converter: SchemaConverte
   }
   if (doc.jsonBody) {
     requestBody = {
-      required: true,
+      required: doc.jsonBody.required ?? true,
       description: doc.jsonBody.description,
       content: { "application/json": { schema: converter.convert(doc.jsonBody.schema, "input") } },
     };
@@ -207,10 +207,12 @@ function operation(route: MountedRoute, doc: RouteDoc, converter: SchemaConverte
   }
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     codes.sort();
+    // The same status documented in `responses` too: its media types answer alongside the JSON error.
+    const also = responses[String(status)];
     responses[String(status)] = {
-      description: `Error: ${codes.map((c) => `\`${c}\``).join(", ")}.`,
+      description: `Error: ${codes.map((c) => `\`${c}\``).join(", ")}.${also ? ` ${also.description}` : ""}`,
       ...(status === 429 || status === 503 ? { headers: { "Retry-After": { schema: { type: "string" } } } } : {}),
-      content: { "application/json": { schema: errorBody(codes) } },
+      content: { "application/json": { schema: errorBody(codes) }, ...(also?.content as JsonSchema | undefined) },
     };
   }
   return {
@@ -251,6 +253,7 @@ export function buildDocument(app: AnyApp): JsonSchema {
     servers: [{ url: "/" }],
     tags: [
       { name: "executions", description: "Run code; history." },
+      { name: "shares", description: "Read-only public links to a run." },
       { name: "sandboxes", description: "A conversation's live sandbox: files, packages." },
       { name: "volume", description: "Your persistent files (R2)." },
       { name: "stats", description: "Usage counters." },

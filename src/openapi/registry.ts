@@ -37,14 +37,15 @@ export interface RouteDoc {
   description?: string;
   tags: string[];
   auth: Auth;
-  /** Success (and 3xx) responses by status. Error statuses come from `errors`. */
+  /**
+   * Success (and 3xx) responses by status. Error statuses come from `errors`; one given here too adds its
+   * media types to that error's JSON (e.g. an HTML page for a browser).
+   */
   responses: Record<number, ResponseSpec>;
   /** Every code the route can answer with, beyond those added for auth, validation and `internal_error`. */
   errors: ErrorCode[];
   /** A body `validate("json", …)` does not read: streamed bytes (file uploads, tar archives). */
   rawBody?: { contentType: string; description: string; required: boolean };
-  /** A JSON body the route reads itself, without `validate("json", …)` (the MCP endpoint's JSON-RPC). */
-  jsonBody?: { schema: z.ZodType; description: string };
   /** A `*` wildcard in the route's path: its parameter name and description. */
   wildcard?: { name: string; description: string };
   /** Request headers the route reads, by name: their description. */
@@ -53,6 +54,11 @@ export interface RouteDoc {
   methods?: ("get" | "post" | "put" | "delete")[];
   /** `:param`s not checked by a `validate("param", …)`: their descriptions (they are strings). */
   params?: Record<string, string>;
+  /**
+   * A JSON body the handler parses itself, without `validate("json", …)`: the MCP endpoint's JSON-RPC,
+   * or a body that may be left out (which `validate` refuses). Required unless said otherwise.
+   */
+  jsonBody?: { schema: z.ZodType; required?: boolean; description: string };
 }
 
 export const DOC = Symbol.for("phoenix.openapi.doc");

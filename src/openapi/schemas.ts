@@ -14,6 +14,12 @@ import {
 } from "../executions/types.ts";
 import type { AnthropicTool, OpenAiTool } from "../mcp/function-calling.ts";
 import type { FileEntry } from "../sandbox/files.ts";
+import type { KeptArtifacts } from "../artifacts/keep.ts";
+import { artifactSchema } from "../artifacts/types.ts";
+import type { ContextInfo } from "../interpreter/contexts.ts";
+import { STATEFUL_LANGUAGES } from "../interpreter/wire.ts";
+import type { ShareSnapshot, SharedFile } from "../shares/snapshot.ts";
+import type { ShareInfo } from "../shares/store.ts";
 import { PACKAGE_MANAGERS, type InstallResult } from "../sandbox/packages.ts";
 import type { ImportResult } from "../volume/archive.ts";
 import type { VolumeInfo } from "../volume/ledger.ts";
@@ -33,12 +39,17 @@ export const healthSchema = z.object({
 // ── Executions ──────────────────────────────────────────────────────────────────────────────────
 
 export const historyItemSchema = executionResultSchema
-  .omit({ results: true, error: true, scheduleId: true })
+  .omit({ results: true, error: true, scheduleId: true, kept: true })
   .extend({
     kind: z.enum(KINDS),
     scheduleId: z.string().nullable().describe("The schedule that started it (trigger `schedule`); null otherwise."),
     code: z.string(),
-    error: z.string().nullable().describe("A stateful run's exception as `Name: value`; null otherwise."),
+    error: z
+      .string()
+      .nullable()
+      .describe(
+        "Why it did not succeed: a stateful run's exception as `Name: value`, or the error's message (status `error`).",
+      ),
     results: z
       .array(
         z.union([
@@ -410,4 +421,82 @@ export type ScheduleWebhookToolChecks = [
   Check<Same<z.infer<typeof webhookDeliverySchema>, DeliveryView>>,
   Check<Same<z.infer<typeof openAiToolSchema>, OpenAiTool>>,
   Check<Same<z.infer<typeof anthropicToolSchema>, AnthropicTool>>,
+];
+
+// ── Contexts, results, events, artifacts, shares ────────────────────────────────────────────────
+
+export const contextInfoSchema = z
+  .object({
+    id: z.string().describe("The interpreter's id for the context: pass it as `contextId` to run in it."),
+    language: z.enum(STATEFUL_LANGUAGES),
+    cwd: z.string().describe("Its working directory in the sandbox."),
+    createdAt: isoDate,
+    default: z
+      .boolean()
+      .describe("The conversation's default context for its language (stateful runs without `contextId`)."),
+  })
+  .meta({ id: "CodeContext" });
+
+export const contextListSchema = z.object({ items: z.array(contextInfoSchema) });
+
+export const keptArtifactsSchema = z.object({
+  executionId: z.string(),
+  artifacts: z.number().int().describe("Files copied to R2 (files gone from the sandbox since the run are skipped)."),
+  bytes: z.number().int().describe("Their bytes, counted against the volume quota."),
+});
+
+export const createdShareSchema = z.object({
+  token: z.string().describe("The share's only credential: shown once (only its hash is stored)."),
+  url: z.string().describe("The public page: `/s/<token>`."),
+  expiresAt: isoDate,
+  id: z.string().describe("The share's id (`shr_…`): revoke it by id or by token."),
+  executionId: z.string(),
+});
+
+const shareInfoSchema = z
+  .object({
+    id: z.string(),
+    executionId: z.string(),
+    language: z.enum(LANGUAGES),
+    createdAt: isoDate,
+    expiresAt: isoDate,
+    files: z.number().int().describe("Artifacts kept with the share."),
+  })
+  .meta({ id: "Share" });
+
+export const shareListSchema = z.object({
+  items: z.array(shareInfoSchema).describe("Live shares (neither revoked nor expired), newest first, at most 200."),
+  nextCursor: z.null().describe("Always null: one page."),
+});
+
+const sharedFileSchema = z.object({ path: z.string(), size: z.number().int() });
+
+/** What `GET /s/:token` answers with `Accept: application/json`: the frozen snapshot, nothing private. */
+export const sharedRunSchema = z
+  .object({
+    language: z.enum(LANGUAGES),
+    code: z.string(),
+    status: z.enum(STATUSES),
+    exitCode: z.number().int().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    truncated: z.boolean(),
+    durationMs: z.number(),
+    createdAt: isoDate,
+    error: z.string().nullable().describe("A failed stateful run's exception as `Name: value`; null otherwise."),
+    results: z.array(interpreterResultSchema).describe("A stateful run's rich results (up to 1 MiB in all)."),
+    changes: z.array(artifactSchema).describe("The files the run changed (names and sizes)."),
+    files: z
+      .array(sharedFileSchema.extend({ url: z.string().describe("`GET` it (no key): the file's bytes.") }))
+      .describe("Artifacts kept with the share."),
+    expiresAt: isoDate,
+  })
+  .meta({ id: "SharedRun" });
+
+export type ContextSchemaChecks = [
+  Check<Same<z.infer<typeof contextInfoSchema>, ContextInfo>>,
+  Check<Same<Omit<z.infer<typeof keptArtifactsSchema>, "executionId">, KeptArtifacts>>,
+  Check<Same<z.infer<typeof shareInfoSchema>, ShareInfo>>,
+  Check<Same<z.infer<typeof sharedFileSchema>, SharedFile>>,
+  Check<Same<Omit<z.infer<typeof sharedRunSchema>, "files" | "expiresAt">, Omit<ShareSnapshot, "files">>>,
 ];

@@ -115,6 +115,7 @@ export const executionRoutes = new Hono<AppEnv>()
       },
       errors: [
         "payload_too_large",
+        "not_found",
         "conflict",
         "rate_limited",
         "sandbox_unavailable",
@@ -229,7 +230,7 @@ export const executionRoutes = new Hono<AppEnv>()
       tags: ["executions"],
       auth: "user",
       params: { id: "The execution's id (`exe_…`).", index: "The result's position in `results` (0-based)." },
-      responses: { 200: binary("application/octet-stream", "The payload, with the result's own Content-Type.") },
+      responses: { 200: binary("*/*", "The payload, with the result's own Content-Type (e.g. `image/png`).") },
       errors: ["not_found", "storage_unavailable"],
     }),
     async (c) => {

@@ -5,6 +5,7 @@ import { hashApiKey } from "../auth/keys.ts";
 import type { Db } from "../db/index.ts";
 import { type ShareRow, shares } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
+import type { Language } from "../executions/types.ts";
 import { newId } from "../ids.ts";
 import type { ShareSnapshot } from "./snapshot.ts";
 
@@ -24,7 +25,7 @@ export const hashShareToken = hashApiKey;
 export interface ShareInfo {
   id: string;
   executionId: string;
-  language: string;
+  language: Language;
   createdAt: string;
   expiresAt: string;
   files: number;

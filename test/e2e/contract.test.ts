@@ -2,8 +2,10 @@
 // success and error, and validates each real response against the OpenAPI document the Worker serves.
 // It ends by checking that every documented operation was seen answering, and seen failing.
 import { describe, expect, inject, it } from "vitest";
-import { createPhoenixClient, type ExecutionResult } from "../../client/index.ts";
+import { type components, createPhoenixClient, type ExecutionResult } from "../../client/index.ts";
 import { Contract } from "./contract.ts";
+
+type SharedRun = components["schemas"]["SharedRun"];
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("ownerToken");
@@ -86,6 +88,172 @@ describe("the API against its OpenAPI document", () => {
     while (!events.includes("event: end")) events += (await reader.read()).value ?? "";
     expect(events).toContain('"status":"cancelled"');
     await reader.cancel();
+
+    // ── Contexts, results, events, artifacts, shares ──
+    // Stateful runs need an interpreter sandbox: a conversation of their own ("contract" holds a plain one).
+    const interp = { params: { path: { conversationId: "contract-interp" } } };
+    expect((await client.GET("/api/v1/sandboxes/{conversationId}/contexts", interp)).data?.items).toEqual([]);
+    const newContext = await client.POST("/api/v1/sandboxes/{conversationId}/contexts", {
+      ...interp,
+      body: { language: "python" },
+    });
+    expect(newContext.response.status).toBe(201);
+    const ctx = newContext.data!;
+    expect(ctx).toMatchObject({ language: "python", cwd: "/home/user", default: false });
+    const plainOne = await client.POST("/api/v1/sandboxes/{conversationId}/contexts", {
+      params: { path: { conversationId: "contract" } },
+      body: { language: "python" },
+    });
+    expect(plainOne.error?.error.code).toBe("conflict");
+    const shellContext = { ...interp, body: { language: "shell" as "python" } };
+    expect((await client.POST("/api/v1/sandboxes/{conversationId}/contexts", shellContext)).error?.error.code).toBe(
+      "invalid_request",
+    );
+    const inContext = await client.POST("/api/v1/executions", {
+      body: { language: "python", code: "x = 6\nx * 7", conversationId: "contract-interp", contextId: ctx.id },
+    });
+    expect((inContext.data as ExecutionResult).results).toEqual([
+      { type: "text/plain", data: "42", isMainResult: true },
+    ]);
+    const contextPath = { params: { path: { conversationId: "contract-interp", id: ctx.id } } };
+    const restarted = await client.POST("/api/v1/sandboxes/{conversationId}/contexts/{id}/restart", contextPath);
+    expect(restarted.data).toEqual(ctx);
+    // A result over 64 KiB: history shows it as a URL that serves its bytes.
+    const large = await client.POST("/api/v1/executions", {
+      body: { language: "python", code: "'x' * 70000", conversationId: "contract-interp", stateful: true },
+    });
+    const largeRun = large.data as ExecutionResult;
+    expect(largeRun.results?.[0]?.data).toHaveLength(70000);
+    const raised = await client.POST("/api/v1/executions", {
+      body: {
+        language: "python",
+        code: "raise ValueError('bad input')",
+        conversationId: "contract-interp",
+        stateful: true,
+      },
+    });
+    const raisedRun = raised.data as ExecutionResult;
+    expect(raisedRun).toMatchObject({ status: "failed", error: { name: "ValueError", value: "bad input" } });
+    const contextList = (await client.GET("/api/v1/sandboxes/{conversationId}/contexts", interp)).data!.items;
+    expect(contextList).toContainEqual(ctx);
+    expect(contextList.some((c) => c.default && c.language === "python")).toBe(true);
+    const largeItem = (await client.GET("/api/v1/executions/{id}", { params: { path: { id: largeRun.id } } })).data;
+    const shown = (largeItem as components["schemas"]["HistoryItem"]).results?.[0];
+    expect(shown).toMatchObject({
+      type: "text/plain",
+      size: 70000,
+      url: `/api/v1/executions/${largeRun.id}/results/0`,
+    });
+    const raisedItem = (await client.GET("/api/v1/executions/{id}", { params: { path: { id: raisedRun.id } } })).data;
+    expect(raisedItem).toMatchObject({ error: "ValueError: bad input", exception: raisedRun.error, results: [] });
+    const resultOf = (id: string, index: string) => ({ params: { path: { id, index } }, parseAs: "text" as const });
+    const payload = await client.GET("/api/v1/executions/{id}/results/{index}", resultOf(largeRun.id, "0"));
+    expect(payload.data).toBe(largeRun.results![0]!.data);
+    expect(
+      (await client.GET("/api/v1/executions/{id}/results/{index}", resultOf(largeRun.id, "1"))).error,
+    ).toMatchObject({ error: { code: "not_found" } });
+    expect((await client.DELETE("/api/v1/sandboxes/{conversationId}/contexts/{id}", contextPath)).response.status).toBe(
+      204,
+    );
+    expect(
+      (await client.DELETE("/api/v1/sandboxes/{conversationId}/contexts/{id}", contextPath)).error?.error.code,
+    ).toBe("not_found");
+    const restartGone = await client.POST("/api/v1/sandboxes/{conversationId}/contexts/{id}/restart", contextPath);
+    expect(restartGone.error?.error.code).toBe("not_found");
+    const inGone = await client.POST("/api/v1/executions", {
+      body: { language: "python", code: "x", conversationId: "contract-interp", contextId: ctx.id },
+    });
+    expect(inGone.error?.error.code).toBe("not_found");
+    // The events of a run that ended, replayed from where a client left off.
+    const replay = await client.GET("/api/v1/executions/{id}/events", { ...runId, parseAs: "text" });
+    expect(replay.data).toContain("event: end");
+    const badAfter = { params: { path: { id: result.id }, query: { after: "nope" } } };
+    expect((await client.GET("/api/v1/executions/{id}/events", badAfter)).error?.error.code).toBe("invalid_request");
+    expect((await client.GET("/api/v1/executions/{id}/events", missing)).error?.error.code).toBe("not_found");
+    // Artifacts: a run's changed files, downloaded, kept, and shared.
+    const made = await client.POST("/api/v1/executions", {
+      body: {
+        language: "shell",
+        code: "mkdir -p out && printf 'a,b\\n1,2\\n' > out/data.csv",
+        conversationId: "contract",
+        artifacts: true,
+      },
+    });
+    const madeRun = made.data as ExecutionResult;
+    expect(madeRun.artifacts).toEqual([{ path: "out/data.csv", size: 8, change: "created" }]);
+    const artifact = (id: string, path: string) => ({ params: { path: { id, path } }, parseAs: "text" as const });
+    const csv = await client.GET("/api/v1/executions/{id}/artifacts/{path}", artifact(madeRun.id, "out/data.csv"));
+    expect(csv.data).toBe("a,b\n1,2\n");
+    const noArtifact = await client.GET("/api/v1/executions/{id}/artifacts/{path}", artifact(madeRun.id, "nope.csv"));
+    expect(noArtifact.error).toMatchObject({ error: { code: "not_found" } });
+    const madePath = { params: { path: { id: madeRun.id } } };
+    expect((await client.POST("/api/v1/executions/{id}/artifacts/keep", madePath)).data).toEqual({
+      executionId: madeRun.id,
+      artifacts: 1,
+      bytes: 8,
+    });
+    expect((await client.POST("/api/v1/executions/{id}/artifacts/keep", runId)).error?.error.code).toBe("conflict");
+    const keptRun = await client.POST("/api/v1/executions", {
+      body: { language: "shell", code: "echo k > kept.txt", conversationId: "contract", keepArtifacts: true },
+    });
+    expect(keptRun.data).toMatchObject({
+      artifacts: [{ path: "kept.txt", size: 2 }],
+      kept: { artifacts: 1, bytes: 2 },
+    });
+    const many = await client.POST("/api/v1/executions", {
+      body: {
+        language: "shell",
+        code: "mkdir many && for i in $(seq 101); do : > many/$i; done",
+        conversationId: "contract",
+        artifacts: true,
+      },
+    });
+    const manyRun = many.data as ExecutionResult;
+    expect(manyRun).toMatchObject({ artifactsTruncated: true });
+    expect(manyRun.artifacts).toHaveLength(100);
+    const manyItem = await client.GET("/api/v1/executions/{id}", { params: { path: { id: manyRun.id } } });
+    expect(manyItem.data).toMatchObject({ artifactsTruncated: true, artifacts: manyRun.artifacts });
+    const withFiles = await client.POST("/api/v1/executions/{id}/shares", {
+      ...madePath,
+      body: { includeArtifacts: true, expiresIn: 3600 },
+    });
+    expect(withFiles.response.status).toBe(201);
+    const share = withFiles.data!;
+    const plainShare = await client.POST("/api/v1/executions/{id}/shares", {
+      params: { path: { id: largeRun.id } },
+    });
+    expect(plainShare.response.status).toBe(201);
+    const tooShort = await client.POST("/api/v1/executions/{id}/shares", { ...madePath, body: { expiresIn: 0 } });
+    expect(tooShort.error?.error.message).toContain("expiresIn");
+    expect((await client.POST("/api/v1/executions/{id}/shares", missing)).error?.error.code).toBe("not_found");
+    const shares = (await client.GET("/api/v1/shares")).data!;
+    expect(shares.items.map((s) => s.id).sort()).toEqual([share.id, plainShare.data!.id].sort());
+    const token = { params: { path: { token: share.token } } };
+    const asJson = { headers: { Accept: "application/json" } };
+    const shared = (await anonymous.GET("/s/{token}", { ...token, ...asJson })).data as SharedRun;
+    expect(shared).toMatchObject({ language: "shell", stdout: "", files: [{ path: "out/data.csv", size: 8 }] });
+    // The file's link as the share gives it (its `/` unencoded).
+    const sharedFile = await contract.fetch(`${baseUrl}${shared.files[0]!.url}`);
+    expect(await sharedFile.text()).toBe("a,b\n1,2\n");
+    const largeShared = await anonymous.GET("/s/{token}", {
+      params: { path: { token: plainShare.data!.token } },
+      ...asJson,
+    });
+    expect((largeShared.data as SharedRun).results[0]?.data).toHaveLength(70000);
+    const page = await anonymous.GET("/s/{token}", { ...token, parseAs: "text" });
+    expect(page.response.headers.get("Content-Type")).toContain("text/html");
+    const sharedPath = (path: string) => ({ params: { path: { token: share.token, path } }, parseAs: "text" as const });
+    expect((await anonymous.GET("/s/{token}/artifacts/{path}", sharedPath("out/data.csv"))).data).toBe("a,b\n1,2\n");
+    expect((await anonymous.GET("/s/{token}/artifacts/{path}", sharedPath("nope.csv"))).error).toMatchObject({
+      error: { code: "not_found" },
+    });
+    expect((await client.DELETE("/api/v1/shares/{token}", token)).response.status).toBe(204);
+    expect((await client.DELETE("/api/v1/shares/{token}", token)).error?.error.code).toBe("not_found");
+    const revoked = await anonymous.GET("/s/{token}", { ...token, ...asJson });
+    expect(revoked.error).toMatchObject({ error: { code: "not_found" } });
+    const revokedPage = await anonymous.GET("/s/{token}", { ...token, parseAs: "text" });
+    expect(revokedPage.response.status).toBe(404);
+    expect((await client.DELETE("/api/v1/sandboxes/{conversationId}", interp)).response.status).toBe(204);
 
     // ── Sandboxes ──
     const conversation = { params: { path: { conversationId: "contract" } } };

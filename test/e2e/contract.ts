@@ -28,11 +28,15 @@ export class Contract {
   constructor(document: Json) {
     this.document = document;
     for (const [template, ops] of Object.entries(document.paths as Record<string, Json>)) {
-      // `{name}` of the volume's files spans slashes; other parameters are one segment.
+      // `{name}` of the volume's files and `{path}` of artifacts span slashes; other parameters are one segment.
       const source = template
         .split(/(\{[^}]+\})/)
         .map((part) =>
-          part.startsWith("{") ? (part === "{name}" ? "(.+)" : "([^/]+)") : part.replace(/[.*+?^$()|[\]\\]/g, "\\$&"),
+          part.startsWith("{")
+            ? part === "{name}" || part === "{path}"
+              ? "(.+)"
+              : "([^/]+)"
+            : part.replace(/[.*+?^$()|[\]\\]/g, "\\$&"),
         )
         .join("");
       for (const [method, op] of Object.entries(ops)) {
