@@ -461,7 +461,8 @@ export type paths = {
          */
         put: operations["writeSandboxFile"];
         post?: never;
-        delete?: never;
+        /** Delete a file (or a folder and what is in it) of the conversation's sandbox */
+        delete: operations["deleteSandboxFile"];
         options?: never;
         head?: never;
         patch?: never;
@@ -4784,6 +4785,173 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "quota_exceeded";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    deleteSandboxFile: {
+        parameters: {
+            query: {
+                path: string;
+            };
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_found";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */

@@ -48,9 +48,12 @@ export function sample(metrics: Metrics, cgroups: Cgroups, limits: Limits, boxId
   } catch {
     /* the disk is gone: the sandbox is ending */
   }
+  // Whole seconds, as E2B reports them: the SDK rounds a range's `start`/`end` to seconds, so a sample
+  // stamped 12.6 s would fall outside `start: <that sample's own time>`.
+  const second = Math.floor(now / 1000);
   metrics.samples.push({
-    timestamp: new Date(now).toISOString(),
-    timestampUnix: Math.floor(now / 1000),
+    timestamp: new Date(second * 1000).toISOString(),
+    timestampUnix: second,
     cpuCount,
     cpuUsedPct: Math.round(cpuUsedPct * 100) / 100,
     memUsed: use.memBytes ?? 0,

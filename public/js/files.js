@@ -1,6 +1,5 @@
 // The Files panel: the current conversation's sandbox, one folder at a time (open folders, go up), upload
-// by file picker or drag and drop into the folder shown, and download. The API has no route that deletes
-// a sandbox file, so the panel offers no delete (code can remove files: `rm`, `os.remove`).
+// by file picker or drag and drop into the folder shown, download, and delete (two presses).
 import { ApiError } from "./api.js";
 import { conversation } from "./conversation.js";
 import { $, el, svg } from "./dom.js";
@@ -64,6 +63,35 @@ export async function refreshSandboxFiles(path = folder) {
   }
 }
 
+/** A two-press Delete for a file or folder (a folder goes with everything in it). @param {SandboxEntry} item */
+function deleteButton(item) {
+  const label = item.type === "dir" ? `${item.name}/ and everything in it` : item.name;
+  const button = /** @type {HTMLButtonElement} */ (
+    el("button", { type: "button", class: "button ghost small danger", "aria-label": `Delete ${label}` }, ["Delete"])
+  );
+  button.addEventListener("click", async () => {
+    if (button.dataset.armed !== "true") {
+      button.dataset.armed = "true";
+      button.textContent = "Delete?";
+      return;
+    }
+    const conversationId = conversation();
+    if (!conversationId) return;
+    button.disabled = true;
+    try {
+      await client.request(`${base(conversationId)}/file?${new URLSearchParams({ path: item.path })}`, {
+        method: "DELETE",
+      });
+      announce(`Deleted ${label}.`);
+    } catch (e) {
+      showError(e);
+    } finally {
+      await refreshSandboxFiles();
+    }
+  });
+  return button;
+}
+
 /** @param {SandboxEntry} item */
 function entry(item) {
   if (item.type === "dir") {
@@ -72,7 +100,7 @@ function entry(item) {
       `${item.name}/`,
     ]);
     open.addEventListener("click", () => void refreshSandboxFiles(item.path));
-    return el("li", { "data-path": item.path, "data-type": "dir" }, [open]);
+    return el("li", { "data-path": item.path, "data-type": "dir" }, [open, deleteButton(item)]);
   }
   const download = el(
     "button",
@@ -84,6 +112,7 @@ function entry(item) {
     el("span", { class: "file-name", title: item.path }, [item.name]),
     el("span", { class: "file-size" }, [formatBytes(item.size)]),
     download,
+    deleteButton(item),
   ]);
 }
 

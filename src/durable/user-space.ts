@@ -16,7 +16,7 @@ import { CodeContexts, type ContextInfo } from "../interpreter/contexts.ts";
 import { deleteUserResults } from "../interpreter/stored-results.ts";
 import type { StatefulLanguage } from "../interpreter/wire.ts";
 import type { AuthedUser } from "../types.ts";
-import { listFiles, readFile, writeFile, type FileEntry } from "../sandbox/files.ts";
+import { listFiles, readFile, removeFile, writeFile, type FileEntry } from "../sandbox/files.ts";
 import type { InstallBody, InstallResult } from "../sandbox/packages.ts";
 import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
@@ -212,6 +212,11 @@ export class UserSpace extends DurableObject<Env> {
 
   readSandboxFile(conversationId: string, path: string): Promise<Outcome<ReadableStream<Uint8Array>>> {
     return captureSandbox(() => this.sandboxes.use(conversationId, LOOK, (sandbox) => readFile(sandbox, path)));
+  }
+
+  /** Deletes a file or folder of the conversation's sandbox (which must exist). */
+  removeSandboxFile(conversationId: string, path: string): Promise<Outcome<void>> {
+    return captureSandbox(() => this.sandboxes.use(conversationId, LOOK, (sandbox) => removeFile(sandbox, path)));
   }
 
   /** Streams `body` into a file, starting the conversation's sandbox if it has none. */

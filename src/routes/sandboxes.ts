@@ -114,6 +114,25 @@ export const sandboxRoutes = new Hono<AppEnv>()
       });
     },
   )
+  .delete(
+    "/:conversationId/file",
+    doc({
+      operationId: "deleteSandboxFile",
+      summary: "Delete a file (or a folder and what is in it) of the conversation's sandbox",
+      tags: ["sandboxes"],
+      auth: "user",
+      responses: { 204: empty("Deleted.") },
+      errors: ["not_found", "forbidden", "sandbox_unavailable", "sandbox_busy", "sandbox_timeout"],
+    }),
+    validate("param", conversationParam),
+    validate("query", fileQuery),
+    async (c) => {
+      const { conversationId } = c.req.valid("param");
+      const { path } = c.req.valid("query");
+      unwrap(await c.var.userSpace.removeSandboxFile(conversationId, path));
+      return c.body(null, 204);
+    },
+  )
   .put(
     "/:conversationId/file",
     doc({

@@ -69,6 +69,20 @@ export async function readFile(sandbox: Sandbox, path: string): Promise<Readable
 }
 
 /**
+ * Removes a file, or a folder and everything in it. A path that does not exist is a 404 (the SDK itself
+ * does not mind); the home folder and the root stay.
+ */
+export async function removeFile(sandbox: Sandbox, path: string): Promise<void> {
+  if (path === "/" || path === SANDBOX_HOME) {
+    throw new ApiError("invalid_request", `path: ${path} itself cannot be deleted (delete what is in it)`);
+  }
+  if (!(await fsCall(path, () => sandbox.files.exists(path)))) {
+    throw new ApiError("not_found", `No file or folder ${path} in this sandbox.`);
+  }
+  await fsCall(path, () => sandbox.files.remove(path));
+}
+
+/**
  * Streams `body` into a file (parents created), refusing it past `maxBytes` (a volume restore passes
  * its own bound: the file already fit the quota).
  */

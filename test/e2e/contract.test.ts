@@ -287,6 +287,19 @@ describe("the API against its OpenAPI document", () => {
     expect((await client.GET("/api/v1/sandboxes/{conversationId}/file", inSandbox("nope.txt"))).error?.error.code).toBe(
       "not_found",
     );
+    const scratch = await client.PUT("/api/v1/sandboxes/{conversationId}/file", {
+      ...inSandbox("scratch.txt"),
+      body: "x" as never,
+      bodySerializer: (b: unknown) => b as string,
+      headers: { "Content-Type": "application/octet-stream" },
+    });
+    expect(scratch.data?.path).toBe("/home/user/scratch.txt");
+    expect(
+      (await client.DELETE("/api/v1/sandboxes/{conversationId}/file", inSandbox("scratch.txt"))).response.status,
+    ).toBe(204);
+    expect(
+      (await client.DELETE("/api/v1/sandboxes/{conversationId}/file", inSandbox("scratch.txt"))).error?.error.code,
+    ).toBe("not_found");
     const install = await client.POST("/api/v1/sandboxes/{conversationId}/packages", {
       ...conversation,
       body: { manager: "npm", packages: ["./pkg"] },

@@ -355,28 +355,29 @@ describe("executor page", () => {
     const { page, user } = await session("busy", { signedIn: true });
     // Every concurrent slot (MAX_CONCURRENT_EXECUTIONS, 4) held by a run that waits for a gate file, and
     // the queue (MAX_QUEUED_EXECUTIONS, 1 in this stack) by a fifth that waits for a slot.
-    const busy = await Promise.all(
-      Array.from({ length: 5 }, async (_, i) => {
-        const res = await api(baseUrl, user.apiKey, "/api/v1/executions", {
-          method: "POST",
-          headers: {
-            Accept: "text/event-stream",
-            "Content-Type": "application/json",
-            ...(i === 4 ? { Prefer: "wait=120" } : {}),
-          },
-          body: JSON.stringify({ language: "shell", code: gatedShell("/tmp/go", "released"), conversationId: "busy" }),
-        });
-        expect(res.status).toBe(200);
-        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-        let seen = "";
-        while (!seen.includes(i === 4 ? "event: queued" : "event: start")) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error(`the stream ended before its first event: ${seen}`);
-          seen += value;
-        }
-        return { reader, seen };
-      }),
-    );
+    const hold = async (i: number) => {
+      const res = await api(baseUrl, user.apiKey, "/api/v1/executions", {
+        method: "POST",
+        headers: {
+          Accept: "text/event-stream",
+          "Content-Type": "application/json",
+          ...(i === 4 ? { Prefer: "wait=120" } : {}),
+        },
+        body: JSON.stringify({ language: "shell", code: gatedShell("/tmp/go", "released"), conversationId: "busy" }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      while (!seen.includes(i === 4 ? "event: queued" : "event: start")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before its first event: ${seen}`);
+        seen += value;
+      }
+      return { reader, seen };
+    };
+    // The four slot holders first (each has started), then the one that waits: it must find them busy.
+    const busy = await Promise.all([0, 1, 2, 3].map(hold));
+    busy.push(await hold(4));
     await setCode(page, "python", 'print("hello")');
     const refused = page.waitForResponse(
       (r) => r.url().endsWith("/api/v1/executions") && r.request().method() === "POST",

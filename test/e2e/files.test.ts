@@ -90,6 +90,15 @@ describe("Files panel and Packages box", () => {
     await page.click("#sandbox-up");
     await page.locator("#sandbox-folder", { hasText: /^\/home\/user$/ }).waitFor();
     await entry(page, "data.csv").waitFor();
+
+    // Delete takes two presses; the file is then gone from the sandbox, not just from the list.
+    const remove = entry(page, "more.csv").getByRole("button", { name: "Delete more.csv" });
+    await remove.click();
+    expect(await remove.textContent()).toBe("Delete?");
+    await remove.click();
+    await entry(page, "more.csv").waitFor({ state: "detached" });
+    await runCode(page, "python", "import os\nprint(sorted(f for f in os.listdir('.') if f.endswith('.csv')))");
+    expect(await page.locator("#output").textContent()).toContain("['data.csv']");
   });
 
   it("installs a local npm package with its output, and refuses a registry one in the box", async () => {

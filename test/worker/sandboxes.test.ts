@@ -72,6 +72,30 @@ describe("sandbox files", () => {
     expect(await textOf(read)).toBe("from code");
   });
 
+  it("deletes a file, then a folder with what is in it; a missing path is 404, the home folder stays", async () => {
+    expect((await put(user.apiKey, "deletes", "keep.txt", "keep")).status).toBe(200);
+    expect((await put(user.apiKey, "deletes", "gone.txt", "gone")).status).toBe(200);
+    expect((await put(user.apiKey, "deletes", "dir/inner/a.txt", "a")).status).toBe(200);
+    const del = (path: string) => call(fileUrl("deletes", path), { key: user.apiKey, method: "DELETE" });
+
+    expect((await del("gone.txt")).status).toBe(204);
+    expect((await call(fileUrl("deletes", "gone.txt"), { key: user.apiKey })).status).toBe(404);
+    expect((await del("/home/user/dir")).status).toBe(204);
+    const home = await (await call(`${base("deletes")}/files`, { key: user.apiKey })).json<any>();
+    expect(home.items.map((i: { name: string }) => i.name)).toEqual(["keep.txt"]);
+
+    const missing = await del("gone.txt");
+    expect(missing.status).toBe(404);
+    expect((await errorOf(missing)).code).toBe("not_found");
+    const homeItself = await del("/home/user");
+    expect(homeItself.status).toBe(400);
+    expect((await errorOf(homeItself)).message).toMatch(/^path: /);
+    // Another user's conversation of the same name is theirs: nothing there to delete.
+    const other = await createUser("files-other");
+    expect((await call(fileUrl("deletes", "keep.txt"), { key: other.apiKey, method: "DELETE" })).status).toBe(404);
+    expect(await textOf(await call(fileUrl("deletes", "keep.txt"), { key: user.apiKey }))).toBe("keep");
+  });
+
   it("answers 404 for a conversation without a sandbox, and does not start one to look", async () => {
     for (const path of [`${base("nothing")}`, `${base("nothing")}/files`, fileUrl("nothing", "a.txt")]) {
       const res = await call(path, { key: user.apiKey });

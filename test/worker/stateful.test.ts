@@ -98,7 +98,7 @@ describe("stateful executions", () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain('event: stdout\ndata: {"data":"streamed\\n"}');
-    const end = text.split("\n\n").find((frame) => frame.startsWith("event: end"));
+    const end = text.split("\n\n").find((frame) => frame.includes("\nevent: end\n"));
     const result = JSON.parse(end!.split("data: ")[1]!) as ExecutionBody;
     expect(result.results).toEqual([{ type: "text/plain", data: "82", isMainResult: true }]);
   });
