@@ -73,7 +73,7 @@ describe("Files panel and Packages box", () => {
     expect(await page.locator("#output").textContent()).toContain("rows: 3");
 
     // The panel lists the folder again after the run: open it and download what the code wrote.
-    const folder = page.locator('#sandbox-files li[data-type="dir"][data-path="/home/user/results"] button');
+    const folder = page.locator('#sandbox-files li[data-type="dir"][data-path="/home/user/results"] button.folder');
     await folder.waitFor();
     await folder.click();
     await page.locator("#sandbox-folder", { hasText: "/home/user/results" }).waitFor();
