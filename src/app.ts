@@ -63,6 +63,7 @@ export function createApp() {
 
   app.use("/api/v1/*", requireUser);
   app.use("/api/v1/executions", jsonLimit);
+  app.use("/api/v1/executions/*", jsonLimit);
   app.route("/api/v1/executions", executionRoutes);
   app.route("/api/v1/executions", artifactRoutes);
   app.route("/api/v1/executions", executionShareRoutes);

@@ -22,6 +22,23 @@ function sseFrame(event: ExecutionEvent, id: string, requestId: string): string 
   return `${idLine}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** The Durable Object's event lines (one JSON event per line; empty lines are its heartbeats) as events. */
+function eventsOf(lines: ReadableStream<Uint8Array>): ReadableStream<ExecutionEvent> {
+  let buffered = "";
+  const split = new TransformStream<string, ExecutionEvent>({
+    transform(chunk, controller) {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line) controller.enqueue(JSON.parse(line) as ExecutionEvent);
+      }
+    },
+  });
+  return lines.pipeThrough(new TextDecoderStream()).pipeThrough(split);
+}
+
 /**
  * Streams `events` (one JSON event per line) as SSE; events are flushed as they arrive. Each carries
  * its position in the run's output as its `id` (executions/replay.ts), counted from `from`: where a
@@ -34,24 +51,14 @@ export function streamExecution(
 ): Response {
   const encoder = new TextEncoder();
   const requestId = c.get("requestId");
-  let buffered = "";
   let position = from;
-  const toSse = new TransformStream<string, Uint8Array>({
-    transform(chunk, controller) {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (!line) continue;
-        const event = JSON.parse(line) as ExecutionEvent;
-        position = advance(position, event);
-        controller.enqueue(encoder.encode(sseFrame(event, eventId(position), requestId)));
-      }
+  const toSse = new TransformStream<ExecutionEvent, Uint8Array>({
+    transform(event, controller) {
+      position = advance(position, event);
+      controller.enqueue(encoder.encode(sseFrame(event, eventId(position), requestId)));
     },
   });
-  const body = events.pipeThrough(new TextDecoderStream()).pipeThrough(toSse);
-  return new Response(body, {
+  return new Response(eventsOf(events).pipeThrough(toSse), {
     headers: {
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-cache, no-transform",
@@ -63,18 +70,9 @@ export function streamExecution(
 
 /** The result at the end of a run's event lines (for a JSON client); an `error` event is thrown. */
 export async function resultOf(events: ReadableStream<Uint8Array>): Promise<ExecutionResult> {
-  let buffered = "";
-  for await (const chunk of events.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (!line) continue;
-      const event = JSON.parse(line) as ExecutionEvent;
-      if (event.type === "end") return event.result;
-      if (event.type === "error") throw ApiError.from(event.error);
-    }
+  for await (const event of eventsOf(events)) {
+    if (event.type === "end") return event.result;
+    if (event.type === "error") throw ApiError.from(event.error);
   }
   throw new ApiError("sandbox_unavailable", "The run's events ended without a result.");
 }
