@@ -51,6 +51,8 @@ export function sample(metrics: Metrics, cgroups: Cgroups, limits: Limits, boxId
   // Whole seconds, as E2B reports them: the SDK rounds a range's `start`/`end` to seconds, so a sample
   // stamped 12.6 s would fall outside `start: <that sample's own time>`.
   const second = Math.floor(now / 1000);
+  // One sample a second at most (a late timer can fire twice within one): the newer one stands.
+  if (metrics.samples.at(-1)?.timestampUnix === second) metrics.samples.pop();
   metrics.samples.push({
     timestamp: new Date(second * 1000).toISOString(),
     timestampUnix: second,
