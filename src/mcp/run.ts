@@ -1,13 +1,13 @@
 // run_code and install_packages: the tool arguments turned into the same Durable Object calls the
 // HTTP routes make (POST /api/v1/executions, POST …/packages), so a tool call is an ordinary
 // execution — concurrency slot, timeout, history, stats — and fails with the same codes.
+import { admitRun } from "../executions/admission.ts";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { limits, MAX_CODE_BYTES } from "../config.ts";
+import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { LANGUAGES, type ExecutionRequest, type Language } from "../executions/types.ts";
 import { installSchema, offlineInstallProblem, PACKAGE_MANAGERS } from "../sandbox/packages.ts";
-import { utf8Length } from "../text.ts";
 import { conversationIdSchema, describeIssues } from "../validation.ts";
 import { errorResult, executionResult, jsonResult } from "./content.ts";
 import type { ToolContext } from "./tool.ts";
@@ -51,18 +51,7 @@ export function executionRequest(
   ctx: ToolContext,
   stateful: boolean,
 ): ExecutionRequest {
-  if (utf8Length(args.code) > MAX_CODE_BYTES) {
-    throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
-  }
-  if (stateful && args.language === "shell") {
-    throw new ApiError(
-      "invalid_request",
-      "stateful: only python and node keep state between runs; run shell code without stateful",
-    );
-  }
-  const ceiling = limits(ctx.env).executionTimeoutMs;
-  const timeoutMs = args.timeoutMs ?? ceiling;
-  if (timeoutMs > ceiling) throw new ApiError("invalid_request", `timeoutMs: must be at most ${ceiling}`);
+  const timeoutMs = admitRun(ctx.env, { ...args, stateful });
   return {
     language: args.language,
     code: args.code,

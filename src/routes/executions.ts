@@ -1,8 +1,9 @@
 // POST /api/v1/executions (JSON or SSE), GET /api/v1/executions, GET /api/v1/executions/:id.
+import { admitRun } from "../executions/admission.ts";
 import { Hono } from "hono";
 import { endTime, setMetric, startTime } from "hono/timing";
 import { z } from "zod";
-import { limits, MAX_CODE_BYTES, MAX_QUEUE_WAIT_SECONDS } from "../config.ts";
+import { limits, MAX_QUEUE_WAIT_SECONDS } from "../config.ts";
 import { getDb } from "../db/index.ts";
 import { unwrap } from "../durable/outcome.ts";
 import { ApiError } from "../errors.ts";
@@ -10,7 +11,6 @@ import { getExecution, getExecutionRow, listExecutions } from "../executions/his
 import { contentTypeOf, payloadOf } from "../interpreter/stored-results.ts";
 import { downloadHeaders } from "../downloads.ts";
 import { contextIdSchema } from "./contexts.ts";
-import { utf8Length } from "../text.ts";
 import { eventsFromResult, parsePosition } from "../executions/replay.ts";
 import { resultOf, streamExecution } from "../executions/sse.ts";
 import { preferences } from "../prefer.ts";
@@ -128,22 +128,10 @@ export const executionRoutes = new Hono<AppEnv>()
     async (c) => {
       const body = c.req.valid("json");
       const config = limits(c.env);
-      if (utf8Length(body.code) > MAX_CODE_BYTES) {
-        throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
-      }
       if (body.contextId !== undefined && body.language === "shell") {
         throw new ApiError("invalid_request", "contextId: contexts run python or node code, not shell");
       }
-      if (body.stateful && body.language === "shell") {
-        throw new ApiError(
-          "invalid_request",
-          "stateful: only python and node keep state between runs; run shell code without stateful",
-        );
-      }
-      const timeoutMs = body.timeoutMs ?? config.executionTimeoutMs;
-      if (timeoutMs > config.executionTimeoutMs) {
-        throw new ApiError("invalid_request", `timeoutMs: must be at most ${config.executionTimeoutMs}`);
-      }
+      const timeoutMs = admitRun(c.env, body);
       const waitMs = preferredWait(c.req.header("Prefer"), config.queueWaitMs);
       const request: ExecutionRequest = {
         language: body.language,

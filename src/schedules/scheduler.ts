@@ -2,11 +2,11 @@
 // due when the object's alarm rings, run one now. Each run is an ordinary execution through the
 // runner (history with trigger "schedule", stats, the concurrency cap); a run still going when the
 // next is due makes that one skipped, and a failure streak disables the schedule.
-import { limits, MAX_CODE_BYTES } from "../config.ts";
+import { admitRun } from "../executions/admission.ts";
+import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import type { ExecutionRequest, ExecutionResult } from "../executions/types.ts";
 import { newId } from "../ids.ts";
-import { utf8Length } from "../text.ts";
 import { nextCronRun, parseAt, parseCron, ScheduleFieldError } from "./next-run.ts";
 import { type ScheduleRecord, type ScheduleStore, withEvent } from "./store.ts";
 import type { LastRun, Schedule, ScheduleEvent, ScheduleEventType, ScheduleSpec } from "./types.ts";
@@ -295,16 +295,7 @@ export class Scheduler {
     } else {
       fieldCheck(() => parseCron("* * * * *", spec.timezone));
     }
-    if (utf8Length(spec.code) > MAX_CODE_BYTES) {
-      throw new ApiError("payload_too_large", `code: must be at most ${MAX_CODE_BYTES} bytes`);
-    }
-    if (spec.stateful && spec.language === "shell") {
-      throw new ApiError("invalid_request", "stateful: only python and node keep state between runs");
-    }
-    const ceiling = limits(this.parts.env).executionTimeoutMs;
-    if (spec.timeoutMs !== null && spec.timeoutMs > ceiling) {
-      throw new ApiError("invalid_request", `timeoutMs: must be at most ${ceiling}`);
-    }
+    admitRun(this.parts.env, spec);
   }
 
   private find(id: string): ScheduleRecord {
