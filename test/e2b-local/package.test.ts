@@ -43,10 +43,10 @@ beforeAll(async () => {
     cwd: ROOT,
     env: userEnv(),
   });
-  const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
   app = join(work, "app");
   await mkdir(app);
-  await run("npm", ["install", "--prefix", app, "--offline", "--no-audit", "--no-fund", join(work, filename!)], {
+  await run("npm", ["install", "--prefix", app, "--offline", "--no-audit", "--no-fund", join(work, filename)], {
     cwd: app,
     env: userEnv(),
   });
