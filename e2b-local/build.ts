@@ -1,4 +1,4 @@
-// `npm run build` (run by `npm pack` as prepack): dist/ is what the published package runs. Node does not
+// Run by `npm pack` as prepack: dist/ is what the published package runs. Node does not
 // strip types from files under node_modules, so the TypeScript is compiled to JavaScript + declarations
 // (tsconfig.build.json; relative `./x.ts` imports become `./x.js`), and the files the code loads beside
 // itself (agent.py, sudo.py, port-relay.py, interpreter/) are copied next to it. `--clean` removes dist/
