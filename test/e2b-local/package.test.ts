@@ -78,9 +78,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.unstubAllEnvs();
-  if (server?.pid && server.exitCode === null && server.signalCode === null) process.kill(-server.pid, "SIGKILL");
+  // still running when a test failed before stopping it: SIGTERM, so it unmounts its sandboxes' disks
+  if (server?.pid && server.exitCode === null && server.signalCode === null) {
+    const exited = once(server, "exit");
+    process.kill(server.pid, "SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    if (server.exitCode === null && server.signalCode === null) process.kill(-server.pid, "SIGKILL");
+  }
   if (work) await rm(work, { recursive: true, force: true });
-});
+}, 60_000);
 
 it("installs from the tarball as plain files with JavaScript only, and prints where it listens", async () => {
   // the bin runs the installed copy, not this repository's sources
