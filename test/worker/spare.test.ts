@@ -12,7 +12,8 @@ import { call, createUser, execute, OWNER_TOKEN, until } from "./helpers.ts";
 
 const e2b = { apiKey: env.E2B_API_KEY, apiUrl: env.E2B_API_URL, sandboxUrl: env.E2B_SANDBOX_URL };
 
-type Pooled = { sandboxes: SandboxPool & { env: Env } };
+/** The object's pool, as tests reach into it: its env is swapped per user (as executions.test.ts does). */
+type Pooled = { sandboxes: Pick<SandboxPool, "spareId"> & { env: Env } };
 
 /** A fresh user whose object runs with SPARE_SANDBOX set to `spare` (the test pool's wrangler.toml says "false"). */
 async function userWithSpare(name: string, spare: "true" | "false") {
