@@ -11,6 +11,11 @@ import type { Language } from "../src/executions/types.ts";
 import { ms, percentile, printTable } from "./stats.ts";
 
 const N = Number(process.env.BENCH_N ?? 100);
+/**
+ * e2b-local keeps sandboxes started ahead of creates (a pool, default 2), so a create there costs a few ms;
+ * BENCH_E2B_POOL=0 makes every create start one, nearer a provider's cold create (for the spare's rows).
+ */
+const POOL = process.env.BENCH_E2B_POOL ? { e2bPoolSize: Number(process.env.BENCH_E2B_POOL) } : {};
 const cases: [Language, string][] = [
   ["shell", "true"],
   ["python", "print(1)"],
@@ -19,7 +24,7 @@ const cases: [Language, string][] = [
 
 const persistTo = await mkdtemp(join(tmpdir(), "phoenix-bench-"));
 const sparePersistTo = await mkdtemp(join(tmpdir(), "phoenix-bench-spare-"));
-const stack = await startLocalStack({ persistTo });
+const stack = await startLocalStack({ persistTo, ...POOL });
 let spareStack: Stack | undefined;
 try {
   const user = await stack.createUser("bench");
@@ -124,7 +129,7 @@ try {
   // closed after its run (untimed), so the user stays below MAX_SANDBOXES_PER_USER (at the cap there is no
   // spare, and a new conversation would first close an old one). Before each run with the spare on, the
   // bench waits (untimed) for the spare to be ready, as between the requests of a person or an agent.
-  spareStack = await startLocalStack({ persistTo: sparePersistTo, vars: { SPARE_SANDBOX: "true" } });
+  spareStack = await startLocalStack({ persistTo: sparePersistTo, vars: { SPARE_SANDBOX: "true" }, ...POOL });
   const noSpareUser = await stack.createUser("bench-new-conversations");
   const spareUser = await spareStack.createUser("bench-spare");
   const spareE2b = { apiKey: spareStack.e2b.apiKey, apiUrl: spareStack.e2b.url, sandboxUrl: spareStack.e2b.url };
@@ -206,7 +211,7 @@ try {
   console.log(`\nThe artifact manifest ("artifacts": true) on a warm run through the Worker, ${N} each, ms:\n`);
   printTable(manifestRows);
   console.log(
-    `\nThe first run of a new conversation (a new conversation id each time), ${N} each, ms: without a spare sandbox, with one (SPARE_SANDBOX=true, a second local stack), and a warm run (same conversation) as the baseline:\n`,
+    `\nThe first run of a new conversation (a new conversation id each time), ${N} each, ms: without a spare sandbox, with one (SPARE_SANDBOX=true, a second local stack), and a warm run (same conversation) as the baseline; e2b-local's pool of sandboxes started ahead: ${POOL.e2bPoolSize ?? "its default"}:\n`,
   );
   printTable(newConversationRows);
   console.log(`\nWith the spare on, ${taken} of ${newRuns} new conversations started in the spare.`);

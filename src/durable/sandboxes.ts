@@ -199,8 +199,7 @@ export class SandboxPool {
       .exec<{ sandbox_id: string }>(`SELECT sandbox_id FROM sandboxes`)
       .toArray()
       .map((r) => r.sandbox_id);
-    const spare = this.spare.id();
-    return spare ? [...ids, spare] : ids;
+    return [...ids, ...this.spare.tracked()];
   }
 
   /** The spare sandbox's id, or null when none is kept (SPARE_SANDBOX). */

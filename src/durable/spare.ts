@@ -52,6 +52,8 @@ export class SpareSandbox {
   private readonly parts: SpareParts;
   /** The spare being created: a take waits for it (it started first), a drop kills it once made. */
   private starting: Promise<void> | null = null;
+  /** The spare being handed over (no longer recorded as the spare, not yet as a conversation's). */
+  private taking: string | null = null;
 
   constructor(sql: SqlStorage, parts: SpareParts) {
     this.sql = sql;
@@ -105,12 +107,16 @@ export class SpareSandbox {
     if (!row || row.template !== template) return null;
     // Claimed before any await: a concurrent take finds none.
     this.sql.exec(`DELETE FROM spare_sandbox`);
+    this.taking = row.sandbox_id;
     try {
       return { sandbox: await connectSandbox(env, row.sandbox_id, this.parts.ttlMs()), startedAt: row.started_at };
     } catch {
       // Gone, or unreachable: no longer ours either way (a live one left behind is an orphan to reap).
       this.parts.waitUntil(killSandbox(env, row.sandbox_id).catch(() => false));
       return null;
+    } finally {
+      // The caller records it for its conversation before its next await.
+      this.taking = null;
     }
   }
 
@@ -138,9 +144,14 @@ export class SpareSandbox {
     return this.row()?.active_at ?? null;
   }
 
-  /** The spare's id, or null: the orphan reaper spares it, tests look for it. */
+  /** The spare's id, or null. */
   id(): string | null {
     return this.row()?.sandbox_id ?? null;
+  }
+
+  /** What the orphan reaper must spare: the spare, and one being handed to a conversation (it may be old). */
+  tracked(): string[] {
+    return [this.id(), this.taking].filter((id) => id !== null);
   }
 
   private async start(): Promise<void> {
