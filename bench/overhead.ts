@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isMainThread, parentPort } from "node:worker_threads";
 import { Sandbox } from "e2b";
+// biome-ignore lint/correctness/noUndeclaredDependencies: the Miniflare wrangler itself runs (its dependency), not a second copy
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
 import { startE2bLocal } from "../e2b-local/server.ts";
@@ -342,7 +343,7 @@ function summarise(profile: CpuProfile, bundle: string, runs: number, workerMs: 
   };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const byFunction = new Map<string, number>();
   const byModule = new Map<string, number>();
   let busy = 0;
