@@ -60,7 +60,8 @@ export class UserSpace extends DurableObject<Env> {
   private readonly schedules: Scheduler;
   private readonly mcpSessions: McpSessions;
   private readonly contexts: CodeContexts;
-  private alarmSet = false;
+  /** When the alarm this object set is due (epoch ms), or null when it set none since the last one fired. */
+  private alarmAt: number | null = null;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
 
@@ -80,7 +81,7 @@ export class UserSpace extends DurableObject<Env> {
       metrics: this.metrics,
       history: this.history,
       contexts: this.contexts,
-      recorded: () => waitUntil(this.schedule()),
+      recorded: () => waitUntil(this.afterRun()),
       waitUntil,
       keepArtifacts: (sandbox, result) =>
         keepArtifacts(sandbox, env.VOLUMES, this.volume.port(), this.userId, result.id, result.artifacts ?? []),
@@ -432,6 +433,7 @@ export class UserSpace extends DurableObject<Env> {
       // History's large results (interpreter/stored-results.ts) go with the user, whatever the history mode.
       await deleteUserResults(this.env.VOLUMES, this.userId);
       await this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
       await this.ctx.storage.deleteAll();
       // D1 still answers for the user's (revoked) keys until the owner route deletes them.
       this.keys.ensureTable();
@@ -440,7 +442,7 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.alarmSet = false;
+    this.alarmAt = null;
     // Schedules first: their runs start now and go on after the alarm (schedules/scheduler.ts).
     this.schedules.fireDue(Date.now());
     await this.copyHistory().catch(() => {});
@@ -469,12 +471,24 @@ export class UserSpace extends DurableObject<Env> {
     const scheduled = this.schedules.nextDueAt();
     if (idle === Infinity && retry === Infinity && scheduled === Infinity) return;
     const due = Math.min(Math.max(idle, now + 1000), retry, scheduled);
-    if (this.alarmSet) {
+    if (this.alarmAt !== null) {
       const current = await this.ctx.storage.getAlarm();
-      if (current !== null && current <= due) return;
+      if (current !== null && current <= due) {
+        this.alarmAt = current;
+        return;
+      }
     }
     await this.ctx.storage.setAlarm(due);
-    this.alarmSet = true;
+    this.alarmAt = due;
+  }
+
+  /**
+   * After a run its history waits here, so the alarm must come within HISTORY_BATCH_MS; when the one
+   * already set does, `schedule()` would change nothing, and its queries are skipped (once per run).
+   */
+  private afterRun(): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= Date.now() + HISTORY_BATCH_MS) return Promise.resolve();
+    return this.schedule();
   }
 }
 
