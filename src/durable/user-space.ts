@@ -22,6 +22,7 @@ import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
 import { emitScheduleEvent } from "../schedules/events.ts";
+import { WebhookPresence } from "../webhooks/events.ts";
 import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
 import { ScheduleStore } from "../schedules/store.ts";
 import { McpSessions } from "../mcp/sessions.ts";
@@ -60,6 +61,7 @@ export class UserSpace extends DurableObject<Env> {
   private readonly schedules: Scheduler;
   private readonly mcpSessions: McpSessions;
   private readonly contexts: CodeContexts;
+  private readonly webhooks = new WebhookPresence();
   /** When the alarm this object set is due (epoch ms), or null when it set none since the last one fired. */
   private alarmAt: number | null = null;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
@@ -83,6 +85,7 @@ export class UserSpace extends DurableObject<Env> {
       contexts: this.contexts,
       recorded: () => waitUntil(this.afterRun()),
       waitUntil,
+      webhooks: this.webhooks,
       keepArtifacts: (sandbox, result) =>
         keepArtifacts(sandbox, env.VOLUMES, this.volume.port(), this.userId, result.id, result.artifacts ?? []),
     });
@@ -95,7 +98,7 @@ export class UserSpace extends DurableObject<Env> {
       execute: (req) => this.runner.execute(req),
       busy: () => this.runner.busy(),
       changed: () => this.schedule(),
-      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data),
+      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data, this.webhooks),
       waitUntil,
     });
   }
@@ -112,6 +115,13 @@ export class UserSpace extends DurableObject<Env> {
     return capture(() => {
       for (const key of keys) this.keys.revoke(key.keyHash, key.keyId);
     });
+  }
+
+  // ── Webhooks (webhooks/events.ts) ─────────────────────────────────────────────────────────────
+
+  /** A webhook of this user was created (routes/webhooks.ts, after D1 has it): events look it up again. */
+  webhookCreated(): Promise<Outcome<void>> {
+    return capture(() => this.webhooks.created());
   }
 
   // ── Executions (executions/runner.ts) ───────────────────────────────────────────────────────
