@@ -279,12 +279,10 @@ async function startProfiler(port: number): Promise<{ stop(): Promise<CpuProfile
   }[];
   const target = targets.find((t) => t.title?.includes("phoenix") || t.id?.includes("phoenix")) ?? targets[0];
   if (!target) throw new Error(`no inspector target on port ${port}`);
-  if (process.env.BENCH_DEBUG) console.error("target", target);
   // Miniflare's inspector proxy wants a local Origin (undici's WebSocket takes headers as a second argument).
   const ws = new WebSocket(target.webSocketDebuggerUrl, {
     headers: { Origin: "http://127.0.0.1" },
   } as unknown as string[]);
-  ws.addEventListener("close", (e) => console.error("ws closed", e.code, e.reason));
   await new Promise((resolve, reject) => {
     ws.addEventListener("open", resolve, { once: true });
     ws.addEventListener("error", reject, { once: true });
@@ -293,7 +291,6 @@ async function startProfiler(port: number): Promise<{ stop(): Promise<CpuProfile
   const pending = new Map<number, (result: any) => void>();
   ws.binaryType = "arraybuffer";
   ws.addEventListener("message", (e) => {
-    if (process.env.BENCH_DEBUG) console.error("ws<", String(e.data).slice(0, 200), typeof e.data);
     const text = typeof e.data === "string" ? e.data : new TextDecoder().decode(e.data as ArrayBuffer);
     const msg = JSON.parse(text) as { id?: number; result?: unknown; error?: unknown };
     if (msg.id !== undefined) pending.get(msg.id)?.(msg.error ? Promise.reject(msg.error) : msg.result);
