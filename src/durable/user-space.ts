@@ -22,6 +22,7 @@ import { deleteVolume, volumeKey } from "../volume/keys.ts";
 import { VolumeLedger, type Commit, type Reservation, type VolumeInfo } from "../volume/ledger.ts";
 import { persistFromSandbox, restoreToSandbox, type PersistedFile } from "../volume/sandbox-files.ts";
 import { emitScheduleEvent } from "../schedules/events.ts";
+import { WebhookPresence } from "../webhooks/events.ts";
 import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
 import { ScheduleStore } from "../schedules/store.ts";
 import { McpSessions } from "../mcp/sessions.ts";
@@ -60,7 +61,9 @@ export class UserSpace extends DurableObject<Env> {
   private readonly schedules: Scheduler;
   private readonly mcpSessions: McpSessions;
   private readonly contexts: CodeContexts;
-  private alarmSet = false;
+  private readonly webhooks = new WebhookPresence();
+  /** When the alarm this object set is due (epoch ms), or null when it set none since the last one fired. */
+  private alarmAt: number | null = null;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
 
@@ -80,8 +83,9 @@ export class UserSpace extends DurableObject<Env> {
       metrics: this.metrics,
       history: this.history,
       contexts: this.contexts,
-      recorded: () => waitUntil(this.schedule()),
+      recorded: () => waitUntil(this.afterRun()),
       waitUntil,
+      webhooks: this.webhooks,
       keepArtifacts: (sandbox, result) =>
         keepArtifacts(sandbox, env.VOLUMES, this.volume.port(), this.userId, result.id, result.artifacts ?? []),
     });
@@ -94,7 +98,7 @@ export class UserSpace extends DurableObject<Env> {
       execute: (req) => this.runner.execute(req),
       busy: () => this.runner.busy(),
       changed: () => this.schedule(),
-      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data),
+      emit: (type, data) => emitScheduleEvent(env, this.userId, type, data, this.webhooks),
       waitUntil,
     });
   }
@@ -111,6 +115,13 @@ export class UserSpace extends DurableObject<Env> {
     return capture(() => {
       for (const key of keys) this.keys.revoke(key.keyHash, key.keyId);
     });
+  }
+
+  // ── Webhooks (webhooks/events.ts) ─────────────────────────────────────────────────────────────
+
+  /** A webhook of this user was created (routes/webhooks.ts, after D1 has it): events look it up again. */
+  webhookCreated(): Promise<Outcome<void>> {
+    return capture(() => this.webhooks.created());
   }
 
   // ── Executions (executions/runner.ts) ───────────────────────────────────────────────────────
@@ -434,6 +445,7 @@ export class UserSpace extends DurableObject<Env> {
       // History's large results (interpreter/stored-results.ts) go with the user, whatever the history mode.
       await deleteUserResults(this.env.VOLUMES, this.userId);
       await this.ctx.storage.deleteAlarm();
+      this.alarmAt = null;
       await this.ctx.storage.deleteAll();
       // D1 still answers for the user's (revoked) keys until the owner route deletes them.
       this.keys.ensureTable();
@@ -442,7 +454,7 @@ export class UserSpace extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    this.alarmSet = false;
+    this.alarmAt = null;
     // Schedules first: their runs start now and go on after the alarm (schedules/scheduler.ts).
     this.schedules.fireDue(Date.now());
     await this.copyHistory().catch(() => {});
@@ -471,12 +483,24 @@ export class UserSpace extends DurableObject<Env> {
     const scheduled = this.schedules.nextDueAt();
     if (idle === Infinity && retry === Infinity && scheduled === Infinity) return;
     const due = Math.min(Math.max(idle, now + 1000), retry, scheduled);
-    if (this.alarmSet) {
+    if (this.alarmAt !== null) {
       const current = await this.ctx.storage.getAlarm();
-      if (current !== null && current <= due) return;
+      if (current !== null && current <= due) {
+        this.alarmAt = current;
+        return;
+      }
     }
     await this.ctx.storage.setAlarm(due);
-    this.alarmSet = true;
+    this.alarmAt = due;
+  }
+
+  /**
+   * After a run its history waits here, so the alarm must come within HISTORY_BATCH_MS; when the one
+   * already set does, `schedule()` would change nothing, and its queries are skipped (once per run).
+   */
+  private afterRun(): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= Date.now() + HISTORY_BATCH_MS) return Promise.resolve();
+    return this.schedule();
   }
 }
 

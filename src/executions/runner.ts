@@ -19,6 +19,7 @@ import {
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
 import { type InstallBody, type InstallResult, installJob, toInstallResult } from "../sandbox/packages.ts";
+import type { WebhookPresence } from "../webhooks/events.ts";
 import { emitExecutionCompleted } from "../webhooks/execution-event.ts";
 import type { ExecutionMetrics } from "./metrics.ts";
 import type { HistoryOutbox } from "./outbox.ts";
@@ -37,6 +38,8 @@ export interface RunnerParts {
   /** Called after every recorded run: history is waiting for the alarm to copy it. */
   recorded: () => void;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Whether the user has webhooks (spares a D1 read per run when they have none). */
+  webhooks?: WebhookPresence;
   /** Copies a run's artifacts to R2 under the quota (`keepArtifacts`); throws the ApiError to show (507). */
   keepArtifacts?: (sandbox: Sandbox, result: ExecutionResult) => Promise<{ artifacts: number; bytes: number }>;
 }
@@ -373,7 +376,9 @@ export class ExecutionRunner {
     this.parts.recorded();
     record(failure ? { type: "error", error: failure.toJSON() } : { type: "end", result });
     // The one place every finished run (HTTP, SSE, MCP, schedules) tells the user's webhooks.
-    this.parts.waitUntil(emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised));
+    this.parts.waitUntil(
+      emitExecutionCompleted(env, this.parts.userId, req.kind, result, failure?.message ?? raised, this.parts.webhooks),
+    );
     if (failure) throw failure;
     if (keepFailure) {
       throw new ApiError(

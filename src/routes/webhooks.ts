@@ -1,6 +1,7 @@
 // /api/v1/webhooks: a user's endpoints (the signing secret shown once, at creation), a test event,
 // and each endpoint's deliveries with every attempt, and a retry button.
 import { Hono } from "hono";
+import { unwrap } from "../durable/outcome.ts";
 import { z } from "zod";
 import { doc, empty, json } from "../openapi/registry.ts";
 import {
@@ -66,6 +67,8 @@ export const webhookRoutes = new Hono<AppEnv>()
     validate("json", createSchema),
     async (c) => {
       const hook = await createWebhook(c.env, c.var.user.id, c.req.valid("json"), maxPerUser(c.env));
+      // The user's object skips the D1 read of each event while it knows of no webhook: tell it.
+      unwrap(await c.var.userSpace.webhookCreated());
       return c.json(hook, 201);
     },
   )

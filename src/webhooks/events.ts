@@ -28,20 +28,54 @@ export function newLease(): string {
 }
 
 /**
+ * Whether a user has any enabled webhook, as their Durable Object last learned it from D1: while it
+ * knows there is none, an event (one per run) costs no D1 read. Creating a webhook tells the object
+ * (`UserSpace.webhookCreated`); disabling or deleting one only makes D1's answer smaller, so a stale
+ * "some" costs one read, never a lost event.
+ */
+export class WebhookPresence {
+  private none = false;
+  /** Bumped by every creation, so a D1 answer read across one is not taken as "none". */
+  private generation = 0;
+
+  /** The ids of the user's enabled endpoints subscribed to `type`; [] without asking D1 when there are none. */
+  async targets(env: Env, userId: string, type: WebhookEventType): Promise<string[]> {
+    if (this.none) return [];
+    const asked = this.generation;
+    const endpoints = await enabledEndpoints(env, userId);
+    if (endpoints.length === 0 && asked === this.generation) this.none = true;
+    return endpoints.filter((w) => subscribes(w.events, type)).map((w) => w.id);
+  }
+
+  /** A webhook was created: D1 is asked again from the next event on. */
+  created(): void {
+    this.none = false;
+    this.generation++;
+  }
+}
+
+function enabledEndpoints(env: Env, userId: string): Promise<{ id: string; events: string }[]> {
+  return getDb(env)
+    .select({ id: webhooks.id, events: webhooks.events })
+    .from(webhooks)
+    .where(and(eq(webhooks.userId, userId), isNull(webhooks.disabledAt)));
+}
+
+/**
  * Emits an event to every endpoint of the user that subscribes to `type` (none: nothing is stored).
  * The event and its deliveries are in D1 before this returns; the attempts follow from the queue.
+ * `presence` (the user's Durable Object's) spares the D1 read when the user has no webhook.
  */
 export async function emitEvent(
   env: Env,
   userId: string,
   type: WebhookEventType,
   data: Record<string, unknown>,
+  presence?: WebhookPresence,
 ): Promise<void> {
-  const endpoints = await getDb(env)
-    .select({ id: webhooks.id, events: webhooks.events })
-    .from(webhooks)
-    .where(and(eq(webhooks.userId, userId), isNull(webhooks.disabledAt)));
-  const targets = endpoints.filter((w) => subscribes(w.events, type)).map((w) => w.id);
+  const targets = presence
+    ? await presence.targets(env, userId, type)
+    : (await enabledEndpoints(env, userId)).filter((w) => subscribes(w.events, type)).map((w) => w.id);
   if (targets.length > 0) await sendEvent(env, userId, type, data, targets);
 }
 

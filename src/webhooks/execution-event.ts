@@ -3,7 +3,7 @@
 // never the code or its envs.
 import type { ExecutionKind, ExecutionResult } from "../executions/types.ts";
 import { cutToBytes } from "../text.ts";
-import { emitEvent } from "./events.ts";
+import { emitEvent, type WebhookPresence } from "./events.ts";
 
 /** How much of each output stream the event carries. */
 export const OUTPUT_PREVIEW_BYTES = 4096;
@@ -43,9 +43,10 @@ export async function emitExecutionCompleted(
   kind: ExecutionKind,
   result: ExecutionResult,
   error: string | undefined,
+  presence?: WebhookPresence,
 ): Promise<void> {
   try {
-    await emitEvent(env, userId, "execution.completed", executionCompletedData(kind, result, error));
+    await emitEvent(env, userId, "execution.completed", executionCompletedData(kind, result, error), presence);
   } catch (err) {
     console.error(`webhooks: execution.completed for ${result.id} could not be stored`, err);
   }
