@@ -15,7 +15,7 @@ import { Sandbox } from "e2b";
 // biome-ignore lint/correctness/noUndeclaredDependencies: the Miniflare wrangler itself runs (its dependency), not a second copy
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
-import { startE2bLocal } from "../e2b-local/server.ts";
+import { startE2bLocal } from "e2b-local";
 import { freePort, ROOT } from "../scripts/local-stack.ts";
 import { CODE_ENV, inlineCommand } from "../src/sandbox/languages.ts";
 import { ms, percentile, printTable, serverThread } from "./stats.ts";
