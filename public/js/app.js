@@ -61,6 +61,8 @@ initRunner({
     void refreshContext();
     void refreshSandboxFiles();
   },
+  // The terminal may have started the conversation's sandbox.
+  onTerminalAttached: () => void refreshSandboxFiles(),
 });
 initConversation();
 initStats();

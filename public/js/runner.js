@@ -51,8 +51,8 @@ let controller = null;
 /** Its execution id, once the server has started it (Stop then cancels it on the server). */
 let runningId = "";
 
-/** What a run sets off elsewhere on the page; given by initRunner. */
-let hooks = { onRunStart: () => {}, onRunEnd: () => {} };
+/** What a run (or a terminal's shell) sets off elsewhere on the page; given by initRunner. */
+let hooks = { onRunStart: () => {}, onRunEnd: () => {}, onTerminalAttached: () => {} };
 
 /** Filled by initRunner, one per language. */
 const editors = /** @type {Record<Language, Editor>} */ ({});
@@ -288,7 +288,10 @@ export function showRun(item) {
 
 // ── Start ───────────────────────────────────────────────────────────────────────────────────────
 
-/** @param {{onRunStart: () => void, onRunEnd: () => void}} runHooks what a run sets off elsewhere on the page */
+/**
+ * @param {{onRunStart: () => void, onRunEnd: () => void, onTerminalAttached: () => void}} runHooks what a run,
+ * or the Terminal tab's shell, sets off elsewhere on the page
+ */
 export function initRunner(runHooks) {
   hooks = runHooks;
 
@@ -337,7 +340,7 @@ export function initRunner(runHooks) {
   );
   tabs.push(/** @type {HTMLButtonElement} */ (terminalTab));
   $("tabs").append(terminalTab);
-  $("panels").append(terminalPanel());
+  $("panels").append(terminalPanel({ onAttached: hooks.onTerminalAttached }));
 
   for (const tab of tabs) {
     tab.addEventListener("click", () => select(tab));

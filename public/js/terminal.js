@@ -173,6 +173,7 @@ async function connect() {
         "ok",
       );
       document.documentElement.dataset.terminal = "attached";
+      onAttached();
     } else if (message.type === "error") setStatus(message.message, "bad");
   });
   ws.addEventListener("close", (event) => {
@@ -208,6 +209,9 @@ function disconnect() {
   ws?.close(1000, "closed by the page");
 }
 
+/** What an attached shell sets off elsewhere on the page (the conversation may have a sandbox now). */
+let onAttached = () => {};
+
 /** The Terminal tab was selected: load xterm.js, connect, take the keyboard. */
 export async function showTerminal() {
   wanted = true;
@@ -226,8 +230,12 @@ export function resetTerminal() {
   setStatus("Enter your API key above to open a terminal.");
 }
 
-/** The panel of the Terminal tab (runner.js places it among the language panels). */
-export function terminalPanel() {
+/**
+ * The panel of the Terminal tab (runner.js places it among the language panels).
+ * @param {{onAttached: () => void}} hooks
+ */
+export function terminalPanel(hooks) {
+  onAttached = hooks.onAttached;
   const restart = el("button", { type: "button", id: "terminal-restart", class: "button small", hidden: "" }, [
     "Start a new shell",
   ]);

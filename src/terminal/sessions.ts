@@ -263,10 +263,10 @@ export class TerminalSessions {
     if (session.socket) closeSocket(session.socket, code, reason);
     session.socket = null;
     session.release();
-    if (code !== CLOSE.exited && code !== CLOSE.sandboxGone) {
-      await session.sandbox.pty.kill(session.handle.pid).catch(() => false);
-    }
     session.handle.disconnect().catch(() => {});
+    // A gone sandbox has nothing left to kill or to mark used (its conversation may have a new one by now).
+    if (code === CLOSE.sandboxGone) return;
+    if (code !== CLOSE.exited) await session.sandbox.pty.kill(session.handle.pid).catch(() => false);
     this.sandboxes.touch(session.conversationId, session.sandbox);
   }
 }
