@@ -93,7 +93,7 @@ export class UserSpace extends DurableObject<Env> {
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
     this.mcpSessions = new McpSessions(sql);
     this.tickets = new TicketBook(sql, this.userId);
-    this.terminals = new TerminalSessions(this.sandboxes, env);
+    this.terminals = new TerminalSessions(sql, this.sandboxes, env);
     this.schedules = new Scheduler({
       env,
       store: new ScheduleStore(sql),
@@ -473,6 +473,7 @@ export class UserSpace extends DurableObject<Env> {
       // D1 still answers for the user's (revoked) keys until the owner route deletes them.
       this.keys.ensureTable();
       this.tickets.ensureTable();
+      this.terminals.ensureTable();
       return { cancelledExecutions: cancelled, sandboxes, volumeFiles: volume.files, volumeBytes: volume.bytes };
     });
   }

@@ -1,6 +1,7 @@
 // The web terminals of a user's Durable Object: one shell (a PTY through the e2b SDK) per conversation,
 // bridged to at most one WebSocket at a time. The shell outlives a dropped connection, with its recent
-// output kept for the next one; it ends when it exits, its sandbox stops, or nobody types for a while.
+// output kept for the next one, and a restart of the object (its pid is stored); it ends when it exits,
+// its sandbox stops, or nobody types for a while.
 import type { CommandHandle } from "e2b";
 import { limits } from "../config.ts";
 import { CREATE, type SandboxPool } from "../durable/sandboxes.ts";
@@ -61,6 +62,8 @@ interface Session {
   conversationId: string;
   sandbox: Sandbox;
   handle: CommandHandle;
+  /** Found running in the sandbox after this object restarted (its earlier output is lost with the memory). */
+  reattached: boolean;
   scrollback: Scrollback;
   socket: WebSocket | null;
   /** Keystrokes and resizes, in order: each is its own request to the sandbox. */
@@ -73,16 +76,31 @@ interface Session {
   ending: { code: number; reason: string } | null;
 }
 
+type TerminalRow = { conversation_id: string; sandbox_id: string; pid: number };
+
 export class TerminalSessions {
+  private readonly sql: SqlStorage;
   private readonly sandboxes: SandboxPool;
   private readonly env: Env;
   private readonly sessions = new Map<string, Session>();
   /** Shells being started: a second connection meanwhile waits for the same one. */
   private readonly starting = new Map<string, Promise<Session>>();
 
-  constructor(sandboxes: SandboxPool, env: Env) {
+  constructor(sql: SqlStorage, sandboxes: SandboxPool, env: Env) {
+    this.sql = sql;
     this.sandboxes = sandboxes;
     this.env = env;
+    this.ensureTable();
+  }
+
+  /** Which shell each conversation has, so an object that restarted finds its shells again. (Again after an erase.) */
+  ensureTable(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS terminals (
+      conversation_id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, pid INTEGER NOT NULL)`);
+  }
+
+  private recorded(conversationId: string): TerminalRow | undefined {
+    return this.sql.exec<TerminalRow>(`SELECT * FROM terminals WHERE conversation_id = ?`, conversationId).toArray()[0];
   }
 
   /** Accepts `server` (one end of a WebSocketPair) as the conversation's terminal, starting a shell if none runs. */
@@ -95,7 +113,8 @@ export class TerminalSessions {
     const previous = session.socket;
     session.socket = server;
     if (previous) closeSocket(previous, CLOSE.replaced, "Another connection took this terminal over.");
-    sendJson(server, { type: "attached", pid: session.handle.pid, resumed: running !== undefined });
+    const resumed = running !== undefined || session.reattached;
+    sendJson(server, { type: "attached", pid: session.handle.pid, resumed });
     const recent = session.scrollback.bytes();
     if (recent.byteLength) server.send(recent);
     server.addEventListener("message", (event) => this.received(session, server, event.data));
@@ -127,22 +146,32 @@ export class TerminalSessions {
     try {
       let session: Session | undefined;
       const scrollback = new Scrollback(SCROLLBACK_BYTES);
-      const { sandbox, handle } = await this.sandboxes.use(conversationId, CREATE, async (sandbox) => {
-        const handle = await sandbox.pty.create({
-          ...DEFAULT_SIZE,
-          // 0: no limit (the SDK's default would end the shell after a minute); idleness ends it instead.
-          timeoutMs: 0,
-          onData: (bytes) => {
-            scrollback.push(bytes);
-            if (session) this.output(session, bytes);
-          },
-        });
-        return { sandbox, handle };
+      const onData = (bytes: Uint8Array) => {
+        scrollback.push(bytes);
+        if (session) this.output(session, bytes);
+      };
+      const { sandbox, handle, reattached } = await this.sandboxes.use(conversationId, CREATE, async (sandbox) => {
+        const known = this.recorded(conversationId);
+        if (known?.sandbox_id === sandbox.sandboxId) {
+          // A shell this object started before it restarted (a deploy, an eviction): still running, reach it.
+          // 0: no time limit (the SDK's default would drop it after a minute); idleness ends it instead.
+          const handle = await sandbox.pty.connect(known.pid, { onData, timeoutMs: 0 }).catch(() => null);
+          if (handle) return { sandbox, handle, reattached: true };
+        }
+        const handle = await sandbox.pty.create({ ...DEFAULT_SIZE, timeoutMs: 0, onData });
+        this.sql.exec(
+          `INSERT OR REPLACE INTO terminals (conversation_id, sandbox_id, pid) VALUES (?, ?, ?)`,
+          conversationId,
+          sandbox.sandboxId,
+          handle.pid,
+        );
+        return { sandbox, handle, reattached: false };
       });
       session = {
         conversationId,
         sandbox,
         handle,
+        reattached,
         scrollback,
         socket: null,
         queue: Promise.resolve(),
@@ -264,6 +293,11 @@ export class TerminalSessions {
     session.socket = null;
     session.release();
     session.handle.disconnect().catch(() => {});
+    this.sql.exec(
+      `DELETE FROM terminals WHERE conversation_id = ? AND pid = ?`,
+      session.conversationId,
+      session.handle.pid,
+    );
     // A gone sandbox has nothing left to kill or to mark used (its conversation may have a new one by now).
     if (code === CLOSE.sandboxGone) return;
     if (code !== CLOSE.exited) await session.sandbox.pty.kill(session.handle.pid).catch(() => false);

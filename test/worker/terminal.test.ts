@@ -207,6 +207,24 @@ describe("the terminal socket", () => {
     second.socket.close(1000, "done");
   });
 
+  it("finds its shell again after the user's object restarted (a deploy, an eviction)", async () => {
+    const first = await open(user.apiKey, "t-restart");
+    const { pid } = await first.attached();
+    first.type("export Y=8; echo before-$((4*4))\r");
+    await first.see("before-16");
+    // Throws the object's memory away, as a deploy does: its sockets and in-memory shells go with it (workerd
+    // logs the abort as an uncaught "outputGateBroken: restart"; that is this line, not a failure).
+    await runInDurableObject(userSpace(env, user.id), (_instance, state) => state.abort("restart")).catch(() => {});
+    const closed = await first.closed;
+    expect(closed.code).not.toBe(1000);
+
+    const second = await open(user.apiKey, "t-restart");
+    expect(await second.attached()).toEqual({ type: "attached", pid, resumed: true });
+    second.type("echo y-is-$Y\r");
+    await second.see("y-is-8");
+    second.socket.close(1000, "done");
+  });
+
   it("hands the shell to the newest connection (the older one is closed with 4409)", async () => {
     const first = await open(user.apiKey, "t-newest");
     const { pid } = await first.attached();
