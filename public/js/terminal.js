@@ -183,7 +183,8 @@ async function connect() {
     const final = FINAL.get(event.code);
     if (final) {
       connectedTo = "";
-      setStatus(`${final} ${event.reason}`.trim(), event.code === 1000 ? "" : "bad");
+      // The server's reason says it best ("Closed after 900 s without input."); the code's meaning otherwise.
+      setStatus(event.reason || final, event.code === 1000 ? "" : "bad");
       restartButton().textContent = event.code === 4409 ? "Take it back" : "Start a new shell";
       restartButton().hidden = false;
       return;
