@@ -1,7 +1,16 @@
 // One vitest run, four projects: pure modules in Node (the fast `unit` lane: no server, no bubblewrap),
 // the Worker in workerd, e2b-local in Node, the page in Chromium.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type Plugin } from "vitest/config";
+
+// `e2b-local` is a workspace package (e2b-local/package.json): here it resolves to its TypeScript sources,
+// never to a packed build. Its `exports` name them under the `e2b-local-source` condition, which every Vite
+// environment of the projects that start it (test files and global setups alike) resolves with.
+const e2bLocalSource: Plugin = {
+  name: "e2b-local-source",
+  // merged into each environment's own conditions (Vite appends to arrays)
+  configEnvironment: () => ({ resolve: { conditions: ["e2b-local-source"] } }),
+};
 
 export default defineConfig({
   test: {
@@ -15,6 +24,7 @@ export default defineConfig({
       },
       {
         plugins: [
+          e2bLocalSource,
           cloudflareTest(async ({ inject }) => {
             const e2bLocalUrl = inject<string>("e2bLocalUrl");
             return {
@@ -51,6 +61,7 @@ export default defineConfig({
         },
       },
       {
+        plugins: [e2bLocalSource],
         test: {
           name: "e2b-local",
           environment: "node",
@@ -61,6 +72,7 @@ export default defineConfig({
         },
       },
       {
+        plugins: [e2bLocalSource],
         test: {
           name: "e2e",
           environment: "node",

@@ -6,8 +6,8 @@ import { Sandbox } from "e2b";
 import { isMainThread, parentPort } from "node:worker_threads";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startE2bLocal } from "../e2b-local/server.ts";
-import { END_OK, envelope } from "../e2b-local/connect.ts";
+import { startE2bLocal } from "e2b-local";
+import { END_OK, envelope } from "e2b-local/connect";
 import { ms, percentile, printTable, serverThread } from "./stats.ts";
 import { benchPtyAndPause } from "./e2b-local-pty.ts";
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isMainThread, parentPort } from "node:worker_threads";
-import { startE2bLocal } from "../e2b-local/server.ts";
+import { startE2bLocal } from "e2b-local";
 import { startLocalStack } from "../scripts/local-stack.ts";
 import { ms, percentile, printTable, serverThread } from "./stats.ts";
 

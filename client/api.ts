@@ -7083,17 +7083,11 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Deleted. */
-            200: {
+            204: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": {
-                        id: string;
-                        /** @constant */
-                        deleted: true;
-                    };
-                };
+                content?: never;
             };
             /** @description Error: `invalid_request`. */
             400: {

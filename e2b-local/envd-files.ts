@@ -40,7 +40,7 @@ export async function filesGet(
     const uid = filesUser(url, req);
     const requested = url.searchParams.get("path");
     if (!requested) throw httpError(400, "path is required");
-    const r = await resolveExisting(sandbox.mounts, requested, homeOf(uid), true);
+    const r = await resolveExisting(sandbox.mounts, requested, homeOf(uid), true, uid);
     // opened relative to its open parent directory, the last component not followed (files.ts): a
     // link swapped in after resolve() is refused, never read through; O_NONBLOCK: a FIFO does not hang
     const fh = await openAt(sandbox.mounts, r.sbPath, C.O_RDONLY | C.O_NONBLOCK);

@@ -167,19 +167,19 @@ export async function filesystemUnary(
   const info = async (sbPath: string) => (await withMeta(sandbox, [await entryInfo(sandbox.mounts, sbPath, home)]))[0];
   switch (method) {
     case "Stat": {
-      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false);
+      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false, uid);
       return { entry: await info(r.sbPath) };
     }
     case "MakeDir": {
       const requested = reqPath(msg.path);
-      const r0 = await resolve(sandbox.mounts, requested, home, true);
+      const r0 = await resolve(sandbox.mounts, requested, home, true, uid);
       if (r0.missing.length === 0 && r0.hostPath)
         throw rpcError("already_exists", `path '${requested}' already exists`);
       const r = await resolveForCreate(sandbox.mounts, requested, home, uid, true);
       return { entry: await info(r.sbPath) };
     }
     case "Move": {
-      const src = await resolveExisting(sandbox.mounts, reqPath(msg.source), home, false);
+      const src = await resolveExisting(sandbox.mounts, reqPath(msg.source), home, false, uid);
       if (!src.mount.rw) throw rpcError("permission_denied", "read-only file system");
       if (src.sbPath === src.mount.sb) throw rpcError("permission_denied", "cannot move this path");
       const dst = await resolveForCreate(sandbox.mounts, reqPath(msg.destination), home, uid);
@@ -204,7 +204,7 @@ export async function filesystemUnary(
       const requested = reqPath(msg.path);
       const depth = msg.depth === undefined ? 1 : Number(msg.depth);
       if (!Number.isInteger(depth) || depth < 0) throw rpcError("invalid_argument", "invalid depth");
-      const r = await resolveExisting(sandbox.mounts, requested, home, true);
+      const r = await resolveExisting(sandbox.mounts, requested, home, true, uid);
       await requireDir(sandbox.mounts, r.sbPath, requested, uid);
       const entries: unknown[] = [];
       const walk = async (sbDir: string, level: number) => {
@@ -239,7 +239,7 @@ export async function filesystemUnary(
     }
     case "Remove": {
       // removing what is not there is not an error (envd answers it like a removal)
-      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false).catch((e) => {
+      const r = await resolveExisting(sandbox.mounts, reqPath(msg.path), home, false, uid).catch((e) => {
         if ((e as { code?: string }).code === "not_found") return null;
         throw e;
       });
@@ -256,7 +256,7 @@ export async function filesystemUnary(
     }
     case "CreateWatcher": {
       const requested = reqPath(msg.path);
-      const r = await resolveExisting(sandbox.mounts, requested, home, true);
+      const r = await resolveExisting(sandbox.mounts, requested, home, true, uid);
       await requireDir(sandbox.mounts, r.sbPath, requested, uid);
       const wid = randomBytes(8).toString("hex");
       const events: object[] = [];
@@ -297,7 +297,7 @@ export async function rpcWatch(
 ): Promise<void> {
   const home = homeOf(uid);
   const path = reqPath(msg.path);
-  const r = await resolveExisting(sandbox.mounts, path, home, true);
+  const r = await resolveExisting(sandbox.mounts, path, home, true, uid);
   await requireDir(sandbox.mounts, r.sbPath, path, uid);
   let closed = false;
   let w: FSWatcher | null = null;

@@ -147,8 +147,18 @@ export function normalize(path: string, home: string): string {
   return posix.normalize(abs).replace(/(.)\/+$/, "$1");
 }
 
-/** Resolve a sandbox path. followLast=false keeps a final symlink itself (for remove/rename/lstat). */
-export async function resolve(mounts: Mount[], path: string, home: string, followLast = true): Promise<Resolved> {
+/**
+ * Resolve a sandbox path. followLast=false keeps a final symlink itself (for remove/rename/lstat).
+ * With `uid`, every directory walked through must be searchable by that user, as for the kernel: a
+ * world-readable file under root's 0700 home is not the sandbox user's to read.
+ */
+export async function resolve(
+  mounts: Mount[],
+  path: string,
+  home: string,
+  followLast = true,
+  uid?: number,
+): Promise<Resolved> {
   let todo = normalize(path, home).split("/").filter(Boolean);
   let cur: string[] = [];
   let hops = 0;
@@ -202,6 +212,8 @@ export async function resolve(mounts: Mount[], path: string, home: string, follo
     cur.push(comp);
     if (todo.length > 0 && !stats.isDirectory())
       throw new ServerError(400, "invalid_argument", `'${next}' is not a directory`);
+    if (todo.length > 0 && uid !== undefined && !canAccess(stats, uid, "x"))
+      throw new ServerError(403, "permission_denied", `permission denied: '${next}'`);
   }
   const sbPath = `/${cur.join("/")}`;
   const found = findMount(mounts, sbPath);
@@ -222,8 +234,9 @@ export async function resolveExisting(
   path: string,
   home: string,
   followLast = true,
+  uid?: number,
 ): Promise<Resolved> {
-  const r = await resolve(mounts, path, home, followLast);
+  const r = await resolve(mounts, path, home, followLast, uid);
   if (r.missing.length > 0 || !r.hostPath) throw notFound(path);
   return r;
 }
@@ -236,7 +249,7 @@ export async function resolveForCreate(
   uid: number,
   makeLast = false,
 ): Promise<Resolved & { existed: boolean }> {
-  const r = await resolve(mounts, path, home, true);
+  const r = await resolve(mounts, path, home, true, uid);
   if (!r.hostPath && r.missing.length === 0) throw new ServerError(403, "permission_denied", `cannot write '${path}'`);
   if (r.missing.length === 0) return { ...r, existed: true };
   let sbPath = r.sbPath;

@@ -1,6 +1,7 @@
-// `npm run e2b-local`: run e2b-local in the foreground.
+#!/usr/bin/env node
+// The `e2b-local` command (the package's bin; `npm run e2b-local` in Phoenix): run e2b-local in the foreground.
 // Env: E2B_LOCAL_HOST, _PORT, _DATA_DIR, _API_KEY (random when unset), _ISOLATION, and the per-sandbox
-// limits _MEMORY_MB, _CPUS, _PIDS, _DISK_MB (see e2b-local/README.md).
+// limits _MEMORY_MB, _CPUS, _PIDS, _DISK_MB (see README.md).
 import { startE2bLocal } from "./server.ts";
 
 const stamp = () => new Date().toISOString();

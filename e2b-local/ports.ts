@@ -265,10 +265,13 @@ export function trafficTokenOf(rec: SandboxRec): string | undefined {
 
 type Refusal = { status: number; body: object };
 
-/** Find the sandbox and check the traffic token; an answer to send when the request cannot go on. */
-function admit(registry: Registry, req: IncomingMessage, t: PortTarget): { rec: SandboxRec } | Refusal {
+/**
+ * Find the sandbox (resuming it when it is paused with autoResume: port traffic wakes it as envd
+ * traffic does) and check the traffic token; an answer to send when the request cannot go on.
+ */
+async function admit(registry: Registry, req: IncomingMessage, t: PortTarget): Promise<{ rec: SandboxRec } | Refusal> {
   if (t.port < 0) return { status: 400, body: { code: 400, message: "invalid E2b-Sandbox-Port" } };
-  const rec = registry.get(t.sandboxId);
+  const rec = registry.get(t.sandboxId) ?? (await registry.getOrResume(t.sandboxId));
   if (!rec) return { status: 502, body: { sandboxId: t.sandboxId, message: "The sandbox was not found", code: 502 } };
   const token = trafficTokens.get(rec);
   // as on E2B: ports are public unless the sandbox was created with allowPublicTraffic: false
@@ -302,7 +305,7 @@ function forwardHeaders(raw: string[]): string[] {
 /** Handler for plain HTTP requests to a sandbox port: streams the request in and the response out. */
 export function portHandler({ registry, log }: PortOptions) {
   return async function handlePort(req: IncomingMessage, res: ServerResponse, t: PortTarget): Promise<void> {
-    const a = admit(registry, req, t);
+    const a = await admit(registry, req, t);
     if ("status" in a) {
       req.resume();
       sendJson(res, a.status, a.body);
@@ -362,7 +365,7 @@ export function upgradeHandler({ registry }: PortOptions) {
       refuse(400, { code: 400, message: "upgrade requests are only relayed to sandbox ports" });
       return;
     }
-    const a = admit(registry, req, t);
+    const a = await admit(registry, req, t);
     if ("status" in a) {
       refuse(a.status, a.body);
       return;

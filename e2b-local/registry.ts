@@ -42,6 +42,8 @@ export type RegistryOptions = {
   /** spare pre-started boxes to keep */
   poolSize: number;
   log: (line: string) => void;
+  /** Run again what a template starts in a new sandbox (its processes are gone after a pause). */
+  restart?: (sandbox: SandboxRec) => Promise<void>;
 };
 
 export type NewSandbox = {
@@ -277,6 +279,8 @@ export class Registry {
     if (!sandbox.paused) return Promise.resolve(sandbox);
     sandbox.resuming ??= (async () => {
       const old = sandbox.box;
+      // a pause may still be ending its processes and unmounting the disk the new box mounts
+      await old.stop();
       const box = this.newBox(old.internet, old.dir);
       try {
         await box.ready;
@@ -288,6 +292,12 @@ export class Registry {
       box.onDeath = () => {
         if (this.sandboxes.get(sandbox.id) === sandbox && sandbox.box === box) void this.kill(sandbox);
       };
+      try {
+        await this.opts.restart?.(sandbox);
+      } catch (e) {
+        void this.kill(sandbox);
+        throw e;
+      }
       sandbox.paused = false;
       this.setEnd(sandbox, Date.now() + timeoutS * 1000);
       this.sample(sandbox);

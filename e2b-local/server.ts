@@ -23,6 +23,7 @@ import { Registry } from "./registry.ts";
 import { apiHandler } from "./api.ts";
 import { envdHandler, signedFilesHandler } from "./envd.ts";
 import { portHandler, portTarget, upgradeHandler } from "./ports.ts";
+import { findTemplate } from "./templates.ts";
 
 export { ENVD_VERSION } from "./api.ts";
 
@@ -112,7 +113,12 @@ export async function startE2bLocal(opts: E2bLocalOptions = {}): Promise<E2bLoca
     egress: typeof egress === "string" ? null : egress,
   };
 
-  const registry = new Registry({ host: boxHost, poolSize: opts.poolSize ?? 2, log });
+  const registry = new Registry({
+    host: boxHost,
+    poolSize: opts.poolSize ?? 2,
+    log,
+    restart: async (rec) => findTemplate(rec.templateID)?.start?.(rec),
+  });
   const handleApi = apiHandler({ registry, apiKeys, limits });
   const handleEnvd = envdHandler({ registry, limits });
   const handleSignedFiles = signedFilesHandler({ registry, limits });

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { startE2bLocal, type E2bLocal } from "../e2b-local/server.ts";
+import { startE2bLocal, type E2bLocal } from "e2b-local";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WRANGLER = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
@@ -19,6 +19,8 @@ export interface StackOptions {
   persistTo?: string;
   /** The owner token; a random one when absent. */
   ownerToken?: string;
+  /** Sandboxes e2b-local keeps started ahead of creates (its default when absent; 0: every create starts one). */
+  e2bPoolSize?: number;
   /** e2b-local's API key (handed to the Worker as E2B_API_KEY); a random one when absent. */
   e2bApiKey?: string;
   /** The key webhook signing secrets are encrypted with (kept across restarts by `npm start`). */
@@ -89,7 +91,12 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 
 export async function startLocalStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? (() => {});
-  const e2b = await startE2bLocal({ port: opts.e2bPort ?? 0, apiKey: opts.e2bApiKey, log });
+  const e2b = await startE2bLocal({
+    port: opts.e2bPort ?? 0,
+    apiKey: opts.e2bApiKey,
+    log,
+    ...(opts.e2bPoolSize === undefined ? {} : { poolSize: opts.e2bPoolSize }),
+  });
   const ownerToken = opts.ownerToken ?? randomBytes(24).toString("base64url");
   const persist = opts.persistTo ? ["--persist-to", opts.persistTo] : [];
   let wrangler: ChildProcess | undefined;

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { randomApiKey } from "../e2b-local/server.ts";
+import { randomApiKey } from "e2b-local";
 import { ROOT, startLocalStack } from "./local-stack.ts";
 
 const DEV_VARS = join(ROOT, ".dev.vars");

@@ -1,5 +1,6 @@
 // A user's live sandboxes, one per conversation, kept in their Durable Object: opened at most once
-// under concurrent first requests, reused warm, replaced when E2B lost them, and reaped when idle.
+// under concurrent first requests, reused warm, replaced when E2B lost them, and reaped when idle;
+// plus, while the user is active and SPARE_SANDBOX is on, one spare a new conversation starts in.
 import { limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import {
@@ -13,6 +14,7 @@ import {
   sandboxEndsAt,
   sandboxUnavailable,
 } from "../sandbox/e2b.ts";
+import { SpareSandbox } from "./spare.ts";
 
 export interface SandboxInfo {
   conversationId: string;
@@ -63,6 +65,8 @@ export class SandboxPool {
   private readonly opening = new Map<string, { sandbox: Promise<Sandbox>; create: boolean }>();
   /** Work in progress per conversation: the reaper leaves those sandboxes alone. */
   private readonly inUse = new Map<string, number>();
+  /** The one spare sandbox a new conversation takes instead of waiting for a create. */
+  private readonly spare: SpareSandbox;
 
   constructor(
     sql: SqlStorage,
@@ -80,6 +84,13 @@ export class SandboxPool {
         conversation_id TEXT PRIMARY KEY, sandbox_id TEXT NOT NULL, template TEXT NOT NULL,
         started_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
     `);
+    this.spare = new SpareSandbox(sql, {
+      env: () => this.env,
+      userId,
+      ttlMs: () => this.ttlMs(),
+      waitUntil: hooks.waitUntil,
+      changed: hooks.changed,
+    });
   }
 
   /**
@@ -150,6 +161,8 @@ export class SandboxPool {
     } else {
       this.sql.exec(`UPDATE sandboxes SET last_used_at = ? WHERE conversation_id = ?`, now, conversationId);
     }
+    // The user is active: the spare, if kept, stays (or is started) for their next new conversation.
+    this.spare.keep(() => this.roomForSpare());
   }
 
   /** Keeps the conversation's sandbox from the idle reaper until the returned release is called. */
@@ -180,12 +193,23 @@ export class SandboxPool {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM sandboxes`).one().n;
   }
 
-  /** Ids of the sandboxes this object tracks: the cron's orphan reaper spares these. */
+  /** Ids of the sandboxes this object tracks, the spare included: the cron's orphan reaper spares these. */
   trackedIds(): string[] {
-    return this.sql
+    const ids = this.sql
       .exec<{ sandbox_id: string }>(`SELECT sandbox_id FROM sandboxes`)
       .toArray()
       .map((r) => r.sandbox_id);
+    return [...ids, ...this.spare.tracked()];
+  }
+
+  /** The spare sandbox's id, or null when none is kept (SPARE_SANDBOX). */
+  spareId(): string | null {
+    return this.spare.id();
+  }
+
+  /** Kills the spare sandbox (user deletion); true when there was one. */
+  dropSpare(): Promise<boolean> {
+    return this.spare.drop();
   }
 
   /** The sandboxes E2B still runs; records of ones it no longer has are dropped. */
@@ -229,11 +253,14 @@ export class SandboxPool {
     return toSandboxInfo(row);
   }
 
-  /** Kills the sandboxes idle longer than the idle timeout (none in use or being opened); returns how many. */
+  /**
+   * Kills the sandboxes idle longer than the idle timeout (none in use or being opened), and the spare
+   * once the user has been inactive that long; returns how many.
+   */
   async reap(now: number): Promise<number> {
     const cutoff = now - limits(this.env).sandboxIdleTimeoutMs;
     const stale = this.sql.exec<SandboxRow>(`SELECT * FROM sandboxes WHERE last_used_at <= ?`, cutoff).toArray();
-    let killed = 0;
+    let killed = (await this.spare.reap(cutoff)) ? 1 : 0;
     for (const row of stale) {
       // Work in progress keeps its sandbox even past the idle mark.
       if (this.inUse.has(row.conversation_id) || this.opening.has(row.conversation_id)) continue;
@@ -255,6 +282,8 @@ export class SandboxPool {
       .exec<{ conversation_id: string; last_used_at: number }>(`SELECT conversation_id, last_used_at FROM sandboxes`)
       .toArray()
       .map((r) => (this.inUse.has(r.conversation_id) ? now : r.last_used_at));
+    const spareActive = this.spare.activeAt();
+    if (spareActive !== null) lastUses.push(spareActive);
     return lastUses.length ? Math.min(...lastUses) + limits(this.env).sandboxIdleTimeoutMs : Infinity;
   }
 
@@ -278,21 +307,44 @@ export class SandboxPool {
     if (!create) throw noSandbox(conversationId);
     await this.makeRoom(conversationId);
     const chosen = template ?? baseTemplate(this.env);
-    const metadata = { app: SANDBOX_APP, userId: this.userId, conversationId } as const;
-    const sandbox = await createSandbox(this.env, metadata, ttl, chosen);
+    // The spare first (only a base-template one exists): a new conversation starts warm.
+    const spare = await this.spare.take(chosen);
+    let sandbox: Sandbox;
+    if (spare) sandbox = spare.sandbox;
+    else {
+      const metadata = { app: SANDBOX_APP, userId: this.userId, conversationId } as const;
+      sandbox = await createSandbox(this.env, metadata, ttl, chosen);
+    }
     const now = Date.now();
     this.sql.exec(
       `INSERT OR REPLACE INTO sandboxes VALUES (?, ?, ?, ?, ?, ?)`,
       conversationId,
       sandbox.sandboxId,
       chosen,
-      now,
+      spare?.startedAt ?? now,
       now,
       now + ttl,
     );
     this.live.set(conversationId, sandbox);
     await this.changed();
+    // A user starting a conversation is active: a spare for the next one (or none, at the cap).
+    this.spare.keep(() => this.roomForSpare());
     return sandbox;
+  }
+
+  /**
+   * Whether the user is below MAX_SANDBOXES_PER_USER, counting conversations' sandboxes being created:
+   * a spare would otherwise be one sandbox more than the cap allows.
+   */
+  private roomForSpare(): boolean {
+    const recorded = new Set(
+      this.sql
+        .exec<{ conversation_id: string }>(`SELECT conversation_id FROM sandboxes`)
+        .toArray()
+        .map((r) => r.conversation_id),
+    );
+    const creating = [...this.opening].filter(([c, o]) => o.create && !recorded.has(c)).length;
+    return recorded.size + creating < limits(this.env).maxSandboxesPerUser;
   }
 
   /**

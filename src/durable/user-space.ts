@@ -465,6 +465,8 @@ export class UserSpace extends DurableObject<Env> {
           if (!(err instanceof ApiError && err.code === "not_found")) throw err;
         }
       }
+      // The spare too (SPARE_SANDBOX), one being started included, before the storage that tracks it goes.
+      if (await this.sandboxes.dropSpare()) sandboxes++;
       const volume = await deleteVolume(this.env.VOLUMES, this.userId);
       // History's large results (interpreter/stored-results.ts) go with the user, whatever the history mode.
       await deleteUserResults(this.env.VOLUMES, this.userId);

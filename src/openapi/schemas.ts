@@ -341,8 +341,6 @@ export const scheduleListSchema = z.object({
   nextCursor: z.null().describe("Always null: every schedule (at most MAX_SCHEDULES_PER_USER) is on one page."),
 });
 
-export const deletedScheduleSchema = z.object({ id: z.string(), deleted: z.literal(true) });
-
 export const webhookSchema = z
   .object({
     id: z.string(),

@@ -4,8 +4,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { unwrap } from "../durable/outcome.ts";
 import { executionResultSchema } from "../executions/types.ts";
-import { doc, json } from "../openapi/registry.ts";
-import { deletedScheduleSchema, scheduleListSchema, scheduleSchema } from "../openapi/schemas.ts";
+import { doc, empty, json } from "../openapi/registry.ts";
+import { scheduleListSchema, scheduleSchema } from "../openapi/schemas.ts";
 import type { AppEnv } from "../types.ts";
 import { conversationIdSchema, validate } from "../validation.ts";
 import { executeSchema } from "./executions.ts";
@@ -112,14 +112,14 @@ export const scheduleRoutes = new Hono<AppEnv>()
       operationId: "deleteSchedule",
       summary: "Delete a schedule",
       description: "A run in progress finishes (and is kept in history).",
-      responses: { 200: json(deletedScheduleSchema, "Deleted.") },
+      responses: { 204: empty("Deleted.") },
       errors: ["not_found"],
     }),
     validate("param", idParam),
     async (c) => {
       const { id } = c.req.valid("param");
       unwrap(await c.var.userSpace.deleteSchedule(id));
-      return c.json({ id, deleted: true });
+      return c.body(null, 204);
     },
   )
   // Runs it now and answers with the execution, as POST /api/v1/executions does.

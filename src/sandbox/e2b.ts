@@ -25,6 +25,7 @@ export const SANDBOX_APP = "phoenix";
 export interface SandboxMetadata {
   app: typeof SANDBOX_APP;
   userId: string;
+  /** The conversation it was created for; a spare's says SPARE_CONVERSATION (durable/spare.ts) for good. */
   conversationId: string;
   [key: string]: string;
 }
@@ -69,6 +70,11 @@ export async function createSandbox(
 
 export function connectSandbox(env: Env, sandboxId: string, timeoutMs: number): Promise<Sandbox> {
   return Sandbox.connect(sandboxId, { ...connectionOpts(env), timeoutMs });
+}
+
+/** Sets when E2B ends the sandbox (from now), by id: no connected handle needed. */
+export function setSandboxTimeout(env: Env, sandboxId: string, timeoutMs: number): Promise<void> {
+  return Sandbox.setTimeout(sandboxId, timeoutMs, connectionOpts(env));
 }
 
 /** Kills a sandbox by id; false when it was already gone. */

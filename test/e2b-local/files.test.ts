@@ -168,6 +168,23 @@ describe("files", () => {
     });
   });
 
+  it("a directory the user cannot search hides what is under it, as the kernel does", async () => {
+    await withSandbox(async (sb) => {
+      // world-readable, but under root's 0700 home
+      await sb.commands.run("echo secret > /root/open.txt && chmod 644 /root/open.txt && mkdir -p /root/d", {
+        user: "root",
+      });
+      expect((await sb.commands.run("cat /root/open.txt", { user: "user" }).catch((e) => e)).exitCode).toBe(1);
+      await expect(sb.files.read("/root/open.txt")).rejects.toThrow(/permission denied: '\/root'/);
+      await expect(sb.files.getInfo("/root/open.txt")).rejects.toThrow(/permission denied/);
+      await expect(sb.files.write("/root/d/new.txt", "x")).rejects.toThrow(/permission denied/);
+      await expect(sb.files.remove("/root/open.txt")).rejects.toThrow(/permission denied/);
+      // root still may
+      expect(await sb.files.read("/root/open.txt", { user: "root" })).toBe("secret\n");
+      expect((await sb.files.getInfo("/root/open.txt", { user: "root" })).name).toBe("open.txt");
+    });
+  });
+
   it("watchDir reports creations and writes", async () => {
     await withSandbox(async (sb) => {
       await sb.files.makeDir("/home/user/w");

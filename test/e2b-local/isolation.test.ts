@@ -36,7 +36,9 @@ describe("isolation", () => {
         await a.files.write(`/home/user/${m}.txt`, "secret of A");
         await a.commands.run(`printf x > /tmp/${m}.tmp`);
         const bg = await a.commands.run(`exec -a ${m} sleep 600`, { background: true, timeoutMs: 0 });
-        expect((await a.commands.run(`pgrep -f "^${m}"`)).stdout.trim()).toBe(String(bg.pid));
+        // the shell's exec may not have happened yet when run() returns the pid
+        const seen = await waitFor(async () => (await a.commands.run(`pgrep -f "^${m}" || true`)).stdout.trim());
+        expect(seen).toBe(String(bg.pid));
 
         expect(await b.files.exists(`/home/user/${m}.txt`)).toBe(false);
         expect(await b.files.exists(`/tmp/${m}.tmp`)).toBe(false);

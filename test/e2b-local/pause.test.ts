@@ -2,6 +2,7 @@
 // onTimeout "pause" with autoResume, and Sandbox.list's filters, order and paging.
 import { describe, expect, it } from "vitest";
 import { Sandbox } from "e2b";
+import { Sandbox as CodeInterpreter } from "@e2b/code-interpreter";
 import { conn, marker, waitFor } from "./helpers.ts";
 
 describe("pause and resume", () => {
@@ -79,6 +80,40 @@ describe("pause and resume", () => {
       expect(await sb.isRunning()).toBe(false);
       const again = await Sandbox.connect(sb.sandboxId, { ...conn(), timeoutMs: 60_000 });
       expect(await again.files.read("/home/user/y.txt")).toBe("kept");
+    } finally {
+      await sb.kill();
+    }
+  });
+
+  it("port traffic resumes a sandbox paused with autoResume, as envd traffic does", async () => {
+    const sb = await Sandbox.create({
+      ...conn(),
+      timeoutMs: 1_000,
+      lifecycle: { onTimeout: "pause", autoResume: true },
+    });
+    try {
+      await waitFor(async () => (await Sandbox.getInfo(sb.sandboxId, conn())).state === "paused", 200);
+      // nothing listens after a filesystem-only resume, but the request woke the sandbox up
+      const r = await fetch(`${conn().apiUrl}/`, {
+        headers: { "E2b-Sandbox-Id": sb.sandboxId, "E2b-Sandbox-Port": "8000" },
+      });
+      expect(r.status).toBe(502);
+      expect(((await r.json()) as { message: string }).message).toBe("The sandbox is running but port is not open");
+      expect((await Sandbox.getInfo(sb.sandboxId, conn())).state).toBe("running");
+    } finally {
+      await sb.kill();
+    }
+  });
+
+  it("a resumed code-interpreter sandbox starts its interpreter again (variables are gone, runCode works)", async () => {
+    const sb = await CodeInterpreter.create(conn());
+    try {
+      await sb.runCode("kept = 6 * 7");
+      expect(await sb.pause()).toBe(true);
+      const again = await CodeInterpreter.connect(sb.sandboxId, conn());
+      expect((await again.runCode("1 + 1")).text).toBe("2");
+      // filesystem-only: the kernel is new
+      expect((await again.runCode("kept")).error?.name).toBe("NameError");
     } finally {
       await sb.kill();
     }

@@ -2,7 +2,7 @@
 // the header form the SDKs send with a sandbox URL, the host form, and envd's own port left to envd.
 import { describe, expect, it } from "vitest";
 import type { IncomingMessage } from "node:http";
-import { ENVD_PORT, portTarget } from "../../e2b-local/ports.ts";
+import { ENVD_PORT, portTarget } from "e2b-local/ports";
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 

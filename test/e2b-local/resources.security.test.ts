@@ -8,8 +8,8 @@ import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sandbox } from "e2b";
-import { startE2bLocal } from "../../e2b-local/server.ts";
-import type { E2bLocal } from "../../e2b-local/server.ts";
+import { startE2bLocal } from "e2b-local";
+import type { E2bLocal } from "e2b-local";
 import { hostLeftovers, marker, waitFor } from "./helpers.ts";
 
 const MiB = 1024 * 1024;

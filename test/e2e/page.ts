@@ -19,6 +19,17 @@ export async function openPage(
 ): Promise<PageSession> {
   const user = await createUser(baseUrl, ownerToken, `e2e-${name}`);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const { page, problems } = await watchedPage(context);
+  await page.goto(baseUrl);
+  await page.waitForSelector("html[data-ready]");
+  await page.fill("#key-input", user.apiKey);
+  await page.press("#key-input", "Enter");
+  await page.locator("#key-saved").waitFor();
+  return { context, page, user, problems };
+}
+
+/** A new page of `context` whose CSP violations (as the page saw them and as Chromium logged them) and uncaught errors are collected. */
+export async function watchedPage(context: BrowserContext): Promise<{ page: Page; problems: () => Promise<string[]> }> {
   // Injected by the browser itself, so the page's CSP does not apply to it.
   await context.addInitScript({
     content: `(() => {
@@ -35,15 +46,8 @@ export async function openPage(
     if (m.text().includes("Content Security Policy")) logged.push(`[console] ${m.text()}`);
   });
   page.on("pageerror", (err) => logged.push(`[page error] ${err.message}`));
-  await page.goto(baseUrl);
-  await page.waitForSelector("html[data-ready]");
-  await page.fill("#key-input", user.apiKey);
-  await page.press("#key-input", "Enter");
-  await page.locator("#key-saved").waitFor();
   return {
-    context,
     page,
-    user,
     problems: async () => [
       ...((await page.evaluate("window.__cspViolations")) as string[]).map((v) => `[violation] ${v}`),
       ...logged,

@@ -1,9 +1,10 @@
 // Share links in real Chromium: the public page (no key) renders under its strict CSP with a
 // matplotlib chart as an image, "Open in Phoenix" carries the code into the executor page, and the
 // executor page lists a run's files, makes a share with its Share button and revokes it.
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { api, createUser, launchChromium, screenshot } from "./browser.ts";
+import { watchedPage } from "./page.ts";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("ownerToken");
@@ -17,23 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-/** A context whose CSP violations are collected (by the browser, so the page's own CSP does not stop it). */
-async function watchedPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
-  await context.addInitScript({
-    content: `(() => {
-      const seen = (window.__cspViolations = []);
-      document.addEventListener("securitypolicyviolation", (e) => seen.push(e.effectiveDirective + " " + e.blockedURI));
-    })()`,
-  });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.text().includes("Content Security Policy")) problems.push(`[console] ${m.text()}`);
-  });
-  page.on("pageerror", (err) => problems.push(`[page error] ${err.message}`));
-  return { page, problems };
-}
 
 async function json<T>(res: Response): Promise<T> {
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
@@ -85,7 +69,7 @@ describe("share page", () => {
       expect(await page.frameLocator("iframe[sandbox]").locator("#bold").textContent()).toBe("html result");
       await screenshot(page, "share-page-chart");
       expect(await page.evaluate("window.__cspViolations")).toEqual([]);
-      expect(problems).toEqual([]);
+      expect(await problems()).toEqual([]);
 
       // "Open in Phoenix": the executor page, with the shared code in the Python editor.
       await page.click("#open-in-phoenix");
@@ -139,7 +123,7 @@ describe("share page", () => {
       await expect.poll(() => page.locator("#shares-list li").count(), { timeout: 30_000 }).toBe(0);
       expect((await fetch(url)).status).toBe(404);
       expect(await page.evaluate("window.__cspViolations")).toEqual([]);
-      expect(problems).toEqual([]);
+      expect(await problems()).toEqual([]);
     } finally {
       await context.close();
     }

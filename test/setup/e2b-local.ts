@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startE2bLocal } from "../../e2b-local/server.ts";
+import { startE2bLocal } from "e2b-local";
 
 declare module "vitest" {
   export interface ProvidedContext {
