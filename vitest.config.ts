@@ -44,6 +44,8 @@ export default defineConfig({
                   WEBHOOK_RETRY_BASE_SECONDS: "1",
                   WEBHOOK_SECRETS_KEY: "test-webhook-secrets-key",
                   WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+                  // Short, so test/worker/terminal.test.ts can see an idle terminal closed.
+                  TERMINAL_IDLE_SECONDS: "5",
                 },
               },
             };

@@ -179,6 +179,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sandboxes/{conversationId}/terminal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The conversation's terminal (WebSocket)
+         * @description A WebSocket (`Upgrade: websocket`) to a shell in the conversation's sandbox, started if it has none. Authenticated by a one-time `ticket` from `POST …/terminal/tickets`, checked by the ticket's own user. Binary frames carry keystrokes in and terminal output out; text frames are JSON control messages (`{"type":"resize","cols":N,"rows":N}` from the client; `{"type":"attached","pid":N,"resumed":bool}` first from the server). A shell outlives a dropped connection: the next one re-attaches and gets its recent output. Close codes: 1000 the shell exited, 4408 idle (TERMINAL_IDLE_SECONDS), 4409 taken over by another connection, 4410 the sandbox stopped.
+         */
+        get: operations["openTerminal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions": {
         parameters: {
             query?: never;
@@ -892,6 +912,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sandboxes/{conversationId}/terminal/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A one-time ticket for the conversation's terminal WebSocket
+         * @description Browsers cannot send `Authorization` on a WebSocket: this ticket stands in for the key, once, within a minute, for this conversation only.
+         */
+        post: operations["createTerminalTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -1212,6 +1252,14 @@ export type components = {
             createdAt: string;
             /** @description The conversation's default context for its language (stateful runs without `contextId`). */
             default: boolean;
+        };
+        TerminalTicket: {
+            /** @description One use, within a minute: `GET …/terminal?ticket=<ticket>` with `Upgrade: websocket`. */
+            ticket: string;
+            /** @description Unused by then, the ticket is void. */
+            expiresAt: string;
+            /** @description The WebSocket URL to open (`wss://…/terminal?ticket=…`; `ws://` on plain HTTP). */
+            url: string;
         };
     };
     responses: never;
@@ -2285,6 +2333,193 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    openTerminal: {
+        parameters: {
+            query?: {
+                /** @description The one-time ticket from `POST …/terminal/tickets` (the credential: without it, 401). */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the WebSocket is open. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "forbidden";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `upgrade_required`. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "upgrade_required";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `rate_limited`. */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_unavailable`. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_unavailable";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_busy`. */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_busy";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `sandbox_timeout`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "sandbox_timeout";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */
@@ -8902,6 +9137,101 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "sandbox_timeout";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    createTerminalTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Issued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TerminalTicket"];
+                };
+            };
+            /** @description Error: `invalid_request`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "invalid_request";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `unauthorized`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "unauthorized";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `rate_limited`. */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "rate_limited";
+                            /** @description For a person: names the field or header at fault. */
+                            message: string;
+                            /** @description Also in the `X-Request-Id` header; quote it in reports. */
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+            /** @description Error: `internal_error`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "internal_error";
                             /** @description For a person: names the field or header at fault. */
                             message: string;
                             /** @description Also in the `X-Request-Id` header; quote it in reports. */

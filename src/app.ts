@@ -18,6 +18,7 @@ import { mcpRoutes, requireMcpUser } from "./routes/mcp.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { terminalSocketRoutes, terminalTicketRoutes } from "./routes/terminal.ts";
 import { toolRoutes } from "./routes/tools.ts";
 import { volumeRoutes } from "./routes/volume.ts";
 import { volumeSandboxRoutes } from "./routes/volume-sandbox.ts";
@@ -61,6 +62,10 @@ export function createApp() {
   // An unknown owner path is a 404 here, not a user-key 401 further down.
   app.all("/api/v1/admin/*", noRoute);
 
+  // The terminal's WebSocket: its credential is a one-time ticket in the query (a browser cannot send
+  // `Authorization` on a WebSocket), so it answers before the API key middleware below.
+  app.route("/api/v1/sandboxes", terminalSocketRoutes);
+
   app.use("/api/v1/*", requireUser);
   app.use("/api/v1/executions", jsonLimit);
   app.use("/api/v1/executions/*", jsonLimit);
@@ -89,5 +94,6 @@ export function createApp() {
   // Same prefix again: only …/:conversationId/contexts and below.
   app.use("/api/v1/sandboxes/:conversationId/contexts", jsonLimit);
   app.route("/api/v1/sandboxes", contextRoutes);
+  app.route("/api/v1/sandboxes", terminalTicketRoutes);
   return app;
 }

@@ -19,6 +19,8 @@ export interface Limits {
   maxSchedulesPerUser: number;
   /** A schedule whose runs fail this many times in a row is disabled (0: never). */
   scheduleFailureLimit: number;
+  /** A web terminal without input this long is closed and its shell killed (0: never). */
+  terminalIdleMs: number;
 }
 
 /** The longest wait a request may ask for (`Prefer: wait=<s>`), in seconds. */
@@ -51,5 +53,6 @@ export function limits(env: Env): Limits {
     queueWaitMs: Math.min(int(env.QUEUE_WAIT_SECONDS, 0), MAX_QUEUE_WAIT_SECONDS) * 1000,
     maxSchedulesPerUser: int(env.MAX_SCHEDULES_PER_USER, 20),
     scheduleFailureLimit: int(env.SCHEDULE_FAILURE_LIMIT, 5),
+    terminalIdleMs: int(env.TERMINAL_IDLE_SECONDS, 900) * 1000,
   };
 }

@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   payload_too_large: 413,
   range_not_satisfiable: 416,
+  /** A WebSocket route asked for without `Upgrade: websocket`. */
+  upgrade_required: 426,
   rate_limited: 429,
   internal_error: 500,
   sandbox_unavailable: 502,

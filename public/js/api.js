@@ -125,6 +125,15 @@ export class Client {
     return res.json();
   }
 
+  /**
+   * A one-time ticket for the conversation's terminal WebSocket, and the URL to open with it.
+   * @param {string} conversationId
+   * @returns {Promise<{ticket: string, expiresAt: string, url: string}>}
+   */
+  terminalTicket(conversationId) {
+    return this.json(`/api/v1/sandboxes/${encodeURIComponent(conversationId)}/terminal/tickets`, { method: "POST" });
+  }
+
   /** @returns {Promise<Stats>} */
   stats() {
     return this.json("/api/v1/stats");

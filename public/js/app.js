@@ -16,6 +16,7 @@ import { initSchedules, refreshSchedules, resetSchedules } from "./schedules.js"
 import { apiKey } from "./session.js";
 import { initShares, refreshShares, resetShares } from "./shares.js";
 import { initStats, refreshStats, resetStats } from "./stats.js";
+import { resetTerminal } from "./terminal.js";
 import { initVolume, refreshVolume, resetVolume } from "./volume.js";
 import { initWebhooks, refreshWebhooks, resetWebhooks } from "./webhooks.js";
 
@@ -47,6 +48,7 @@ initKey({
     void refreshContext();
     resetSandboxFiles();
     resetShares();
+    resetTerminal();
   },
 });
 initOutput();
@@ -59,6 +61,8 @@ initRunner({
     void refreshContext();
     void refreshSandboxFiles();
   },
+  // The terminal may have started the conversation's sandbox.
+  onTerminalAttached: () => void refreshSandboxFiles(),
 });
 initConversation();
 initStats();

@@ -23,6 +23,7 @@ export const ERROR_STATUS = /** @type {const} */ ({
   precondition_failed: 412,
   payload_too_large: 413,
   range_not_satisfiable: 416,
+  upgrade_required: 426,
   rate_limited: 429,
   internal_error: 500,
   sandbox_unavailable: 502,

@@ -24,6 +24,7 @@ const TELLING = {
   precondition_failed: { title: "Changed meanwhile.", advice: "Reload and try again.", tone: "warn" },
   payload_too_large: { title: "Too large.", tone: "bad" },
   range_not_satisfiable: { title: "Out of range.", tone: "bad" },
+  upgrade_required: { title: "Not a WebSocket.", tone: "bad" },
   rate_limited: { title: "Rate limited.", retry: true, tone: "warn" },
   internal_error: { title: "Server error.", advice: "Try again; quote the request ID if it persists.", tone: "bad" },
   sandbox_unavailable: { title: "Sandbox unavailable.", advice: "Try again in a moment.", tone: "bad" },

@@ -25,6 +25,7 @@ import {
 import { clearResults, showResults } from "./results.js";
 import { apiKey, client } from "./session.js";
 import { STORE, storage } from "./storage.js";
+import { showTerminal, terminalPanel } from "./terminal.js";
 
 /** What a first visit finds in each editor. @type {Record<Language, string>} */
 const SAMPLES = {
@@ -50,8 +51,8 @@ let controller = null;
 /** Its execution id, once the server has started it (Stop then cancels it on the server). */
 let runningId = "";
 
-/** What a run sets off elsewhere on the page; given by initRunner. */
-let hooks = { onRunStart: () => {}, onRunEnd: () => {} };
+/** What a run (or a terminal's shell) sets off elsewhere on the page; given by initRunner. */
+let hooks = { onRunStart: () => {}, onRunEnd: () => {}, onTerminalAttached: () => {} };
 
 /** Filled by initRunner, one per language. */
 const editors = /** @type {Record<Language, Editor>} */ ({});
@@ -70,19 +71,38 @@ function tabLanguage(tab) {
   return lang;
 }
 
-/** @param {Language} lang @param {{focusTab?: boolean}} [opts] */
-function selectLanguage(lang, opts = {}) {
-  language = lang;
-  storage.set(STORE.language, lang);
+/** Shows the tab for which `isSelected` holds, hides the other panels. @param {(tab: HTMLElement) => boolean} isSelected @param {{focusTab?: boolean}} opts */
+function selectTab(isSelected, opts) {
   for (const tab of tabs) {
-    const selected = tab.dataset.language === lang;
+    const selected = isSelected(tab);
     tab.setAttribute("aria-selected", String(selected));
     tab.tabIndex = selected ? 0 : -1;
     $(/** @type {string} */ (tab.getAttribute("aria-controls"))).hidden = !selected;
     if (selected && opts.focusTab) tab.focus();
   }
+}
+
+/** @param {Language} lang @param {{focusTab?: boolean}} [opts] */
+function selectLanguage(lang, opts = {}) {
+  language = lang;
+  storage.set(STORE.language, lang);
+  document.body.classList.remove("terminal-open");
+  selectTab((tab) => tab.dataset.language === lang, opts);
   editors[lang].renumber();
   showInterpreterFor(lang);
+}
+
+/** The Terminal tab (terminal.js): the conversation's shell instead of an editor; Run and Stop step aside. @param {{focusTab?: boolean}} [opts] */
+function selectTerminal(opts = {}) {
+  document.body.classList.add("terminal-open");
+  selectTab((tab) => tab.id === "tab-terminal", opts);
+  void showTerminal();
+}
+
+/** @param {HTMLElement} tab @param {{focusTab?: boolean}} [opts] */
+function select(tab, opts) {
+  if (tab.id === "tab-terminal") selectTerminal(opts);
+  else selectLanguage(tabLanguage(tab), opts);
 }
 
 export function focusEditor() {
@@ -268,7 +288,10 @@ export function showRun(item) {
 
 // ── Start ───────────────────────────────────────────────────────────────────────────────────────
 
-/** @param {{onRunStart: () => void, onRunEnd: () => void}} runHooks what a run sets off elsewhere on the page */
+/**
+ * @param {{onRunStart: () => void, onRunEnd: () => void, onTerminalAttached: () => void}} runHooks what a run,
+ * or the Terminal tab's shell, sets off elsewhere on the page
+ */
 export function initRunner(runHooks) {
   hooks = runHooks;
 
@@ -310,8 +333,17 @@ export function initRunner(runHooks) {
     editors[lang].value = storage.get(STORE.code(lang)) ?? SAMPLES[lang];
   }
 
+  const terminalTab = el(
+    "button",
+    { type: "button", role: "tab", id: "tab-terminal", "aria-controls": "panel-terminal", class: "terminal-tab" },
+    ["Terminal"],
+  );
+  tabs.push(/** @type {HTMLButtonElement} */ (terminalTab));
+  $("tabs").append(terminalTab);
+  $("panels").append(terminalPanel({ onAttached: hooks.onTerminalAttached }));
+
   for (const tab of tabs) {
-    tab.addEventListener("click", () => selectLanguage(tabLanguage(tab)));
+    tab.addEventListener("click", () => select(tab));
     tab.addEventListener("keydown", (e) => {
       const i = tabs.indexOf(tab);
       let next = -1;
@@ -321,7 +353,7 @@ export function initRunner(runHooks) {
       else if (e.key === "End") next = tabs.length - 1;
       if (next < 0) return;
       e.preventDefault();
-      selectLanguage(tabLanguage(/** @type {HTMLButtonElement} */ (tabs[next])), { focusTab: true });
+      select(/** @type {HTMLButtonElement} */ (tabs[next]), { focusTab: true });
     });
   }
 

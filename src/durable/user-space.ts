@@ -6,7 +6,7 @@ import { KeyBook } from "../auth/key-book.ts";
 import { checkRunSandbox, type KeptArtifacts, keepArtifacts, readArtifact, type RunPlace } from "../artifacts/keep.ts";
 import type { Artifact } from "../artifacts/types.ts";
 import { limits } from "../config.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, ERROR_STATUS } from "../errors.ts";
 import { ExecutionMetrics, type UserStats } from "../executions/metrics.ts";
 import { HistoryOutbox } from "../executions/outbox.ts";
 import type { Position } from "../executions/replay.ts";
@@ -26,6 +26,8 @@ import { WebhookPresence } from "../webhooks/events.ts";
 import { type Schedule, type ScheduleInput, Scheduler } from "../schedules/scheduler.ts";
 import { ScheduleStore } from "../schedules/store.ts";
 import { McpSessions } from "../mcp/sessions.ts";
+import { TerminalSessions } from "../terminal/sessions.ts";
+import { type IssuedTicket, TicketBook } from "../terminal/tickets.ts";
 import { capture, type Outcome } from "./outcome.ts";
 import { CREATE, LOOK, SandboxPool, type SandboxInfo } from "./sandboxes.ts";
 
@@ -64,6 +66,8 @@ export class UserSpace extends DurableObject<Env> {
   private readonly webhooks = new WebhookPresence();
   /** When the alarm this object set is due (epoch ms), or null when it set none since the last one fired. */
   private alarmAt: number | null = null;
+  private readonly tickets: TicketBook;
+  private readonly terminals: TerminalSessions;
   /** The last copy of history to D1 failed: retry at a gentler pace. */
   private historyFailing = false;
 
@@ -92,6 +96,8 @@ export class UserSpace extends DurableObject<Env> {
     this.keys = new KeyBook(sql, env, this.userId);
     this.volume = new VolumeLedger(sql, env.VOLUMES, this.userId, () => limits(this.env).volumeQuotaBytes);
     this.mcpSessions = new McpSessions(sql);
+    this.tickets = new TicketBook(sql, this.userId);
+    this.terminals = new TerminalSessions(sql, this.sandboxes, env);
     this.schedules = new Scheduler({
       env,
       store: new ScheduleStore(sql),
@@ -390,6 +396,36 @@ export class UserSpace extends DurableObject<Env> {
     });
   }
 
+  // ── Web terminal (terminal/) ────────────────────────────────────────────────────────────────
+
+  /** A one-time ticket for the conversation's terminal WebSocket (routes/terminal.ts). */
+  issueTerminalTicket(conversationId: string): Promise<Outcome<IssuedTicket>> {
+    return capture(() => this.tickets.issue(conversationId, Date.now()));
+  }
+
+  /**
+   * The terminal's WebSocket, forwarded by the Worker as `GET /terminal?conversationId=…&ticket=…` with
+   * `Upgrade: websocket`: the ticket is spent, then the socket is bridged to the conversation's shell. A
+   * refusal is the API error's status with its data as JSON (`{code, message}`), which the Worker renders.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const conversationId = url.searchParams.get("conversationId") ?? "";
+    const ticket = url.searchParams.get("ticket") ?? "";
+    const outcome = await captureSandbox(async () => {
+      if (url.pathname !== "/terminal") throw new ApiError("not_found", `No route ${url.pathname}.`);
+      await this.tickets.redeem(ticket, conversationId, Date.now());
+      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+        throw new ApiError("upgrade_required", "The terminal is a WebSocket: send `Upgrade: websocket`.");
+      }
+      const { 0: client, 1: server } = new WebSocketPair();
+      await this.terminals.attach(conversationId, server);
+      return client;
+    });
+    if (outcome.ok) return new Response(null, { status: 101, webSocket: outcome.value });
+    return Response.json(outcome.error, { status: ERROR_STATUS[outcome.error.code] });
+  }
+
   // ── Artifacts (artifacts/keep.ts) ───────────────────────────────────────────────────────────
 
   /** Copies a run's artifacts from its sandbox (still alive) to R2 under the quota: 507 keeps nothing. */
@@ -428,6 +464,7 @@ export class UserSpace extends DurableObject<Env> {
   erase(): Promise<Outcome<ErasedUserSpace>> {
     return capture(async () => {
       const cancelled = await this.runner.cancelAll();
+      await this.terminals.closeAll();
       const conversations = this.sandboxes.list().map((sandbox) => sandbox.conversationId);
       let sandboxes = 0;
       for (const conversationId of conversations) {
@@ -449,6 +486,8 @@ export class UserSpace extends DurableObject<Env> {
       await this.ctx.storage.deleteAll();
       // D1 still answers for the user's (revoked) keys until the owner route deletes them.
       this.keys.ensureTable();
+      this.tickets.ensureTable();
+      this.terminals.ensureTable();
       return { cancelledExecutions: cancelled, sandboxes, volumeFiles: volume.files, volumeBytes: volume.bytes };
     });
   }

@@ -41,6 +41,10 @@ export const PAGE_SECURITY_HEADERS = {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
+    // The web terminal (public/js/terminal.js): xterm.js appends empty <style> elements and fills them; the page
+    // fills them through the CSSOM instead, so the one inline style block allowed is the empty one (this is
+    // the SHA-256 of ""). Style attributes stay refused (style-src).
+    "style-src-elem 'self' 'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
     // Rich results of stateful runs: images (PNG, SVG…) drawn from blob: URLs the page makes from the
     // result's bytes (an <img> runs no script, even from SVG), and HTML results only as a blob: document
     // in an <iframe sandbox> (a unique origin, no script): `srcdoc` would need a Trusted Types policy.

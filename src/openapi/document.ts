@@ -84,6 +84,8 @@ function rewriteRefs(value: unknown): unknown {
   return value;
 }
 
+const SECURITY_SCHEME = { user: "userKey", owner: "ownerToken", ticket: "terminalTicket" } as const;
+
 /** The codes every route of this kind can answer with, whatever it declares. */
 function implicitErrors(route: MountedRoute, doc: RouteDoc): ErrorCode[] {
   const codes: ErrorCode[] = ["internal_error"];
@@ -220,7 +222,7 @@ function operation(route: MountedRoute, doc: RouteDoc, converter: SchemaConverte
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
     tags: doc.tags,
-    security: doc.auth === "none" ? [] : [{ [doc.auth === "owner" ? "ownerToken" : "userKey"]: [] }],
+    security: doc.auth === "none" ? [] : [{ [SECURITY_SCHEME[doc.auth]]: [] }],
     ...(parameters.length ? { parameters } : {}),
     ...(requestBody ? { requestBody } : {}),
     responses,
@@ -270,6 +272,12 @@ export function buildDocument(app: AnyApp): JsonSchema {
       securitySchemes: {
         userKey: { type: "http", scheme: "bearer", description: "A user's API key (`Authorization: Bearer phx_…`)." },
         ownerToken: { type: "http", scheme: "bearer", description: "The deployment's OWNER_TOKEN secret." },
+        terminalTicket: {
+          type: "apiKey",
+          in: "query",
+          name: "ticket",
+          description: "A one-time terminal ticket (`POST /api/v1/sandboxes/{conversationId}/terminal/tickets`).",
+        },
       },
     },
   };

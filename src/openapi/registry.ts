@@ -11,8 +11,11 @@ import type { MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { ErrorCode } from "../error-codes.ts";
 
-/** Who may call the route: anyone, a user's API key, or the deployment's owner token. */
-export type Auth = "none" | "user" | "owner";
+/**
+ * Who may call the route: anyone, a user's API key, the deployment's owner token, or a one-time terminal
+ * ticket in the query (the WebSocket a browser opens cannot carry `Authorization`).
+ */
+export type Auth = "none" | "user" | "owner" | "ticket";
 
 /** One response body: JSON validated by a zod schema, other bytes, or nothing. */
 export type BodySpec =

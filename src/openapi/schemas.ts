@@ -174,6 +174,16 @@ export const sandboxInfoSchema = z
 
 export const sandboxListSchema = z.object({ items: z.array(sandboxInfoSchema) });
 
+export const terminalTicketSchema = z
+  .object({
+    ticket: z
+      .string()
+      .describe("One use, within a minute: `GET …/terminal?ticket=<ticket>` with `Upgrade: websocket`."),
+    expiresAt: isoDate.describe("Unused by then, the ticket is void."),
+    url: z.string().describe("The WebSocket URL to open (`wss://…/terminal?ticket=…`; `ws://` on plain HTTP)."),
+  })
+  .meta({ id: "TerminalTicket" });
+
 const fileEntrySchema = z.object({
   name: z.string(),
   path: z.string(),

@@ -7,7 +7,7 @@ import { DOCS_PAGE_PATH } from "../middleware/security-headers.ts";
 import type { AppEnv } from "../types.ts";
 import { z } from "zod";
 
-/** Copied from @scalar/api-reference by scripts/vendor-docs.ts (`npm ci` runs it), served as a static asset. */
+/** Copied from @scalar/api-reference by scripts/vendor.ts (`npm ci` runs it), served as a static asset. */
 export const SCALAR_BUNDLE = "/vendor/scalar/standalone.js";
 
 const DOCS_HTML = `<!doctype html>

@@ -1,6 +1,8 @@
 // Shared by the browser tests: Debian's Chromium through playwright-core, headless and root-safe,
-// plus small helpers for the stack's API (users, runs, gate files) and for screenshots.
+// plus small helpers for the stack's API (users, runs, gate files), screenshots, and a cuttable network.
+import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
+import { createConnection, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
@@ -83,4 +85,34 @@ export async function openGate(baseUrl: string, apiKey: string, conversationId: 
     body: "go",
   });
   if (!res.ok) throw new Error(`opening the gate ${path}: ${res.status} ${await res.text()}`);
+}
+
+/** A loopback TCP proxy to the stack whose network can be switched off (connections reset) and on. */
+export async function cuttableProxy(target: URL) {
+  const open = new Set<Socket>();
+  let offline = false;
+  const server = createServer((client) => {
+    if (offline) return client.resetAndDestroy();
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on("close", () => open.delete(s));
+      s.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    off() {
+      offline = true;
+      for (const s of open) s.resetAndDestroy();
+    },
+    on() {
+      offline = false;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }

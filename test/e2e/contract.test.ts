@@ -265,6 +265,41 @@ describe("the API against its OpenAPI document", () => {
     expect((await client.GET("/api/v1/sandboxes/{conversationId}", nowhere)).error?.error.code).toBe("not_found");
     const badId = { params: { path: { conversationId: "-bad" } } };
     expect((await client.GET("/api/v1/sandboxes/{conversationId}", badId)).error?.error.code).toBe("invalid_request");
+
+    // ── Terminal ──
+    const ticketed = await client.POST("/api/v1/sandboxes/{conversationId}/terminal/tickets", conversation);
+    expect(ticketed.response.status).toBe(201);
+    expect((await client.POST("/api/v1/sandboxes/{conversationId}/terminal/tickets", badId)).error?.error.code).toBe(
+      "invalid_request",
+    );
+    const terminal = (ticket: string) => ({ params: { path: { conversationId: "contract" }, query: { ticket } } });
+    // fetch cannot open a WebSocket (it sends no `Upgrade`): through the typed client the socket is a 426,
+    // which leaves the ticket unspent…
+    const notUpgraded = await client.GET(
+      "/api/v1/sandboxes/{conversationId}/terminal",
+      terminal(ticketed.data!.ticket),
+    );
+    expect(notUpgraded.error?.error.code).toBe("upgrade_required");
+    expect(
+      (await client.GET("/api/v1/sandboxes/{conversationId}/terminal", terminal("usr_x.forged"))).error?.error.code,
+    ).toBe("unauthorized");
+    // …and its success, a 101, is seen by a real WebSocket (no Response can carry a 101 to the checker).
+    const shell = await new Promise<string>((resolve, reject) => {
+      const socket = new WebSocket(ticketed.data!.url);
+      socket.binaryType = "arraybuffer";
+      let output = "";
+      socket.addEventListener("open", () => socket.send(new TextEncoder().encode("echo $((6*7))\r")));
+      socket.addEventListener("message", (event) => {
+        if (typeof event.data === "string") return;
+        output += new TextDecoder().decode(event.data as ArrayBuffer);
+        if (output.includes("42\r\n")) {
+          socket.close(1000, "done");
+          resolve(output);
+        }
+      });
+      socket.addEventListener("close", (event) => reject(new Error(`closed ${event.code}: ${output}`)));
+    });
+    expect(shell).toContain("42\r\n");
     const inSandbox = (path: string) => ({ params: { path: { conversationId: "contract" }, query: { path } } });
     const written = await client.PUT("/api/v1/sandboxes/{conversationId}/file", {
       ...inSandbox("pkg/package.json"),
@@ -535,8 +570,9 @@ describe("the API against its OpenAPI document", () => {
     const ids = contract.operationIds();
     const unanswered = ids.filter((id) => ![...(contract.seen.get(id) ?? [])].some((s) => s < 400));
     const neverFailed = ids.filter((id) => ![...(contract.seen.get(id) ?? [])].some((s) => s >= 400));
-    // GET /mcp only ever answers 405: Phoenix offers no standing SSE stream.
-    expect(unanswered, "operations never seen succeeding").toEqual(["mcpOpenStream"]);
+    // GET /mcp only ever answers 405: Phoenix offers no standing SSE stream. The terminal's success is a
+    // 101 Switching Protocols, which fetch cannot see: a real WebSocket saw it above (── Terminal ──).
+    expect(unanswered, "operations never seen succeeding").toEqual(["openTerminal", "mcpOpenStream"]);
     expect(neverFailed, "operations never seen failing").toEqual(["health", "getOpenApiDocument", "getDocsPage"]);
   });
 });

@@ -235,12 +235,13 @@ describe("executor page", () => {
     await page.locator("#volume-usage", { hasText: "0 files" }).waitFor();
   });
 
-  it("builds one tab per language the API runs, and edits with line numbers, Tab indents and auto-indent", async () => {
+  it("builds one tab per language the API runs (and Terminal), and edits with line numbers, Tab indents and auto-indent", async () => {
     const { page } = await session("editor");
     const tabs = await page
       .locator('[role="tab"]')
-      .evaluateAll((els) => els.map((e) => e.getAttribute("data-language")));
-    expect(tabs).toEqual(["python", "node", "shell"]);
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-language") ?? e.id));
+    // One per language, then the conversation's shell (test/e2e/terminal.test.ts).
+    expect(tabs).toEqual(["python", "node", "shell", "tab-terminal"]);
     expect(await page.getAttribute("#tab-python", "aria-selected")).toBe("true");
     await page.click("#tab-python");
     const editor = page.locator("#panel-python textarea");

@@ -1,43 +1,11 @@
 // The page recovers a run whose connection drops: Chromium talks to the stack through a TCP proxy the
 // test can cut (every open connection reset, new ones refused) and restore, while the run goes on.
-import { once } from "node:events";
-import { createConnection, createServer, type Socket } from "node:net";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createUser, gatedShell, launchChromium, openGate, screenshot } from "./browser.ts";
+import { createUser, cuttableProxy, gatedShell, launchChromium, openGate, screenshot } from "./browser.ts";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("ownerToken");
-
-/** A loopback TCP proxy to the stack whose network can be switched off (connections reset) and on. */
-async function cuttableProxy(target: URL) {
-  const open = new Set<Socket>();
-  let offline = false;
-  const server = createServer((client) => {
-    if (offline) return client.resetAndDestroy();
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on("close", () => open.delete(s));
-      s.on("error", () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    off() {
-      offline = true;
-      for (const s of open) s.resetAndDestroy();
-    },
-    on() {
-      offline = false;
-    },
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 let browser: Browser;
 beforeAll(async () => {

@@ -50,7 +50,15 @@ describe("the OpenAPI document", () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const { path, op } of operations) {
       const user = path.startsWith("/api/v1/") || path === "/mcp";
-      const scheme = path.startsWith("/api/v1/admin") ? "ownerToken" : user ? "userKey" : null;
+      // The terminal's WebSocket: a browser cannot send `Authorization` there, so a one-time ticket instead.
+      const ticket = /^\/api\/v1\/sandboxes\/\{conversationId\}\/terminal$/.test(path);
+      const scheme = path.startsWith("/api/v1/admin")
+        ? "ownerToken"
+        : ticket
+          ? "terminalTicket"
+          : user
+            ? "userKey"
+            : null;
       expect(op.security, path).toEqual(scheme ? [{ [scheme]: [] }] : []);
     }
   });
