@@ -64,6 +64,18 @@ describe("webhooks: delivery", () => {
     expect((all[1]!.payload as { data: { status: string } }).data.status).toBe("succeeded");
   });
 
+  it("a user's first webhook gets events even after runs made while they had none", async () => {
+    const { apiKey } = await createUser("hooked-later");
+    // Runs without a webhook: the user's object learns (from D1) that there is none and stops asking.
+    for (let i = 0; i < 2; i++)
+      expect((await execute(apiKey, { language: "shell", code: "true" })).res.status).toBe(200);
+    // Creating one tells the object, so the next run's event is not skipped.
+    const { hook } = await subscribedHook(apiKey);
+    const { json: result } = await execute(apiKey, { language: "shell", code: "echo after" });
+    const [got] = await receivedCount(hook, 1);
+    expect(got!.payload).toMatchObject({ type: "execution.completed", data: { id: result.id, stdout: "after\n" } });
+  });
+
   it("the event carries only the first bytes of long output, and never the envs or the code", async () => {
     const { apiKey } = await createUser("long output");
     const { hook } = await subscribedHook(apiKey);
