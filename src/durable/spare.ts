@@ -67,10 +67,14 @@ export class SpareSandbox {
 
   /**
    * The user is active: keep one spare ready when the var is on and `room()` says the user is below
-   * the cap; otherwise none (one left over is killed). Never waits: the work goes to waitUntil.
+   * the cap; otherwise none (one left over is killed; with the var off, reaped when idle). Never waits:
+   * the work goes to waitUntil.
    */
   keep(room: () => boolean): void {
     const env = this.parts.env();
+    // Off (production's default): no read on this per-run path. A spare left from when it was on is
+    // no longer kept active, so the idle alarm reaps it (reap).
+    if (env.SPARE_SANDBOX !== "true" && this.starting === null) return;
     const row = this.row();
     if (env.SPARE_SANDBOX !== "true" || (row && row.template !== baseTemplate(env)) || !room()) {
       if (row || this.starting !== null) this.parts.waitUntil(this.drop());
