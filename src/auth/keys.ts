@@ -9,9 +9,16 @@ export const API_KEY_PREFIX = "phx_";
  * a secret, the random part is. Keys issued before carry no user id and are checked in D1.
  */
 export function generateApiKey(userId: string): string {
+  return `${API_KEY_PREFIX}${userId}.${randomSecret()}`;
+}
+
+/** 32 random bytes (256 bits), base64url without padding: the secret part of keys, tickets and share tokens. */
+export function randomSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64 = btoa(String.fromCharCode(...bytes));
-  return `${API_KEY_PREFIX}${userId}.${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
 }
 
 const NAMED_KEY = /^phx_(usr_[0-9a-z]{1,40})\.[A-Za-z0-9_-]{43}$/;

@@ -1,22 +1,13 @@
 // Shares in D1: made with a random token (only its SHA-256 is stored), listed and revoked by their
 // owner, found by token for the public page while neither revoked nor expired.
 import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
-import { hashApiKey } from "../auth/keys.ts";
+import { hashApiKey, randomSecret } from "../auth/keys.ts";
 import type { Db } from "../db/index.ts";
 import { type ShareRow, shares } from "../db/schema.ts";
 import { ApiError } from "../errors.ts";
 import type { Language } from "../executions/types.ts";
 import { newId } from "../ids.ts";
 import type { ShareSnapshot } from "./snapshot.ts";
-
-/** A share's token: 32 random bytes (256 bits), base64url. */
-export function newShareToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
 
 /** SHA-256 hex, as API keys are stored. */
 export const hashShareToken = hashApiKey;
@@ -50,7 +41,7 @@ export async function createShare(
   snapshot: ShareSnapshot,
   expiresAt: number,
 ): Promise<{ token: string; info: ShareInfo }> {
-  const token = newShareToken();
+  const token = randomSecret();
   const row: ShareRow = {
     id: newId("shr"),
     tokenHash: await hashShareToken(token),

@@ -1,6 +1,6 @@
 // One-time tickets for the terminal's WebSocket (browsers cannot send `Authorization` on one): issued to
 // a key holder, bound to a conversation, short-lived, stored hashed in the user's Durable Object.
-import { hashApiKey } from "../auth/keys.ts";
+import { hashApiKey, randomSecret } from "../auth/keys.ts";
 import { ApiError } from "../errors.ts";
 
 /** How long a ticket may wait before it is used. */
@@ -20,9 +20,7 @@ export function ticketOwner(ticket: string): string | undefined {
 }
 
 function newTicket(userId: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const b64 = btoa(String.fromCharCode(...bytes));
-  return `${userId}.${b64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`;
+  return `${userId}.${randomSecret()}`;
 }
 
 export interface IssuedTicket {
